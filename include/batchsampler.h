@@ -1,0 +1,457 @@
+/*
+ * batchsampler.h — the whole public contract of libbatchsampler.
+ *
+ * BatchSampler (Yang et al., KDD 2023) chooses which instances share a
+ * mini-batch so that in-batch contrastive learning sees hard but true
+ * negatives:
+ *
+ *   1. a proximity graph links every instance to the K most cosine-similar of
+ *      M random candidates (bs_graph_build);
+ *   2. a random walk with restart on that graph collects a batch of B distinct
+ *      instances (bs_sampler with BS_SAMPLER_RWR);
+ *   3. the graph is rebuilt every t batches from the latest embeddings
+ *      (bs_embstore + bs_graph_build + bs_sampler_set_graph).
+ *
+ * Conventions (they hold for every function below unless it says otherwise)
+ *
+ *   Errors.  A fallible function returns a bs_status; BS_OK (0) is success.
+ *            Its last argument is a `bs_error *err` that may be NULL; when it
+ *            is not NULL and the call fails, err->code and err->msg receive the
+ *            code and one line saying what was wrong, where, and what was
+ *            expected.  On failure every output argument is left untouched or
+ *            set to an empty value (NULL pointer), never half-filled, and no
+ *            file is left half-written.
+ *   Memory.  An object returned through `**out` belongs to the caller, who
+ *            frees it with the matching *_free function (NULL is accepted).
+ *            Pointers passed in are borrowed for the duration of the call
+ *            only, except where a function says it keeps a reference.
+ *   Threads. The library has no global mutable state.  Distinct objects may
+ *            be used from distinct threads concurrently.  One object must not
+ *            be used from two threads at once, except through functions
+ *            marked "const-safe", which only read it.  Parallel work inside a
+ *            call uses OpenMP with the thread count given in its parameters
+ *            (0 = the OpenMP default).  Results never depend on that count.
+ *   Ids.     Instance ids are int64_t in [0, n).  Graph neighbour ids are
+ *            int32_t (n < 2^31).
+ *   Seeds.   The same seed, parameters and inputs give bit-identical outputs
+ *            on the same machine and library build, for any thread count.
+ */
+#ifndef BATCHSAMPLER_H
+#define BATCHSAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BS_VERSION_MAJOR 0
+#define BS_VERSION_MINOR 1
+#define BS_VERSION_PATCH 0
+#define BS_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    BS_OK = 0,
+    BS_ERR_INVALID_ARG = 1, /* a parameter is out of range or inconsistent */
+    BS_ERR_NOMEM = 2,       /* an allocation failed */
+    BS_ERR_IO = 3,          /* open/read/write/rename failed (errno text) */
+    BS_ERR_FORMAT = 4,      /* a file or blob is malformed, truncated,
+                               oversized, of the wrong kind or corrupt */
+    BS_ERR_DATA = 5,        /* input values are unusable: NaN/Inf, zero row */
+    BS_ERR_STATE = 6,       /* object used out of order, or a saved state that
+                               does not match the object it is restored to */
+    BS_ERR_CANCELLED = 7,   /* a progress callback asked to stop */
+    BS_ERR_UNSUPPORTED = 8  /* valid but not supported (e.g. dtype) */
+} bs_status;
+
+#define BS_ERROR_MSG_MAX 512
+
+typedef struct {
+    bs_status code;
+    char msg[BS_ERROR_MSG_MAX]; /* NUL-terminated, one line, no newline */
+} bs_error;
+
+/* Name of a status code ("BS_ERR_FORMAT"); never NULL.  Const-safe. */
+const char *bs_status_name(bs_status s);
+
+/* Library version string, e.g. "0.1.0"; static storage.  Const-safe. */
+const char *bs_version(void);
+
+/*
+ * Progress callback for long calls.  Called from the calling thread only,
+ * with done <= total, at most a few hundred times per call.  Return 0 to go
+ * on, non-zero to cancel: the call then fails with BS_ERR_CANCELLED.
+ */
+typedef int (*bs_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+/* ------------------------------------------------------------------------ */
+/* Arrays and .npy files                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    BS_DTYPE_F32 = 0, /* '<f4' */
+    BS_DTYPE_F64 = 1, /* '<f8' */
+    BS_DTYPE_I32 = 2, /* '<i4' */
+    BS_DTYPE_I64 = 3  /* '<i8' */
+} bs_dtype;
+
+#define BS_NPY_MAX_NDIM 8
+
+/*
+ * A dense C-order array.  `data` is owned by whoever filled the struct:
+ * arrays filled by bs_npy_read* are freed with bs_array_free.
+ */
+typedef struct {
+    bs_dtype dtype;
+    int ndim;                        /* 0..BS_NPY_MAX_NDIM */
+    int64_t shape[BS_NPY_MAX_NDIM];
+    void *data;                      /* prod(shape) elements */
+} bs_array;
+
+/* Number of elements (product of shape; 1 for ndim 0). Const-safe. */
+int64_t bs_array_size(const bs_array *a);
+/* Size of one element of a dtype in bytes. */
+size_t bs_dtype_size(bs_dtype t);
+/* Frees a->data and zeroes *a.  NULL is accepted. */
+void bs_array_free(bs_array *a);
+
+/*
+ * Reads a .npy file (format 1.0, 2.0 or 3.0; little-endian f4, f8, i4, i8;
+ * C order).  Rejects, with BS_ERR_FORMAT and a message naming what was found
+ * and what was expected: a bad magic or version, a malformed or oversized
+ * header, Fortran order, big-endian or other dtypes, more than
+ * BS_NPY_MAX_NDIM dimensions, and data shorter or longer than the shape says.
+ * On success *out owns freshly allocated data.
+ */
+bs_status bs_npy_read(const char *path, bs_array *out, bs_error *err);
+/* The same from a buffer in memory (used by the fuzzer).  `what` names the
+   source in messages (may be NULL). */
+bs_status bs_npy_read_mem(const void *buf, size_t len, const char *what,
+                          bs_array *out, bs_error *err);
+
+/*
+ * Writes a .npy file (format 1.0, or 2.0 when the header needs it).  Written
+ * to a temporary file in the same directory, fsync'ed and renamed over
+ * `path`, so `path` is either the old file or the complete new one.
+ */
+bs_status bs_npy_write(const char *path, const bs_array *a, bs_error *err);
+
+/*
+ * Loads an (n, d) float matrix: f4 as is, f8 converted to f4 (values out of
+ * f4 range become an error).  Rank other than 2, or an integer dtype, is
+ * BS_ERR_FORMAT.  *x is malloc'ed; free() it.
+ */
+bs_status bs_npy_load_matrix(const char *path, float **x, int64_t *n,
+                             int64_t *d, bs_error *err);
+/*
+ * Loads a 1-D label vector of i4 or i8 into int64.  *y is malloc'ed; free().
+ */
+bs_status bs_npy_load_labels(const char *path, int64_t **y, int64_t *n,
+                             bs_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Embedding checks and store                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Checks that an n x d row-major matrix is usable for cosine similarity:
+ * n >= 1, d >= 1, every value finite, no all-zero row.  The error names the
+ * first bad row (and column for NaN/Inf).  Const-safe.
+ */
+bs_status bs_check_embeddings(const float *x, int64_t n, int64_t d,
+                              bs_error *err);
+
+/*
+ * The embedding store: the latest projection of every instance, kept for
+ * graph refreshes.  A training step writes the rows it has just computed;
+ * rows never written keep their initial (or last) value.
+ */
+typedef struct bs_embstore bs_embstore;
+
+/* Creates an n x d store.  `init` (n*d floats, may be NULL) is copied; with
+   NULL every row starts at zero and must be written before a graph build. */
+bs_status bs_embstore_create(int64_t n, int64_t d, const float *init,
+                             bs_embstore **out, bs_error *err);
+void bs_embstore_free(bs_embstore *s);
+/* Overwrites rows idx[0..count) with rows[i*d .. i*d+d).  Indices may repeat
+   (the last write wins).  Ids out of range fail before anything is written. */
+bs_status bs_embstore_update(bs_embstore *s, const int64_t *idx, int64_t count,
+                             const float *rows, bs_error *err);
+/* Read access (const-safe).  The pointer stays valid until the store is freed;
+   its contents change with bs_embstore_update. */
+const float *bs_embstore_data(const bs_embstore *s);
+int64_t bs_embstore_n(const bs_embstore *s);
+int64_t bs_embstore_d(const bs_embstore *s);
+
+/* ------------------------------------------------------------------------ */
+/* Proximity graph                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    /* Every node draws its own M candidates (the paper's definition). */
+    BS_MODE_INDEPENDENT = 0,
+    /* Nodes in consecutive blocks of `block` ids share one draw, so a block's
+       similarities are one GEMM.  Each node still sees M uniform candidates
+       without replacement that never include itself; what changes is that
+       the candidate sets of nodes in one block are identical rather than
+       independent (see docs/graph.md). */
+    BS_MODE_SHARED = 1,
+    /* All n-1 other nodes: the exact kNN graph (kNN-sampler baseline). */
+    BS_MODE_EXACT = 2
+} bs_graph_mode;
+
+typedef struct {
+    bs_graph_mode mode;    /* default BS_MODE_SHARED */
+    int64_t m;             /* candidates per node, K <= M < n; ignored by
+                              BS_MODE_EXACT. default 1000 */
+    int32_t k;             /* neighbours kept, 1 <= K; default 100 */
+    uint64_t seed;         /* default 0 */
+    int32_t block;         /* BS_MODE_SHARED block size; 0 = default (256).
+                              Part of the result: changing it changes the
+                              graph. */
+    int threads;           /* 0 = OpenMP default */
+    bs_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} bs_graph_params;
+
+/* Fills *p with the defaults above. */
+void bs_graph_params_default(bs_graph_params *p);
+/* Checks parameters against n (K <= M < n, M >= K, K <= n-1 for exact...). */
+bs_status bs_graph_params_check(const bs_graph_params *p, int64_t n,
+                                bs_error *err);
+/* "independent" / "shared" / "exact"; NULL for an unknown value. */
+const char *bs_graph_mode_name(bs_graph_mode m);
+/* Parses a mode name; BS_ERR_INVALID_ARG for an unknown one. */
+bs_status bs_graph_mode_parse(const char *s, bs_graph_mode *m, bs_error *err);
+
+/*
+ * A proximity graph: n nodes, each with exactly k out-neighbours sorted by
+ * cosine similarity, descending (ties: smaller id first), never itself.
+ */
+typedef struct bs_graph bs_graph;
+
+/*
+ * Builds the graph of the n x d embeddings x (not necessarily normalised;
+ * checked as bs_check_embeddings does).  Memory beyond the result: O(n) plus
+ * per-thread O((block + M) * d) scratch; x is not copied.
+ */
+bs_status bs_graph_build(const float *x, int64_t n, int64_t d,
+                         const bs_graph_params *p, bs_graph **out,
+                         bs_error *err);
+
+/*
+ * Builds only rows [lo, hi) into caller buffers nbr[(hi-lo)*k], sim[(hi-lo)*k]
+ * (sim may be NULL).  The result is bit-identical to those rows of
+ * bs_graph_build with the same x and parameters (for multi-machine builds).
+ * x must still hold all n rows.
+ */
+bs_status bs_graph_build_rows(const float *x, int64_t n, int64_t d,
+                              const bs_graph_params *p, int64_t lo, int64_t hi,
+                              int32_t *nbr, float *sim, bs_error *err);
+
+/*
+ * Wraps caller-computed rows (e.g. gathered from several machines) into a
+ * graph.  Copies nbr and sim (sim may be NULL: zeros).  Validates every id:
+ * 0 <= id < n and id != its row.
+ */
+bs_status bs_graph_from_arrays(int64_t n, int32_t k, const int32_t *nbr,
+                               const float *sim, const bs_graph_params *p,
+                               bs_graph **out, bs_error *err);
+
+void bs_graph_free(bs_graph *g);
+
+/* Accessors (const-safe). */
+int64_t bs_graph_n(const bs_graph *g);
+int32_t bs_graph_k(const bs_graph *g);
+/* The parameters the graph was built with (progress fields are NULL). */
+void bs_graph_get_params(const bs_graph *g, bs_graph_params *p);
+/* Row i's k neighbour ids / similarities; NULL if i is out of range. */
+const int32_t *bs_graph_neighbors(const bs_graph *g, int64_t i);
+const float *bs_graph_similarities(const bs_graph *g, int64_t i);
+
+/*
+ * Graph file (.bsg): magic "BSGRAPH\0", version, n, k, mode, m, seed, block,
+ * payload (n*k int32 ids, n*k float32 similarities), CRC-32 of everything
+ * before it; little-endian.  Written through a temporary file renamed into
+ * place.  Loading checks the magic, version, sizes (file length must match
+ * exactly), the checksum, every id (< n, not its own row) and every
+ * similarity (finite, in [-1.0001, 1.0001]).
+ */
+bs_status bs_graph_save(const bs_graph *g, const char *path, bs_error *err);
+bs_status bs_graph_load(const char *path, bs_graph **out, bs_error *err);
+/* The same from a buffer in memory (used by the fuzzer). */
+bs_status bs_graph_load_mem(const void *buf, size_t len, const char *what,
+                            bs_graph **out, bs_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Samplers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    BS_SAMPLER_UNIFORM = 0, /* shuffled permutation cut into batches */
+    BS_SAMPLER_RWR = 1,     /* random walk with restart (BatchSampler) */
+    BS_SAMPLER_KNN = 2      /* seed + BFS over the (exact) kNN graph */
+} bs_sampler_kind;
+
+typedef enum {
+    BS_ALPHA_CONSTANT = 0,
+    /* alpha_e = max(0.05, alpha_0 - 0.1 * floor(e / 5)) for epoch e (the
+       reference implementation's step decay). */
+    BS_ALPHA_DECAY = 1
+} bs_alpha_schedule;
+
+typedef struct {
+    bs_sampler_kind kind;        /* default BS_SAMPLER_RWR */
+    int64_t batch_size;          /* B per rank, >= 1; default 256 */
+    double alpha;                /* restart probability in [0, 1); 0.2 */
+    bs_alpha_schedule schedule;  /* default BS_ALPHA_CONSTANT */
+    /* RWR transitions: 0 = uniform over the k neighbours (the paper);
+       > 0 = probability proportional to exp(similarity / tau). */
+    double tau;
+    /* Walk steps allowed per start node before the walk continues from
+       another uncovered node (a small component can hold fewer than B
+       nodes).  0 = default: 16 * B. */
+    int64_t max_steps;
+    /* 0: the epoch ends once every instance has appeared (graph samplers) or
+       the permutation is used up (uniform).  > 0: the epoch is exactly this
+       many batches; coverage starts afresh whenever every instance has
+       appeared.  Use it to give every sampler the same number of steps. */
+    int64_t batches_per_epoch;
+    int drop_last;               /* drop an epoch's incomplete last batch
+                                    instead of completing it; default 0 */
+    int rank, world;             /* shard r of W; default 0 of 1 */
+    uint64_t seed;               /* default 0 */
+} bs_sampler_params;
+
+void bs_sampler_params_default(bs_sampler_params *p);
+const char *bs_sampler_kind_name(bs_sampler_kind k);
+bs_status bs_sampler_kind_parse(const char *s, bs_sampler_kind *k,
+                                bs_error *err);
+
+/*
+ * A sampler is an iterator over batches of one epoch after another.
+ *
+ * Every call of bs_sampler_next yields exactly B = batch_size distinct ids
+ * (rank r's slice [r*B, (r+1)*B) of a global batch of W*B distinct ids that
+ * every rank computes identically from the same seed and graph).  An epoch's
+ * last global batch, when the epoch runs out of new instances before it is
+ * full, is completed: uniform takes the first instances of that epoch's
+ * permutation not already in the batch; the graph samplers keep walking
+ * (over covered nodes).  With drop_last such a batch is dropped instead
+ * (uniform only: a graph sampler's last batch is always complete).
+ *
+ * Start nodes (RWR, kNN) are drawn uniformly from the instances not yet
+ * covered in the epoch.  Batches of epoch e depend only on (seed, e, params,
+ * the graphs in force): bs_sampler_set_epoch(s, e) replays them.
+ *
+ * The sampler keeps a reference to the graph: it must stay alive and
+ * unchanged until replaced by bs_sampler_set_graph or the sampler is freed.
+ */
+typedef struct bs_sampler bs_sampler;
+
+/* n instances; g may be NULL for BS_SAMPLER_UNIFORM.  For graph samplers
+   g must have n nodes.  Rejects W*B > n, alpha outside [0, 1), etc. */
+bs_status bs_sampler_create(const bs_sampler_params *p, int64_t n,
+                            const bs_graph *g, bs_sampler **out,
+                            bs_error *err);
+void bs_sampler_free(bs_sampler *s);
+
+/*
+ * Writes the next batch (B ids) into out[0..B) and sets *count to B.  At the
+ * end of an epoch sets *count to 0 and writes nothing; the call after that
+ * starts the next epoch.
+ */
+bs_status bs_sampler_next(bs_sampler *s, int64_t *out, int64_t *count,
+                          bs_error *err);
+
+/* Restarts at the beginning of epoch e (>= 0). */
+bs_status bs_sampler_set_epoch(bs_sampler *s, int64_t epoch, bs_error *err);
+
+/* Replaces the graph (refresh).  The epoch's coverage, position and random
+   state are kept.  g must have the sampler's n nodes. */
+bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g,
+                               bs_error *err);
+
+/* Epoch number, and batches already yielded in it (const-safe). */
+int64_t bs_sampler_epoch(const bs_sampler *s);
+int64_t bs_sampler_batch_index(const bs_sampler *s);
+/* Number of batches of the current epoch if it is known in advance
+   (uniform, or batches_per_epoch > 0); otherwise -1: a graph sampler's
+   epoch ends when coverage is complete.  Const-safe. */
+int64_t bs_sampler_epoch_length(const bs_sampler *s);
+/* Instances covered so far in the current epoch (const-safe). */
+int64_t bs_sampler_covered(const bs_sampler *s);
+/* alpha in force for the current epoch (const-safe). */
+double bs_sampler_alpha(const bs_sampler *s);
+/* Walk steps taken since creation (RWR; 0 for others).  Const-safe. */
+int64_t bs_sampler_steps(const bs_sampler *s);
+
+/*
+ * Saves the sampler's state (epoch, position, random state, coverage) to a
+ * versioned, checksummed blob of about n/8 + 128 bytes.  With buf == NULL
+ * (or cap too small) only sets *len to the size needed and returns BS_OK
+ * (resp. BS_ERR_INVALID_ARG).  The graph is not part of the state: restore
+ * with the same graph (or the same refreshed graph) to resume identically.
+ */
+bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
+                                size_t *len, bs_error *err);
+/* Restores a blob saved by a sampler with the same parameters and n;
+   anything else is BS_ERR_STATE or BS_ERR_FORMAT, and leaves s unchanged. */
+bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
+                                bs_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Batch-quality metrics                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t pairs;      /* negative pairs counted: b*(b-1)/2 */
+    double mean_sim;    /* mean cosine similarity over those pairs */
+    double max_sim;     /* largest cosine similarity among them */
+    double mean_max_sim;/* mean over anchors of its hardest negative */
+    double fn_rate;     /* fraction of pairs with equal labels; -1 when no
+                           labels were given */
+} bs_batch_stats;
+
+/*
+ * Hardness and false-negative rate of one batch of b >= 2 distinct ids over
+ * the n x d embeddings x (cosine).  labels (n values) may be NULL.
+ * Const-safe on its inputs; uses no threads.
+ */
+bs_status bs_batch_stats_compute(const float *x, int64_t n, int64_t d,
+                                 const int64_t *batch, int64_t b,
+                                 const int64_t *labels, bs_batch_stats *out,
+                                 bs_error *err);
+
+typedef struct {
+    int64_t batches;       /* batches accumulated */
+    double mean_sim;       /* averages over batches of bs_batch_stats */
+    double max_sim;        /* largest max_sim seen */
+    double mean_max_sim;
+    double fn_rate;        /* -1 without labels */
+    int64_t count_min;     /* appearances per instance: min / mean / max */
+    double count_mean;
+    int64_t count_max;
+    int64_t never_seen;    /* instances that never appeared */
+} bs_run_stats;
+
+/*
+ * Statistics of nb batches of b ids each (batches[i*b + j]), e.g. one epoch
+ * of a sampler: averages of the per-batch metrics and how often each
+ * instance appeared.  Uses `threads` OpenMP threads (0 = default); the
+ * result does not depend on it.
+ */
+bs_status bs_run_stats_compute(const float *x, int64_t n, int64_t d,
+                               const int64_t *batches, int64_t nb, int64_t b,
+                               const int64_t *labels, int threads,
+                               bs_run_stats *out, bs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BATCHSAMPLER_H */

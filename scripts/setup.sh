@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# setup.sh — installs the Debian packages batchsampler needs (idempotent) and
+# builds it into build/ (Release).  Safe to run again: it only installs what
+# is missing and rebuilds what changed.
+#   BS_BUILD_DIR  build directory (default: build)
+#   BS_CMAKE_ARGS extra arguments for cmake's configure step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libopenblas-openmp-dev zlib1g-dev libcmocka-dev
+  python3-dev python3-numpy python3-pytest python3-setuptools
+  dataset-fashion-mnist
+  clang libclang-rt-14-dev valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR="${BS_BUILD_DIR:-build}"
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${BS_CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)" >/dev/null
+echo "setup: built $BUILD_DIR/batchsampler" >&2
