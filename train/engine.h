@@ -1,0 +1,219 @@
+/*
+ * engine.h — a small training engine for the reference contrastive trainers
+ * (llm.c style: every layer is a struct of parameters and gradients plus a
+ * pair of plain-loop *_forward / *_backward functions).
+ *
+ * Conventions (they hold for every function below unless it says otherwise)
+ *
+ *  - Tensors are plain row-major float arrays; shapes are written in the
+ *    comments as (N, C, H, W) etc.  Images are NCHW.
+ *  - The caller owns and allocates every activation and activation-gradient
+ *    array.  A layer struct owns its parameters, their gradients and the small
+ *    per-channel caches it needs (batch norm); *_init allocates them (zeroed
+ *    gradients) and *_free releases them (safe on a zeroed or freed struct).
+ *  - Backward functions ACCUMULATE parameter gradients (dW += ...), so call
+ *    bst_zero_grads once per step, and OVERWRITE the input gradient dx.  Where
+ *    a tensor feeds two branches (residual), add the branch gradients with
+ *    bst_add_inplace.  dx may be NULL where the input needs no gradient.
+ *  - Backward takes the same forward input x (and sometimes output y) the
+ *    forward saw; nothing else is cached.  The exception is batch norm in
+ *    train mode, which keeps the last forward's batch statistics: run its
+ *    backward before the next train forward of the same struct.
+ *  - Functions returning int return BST_OK or BST_ERR_NOMEM (workspace
+ *    allocation failed; outputs then undefined) / BST_ERR_INVAL (bad
+ *    arguments).  void functions cannot fail (arguments are the caller's
+ *    contract, checked with assert in debug builds).
+ *  - Thread safety: functions are reentrant (no global state); a layer struct
+ *    may not be used from two threads at once.  Internally they parallelise
+ *    with OpenMP and OpenBLAS; results are bitwise identical for any number
+ *    of threads (no floating-point atomics; reductions run in a fixed order).
+ *  - Randomness (initialisation, dropout) is a pure function of
+ *    (seed, index) through bs_rng_derive (src/rng.h).
+ */
+#ifndef BS_TRAIN_ENGINE_H
+#define BS_TRAIN_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { BST_OK = 0, BST_ERR_NOMEM = -1, BST_ERR_INVAL = -2 };
+
+/* bs_rng_derive purposes used by the engine (distinct from the library's). */
+enum { BST_STREAM_INIT = 0x7401, BST_STREAM_DROPOUT = 0x7402 };
+
+/* One parameter tensor and its gradient, as seen by the optimiser. */
+typedef struct {
+    float *w;  /* (n) values */
+    float *g;  /* (n) gradient */
+    size_t n;
+    int decay; /* 1: AdamW applies weight decay (weights); 0: not (bias, BN) */
+} bst_param;
+
+/* g = 0 for every parameter. */
+void bst_zero_grads(const bst_param *ps, int np);
+
+/* ------------------------------------------------------------------ linear */
+/* y = x W^T + b, as torch.nn.Linear. */
+typedef struct {
+    int in, out;
+    float *W, *dW; /* (out, in) */
+    float *b, *db; /* (out), NULL without bias */
+} bst_linear;
+
+int bst_linear_init(bst_linear *l, int in, int out, int bias);
+void bst_linear_free(bst_linear *l);
+/* W ~ Kaiming normal (fan_in = in, ReLU gain), b = 0; stream (seed, index). */
+void bst_linear_reset(bst_linear *l, uint64_t seed, uint64_t index);
+int bst_linear_params(bst_linear *l, bst_param out[2]); /* returns count */
+/* x (B, in) -> y (B, out) */
+void bst_linear_forward(const bst_linear *l, const float *x, float *y, int B);
+/* dW += dy^T x, db += sum_b dy, dx = dy W.  x (B, in), dy (B, out), dx (B, in) */
+void bst_linear_backward(bst_linear *l, const float *x, const float *dy,
+                         float *dx, int B);
+
+/* ------------------------------------------------------------------ conv2d */
+/* torch.nn.Conv2d with square kernel k, stride, zero padding; NCHW. */
+typedef struct {
+    int cin, cout, k, stride, pad;
+    float *W, *dW; /* (cout, cin, k, k) */
+    float *b, *db; /* (cout), NULL without bias */
+} bst_conv2d;
+
+int bst_conv2d_init(bst_conv2d *c, int cin, int cout, int k, int stride,
+                    int pad, int bias);
+void bst_conv2d_free(bst_conv2d *c);
+/* W ~ Kaiming normal (fan_in = cin k k, ReLU gain), b = 0. */
+void bst_conv2d_reset(bst_conv2d *c, uint64_t seed, uint64_t index);
+int bst_conv2d_params(bst_conv2d *c, bst_param out[2]);
+/* Output side: (in + 2 pad - k) / stride + 1 (floor, as torch). */
+int bst_conv2d_out(int in, int k, int stride, int pad);
+/* x (N, cin, H, W) -> y (N, cout, Ho, Wo).  im2col + sgemm per sample,
+   OpenMP over the batch. */
+int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
+                       int H, int W);
+/* dW += sum_n dy_n col(x_n)^T (per fixed-size chunk of samples, chunks
+   summed in order), db += sum dy, dx = col2im(W^T dy_n).
+   x, dx (N, cin, H, W); dy (N, cout, Ho, Wo). */
+int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
+                        float *dx, int N, int H, int W);
+
+/* --------------------------------------------------------------- batchnorm */
+/* torch.nn.BatchNorm1d/2d over x (N, C, S) with S = H*W (S = 1 for (N, C)).
+   Train mode normalises with the batch mean and biased variance and updates
+   running_mean/var (unbiased variance) with `momentum` (torch default 0.1);
+   eval mode uses the running statistics. */
+typedef struct {
+    int C;
+    float momentum, eps;
+    float *gamma, *dgamma, *beta, *dbeta; /* (C) */
+    float *running_mean, *running_var;    /* (C), init 0 and 1 */
+    /* (C) statistics of the last train forward, kept in double: with a
+       small batch the variance can be tiny next to the mean, and a mean
+       rounded to float would leave sum(x - mean) visibly nonzero */
+    double *mean, *invstd;
+} bst_batchnorm;
+
+int bst_batchnorm_init(bst_batchnorm *bn, int C); /* gamma 1, beta 0 */
+void bst_batchnorm_free(bst_batchnorm *bn);
+int bst_batchnorm_params(bst_batchnorm *bn, bst_param out[2]);
+/* x (N, C, S) -> y (N, C, S).  y may alias x only if no backward follows
+   (backward needs the input x). */
+void bst_batchnorm_forward(bst_batchnorm *bn, const float *x, float *y, int N,
+                           int S, int train);
+/* Same mode as the forward just before.  dx (N, C, S). */
+void bst_batchnorm_backward(bst_batchnorm *bn, const float *x, const float *dy,
+                            float *dx, int N, int S, int train);
+
+/* -------------------------------------------------------------------- pool */
+/* Max pooling, window k, stride s, no padding: x (N, C, H, W) ->
+   y (N, C, (H-k)/s+1, (W-k)/s+1).  Ties go to the first maximum. */
+void bst_maxpool_forward(const float *x, float *y, int N, int C, int H, int W,
+                         int k, int s);
+/* dx = dy routed to each window's argmax (recomputed from x). */
+void bst_maxpool_backward(const float *x, const float *dy, float *dx, int N,
+                          int C, int H, int W, int k, int s);
+/* Global average pooling: x (N, C, S) -> y (N, C). */
+void bst_gap_forward(const float *x, float *y, int N, int C, int S);
+void bst_gap_backward(const float *dy, float *dx, int N, int C, int S);
+
+/* ------------------------------------------------------------- activations */
+/* y = max(x, 0); y may alias x.  x (n) */
+void bst_relu_forward(const float *x, float *y, size_t n);
+/* dx = dy where x > 0 else 0; `x` may be the forward input or its output
+   (same sign); dx may alias dy. */
+void bst_relu_backward(const float *x, const float *dy, float *dx, size_t n);
+
+/* Inverted dropout: in train mode mask[i] = (u_i >= p) / (1 - p) with u_i
+   from the stream (seed, step), y = x * mask; eval mode (or p == 0) copies.
+   mask (n) is written in both modes (ones in eval). */
+void bst_dropout_forward(const float *x, float *y, float *mask, size_t n,
+                         float p, uint64_t seed, uint64_t step, int train);
+void bst_dropout_backward(const float *mask, const float *dy, float *dx,
+                          size_t n);
+
+/* Residual add y = a + b (y may alias a or b).  Its backward is identity to
+   both inputs: pass dy to both branches and join with bst_add_inplace. */
+void bst_add(const float *a, const float *b, float *y, size_t n);
+void bst_add_inplace(float *y, const float *x, size_t n); /* y += x */
+
+/* Row-wise L2 normalisation y = x / max(||x||, 1e-12) (F.normalize).
+   x, y (B, d); y may not alias x. */
+void bst_l2norm_forward(const float *x, float *y, int B, int d);
+/* dx = (dy - y (y . dy)) / ||x||. */
+void bst_l2norm_backward(const float *x, const float *y, const float *dy,
+                         float *dx, int B, int d);
+
+/* ------------------------------------------------------------------- loss */
+/* Contrastive losses over the 2B x 2B similarity matrix of two views
+   (Chuang et al. 2020 / Robinson et al. 2021 estimators, computed in double):
+   out = [z1; z2] (2B, d); anchor i's positive is its other view; the 2B - 2
+   others are negatives, N = 2B - 2.
+     infonce  Ng = sum neg
+     dcl      Ng = max((-tau_plus N pos + sum neg) / (1 - tau_plus), N e^{-1/tau})
+     hcl      Ng as dcl with sum neg replaced by sum(imp neg) / mean(imp),
+              imp = neg^beta
+   loss = mean_i -log(pos_i / (pos_i + Ng_i)).  Gradients through the clamp
+   are zero where it binds (as torch.clamp). */
+typedef enum { BST_LOSS_INFONCE = 0, BST_LOSS_DCL = 1, BST_LOSS_HCL = 2 } bst_loss_kind;
+
+typedef struct {
+    bst_loss_kind kind;
+    double tau;      /* temperature, > 0 */
+    double tau_plus; /* class prior, [0, 1) (dcl, hcl) */
+    double beta;     /* concentration (hcl) */
+} bst_loss_cfg;
+
+/* z1, z2 (B, d), normally L2-normalised, B >= 2.  Writes the loss to *loss;
+   if dz1 and dz2 are non-NULL, writes dloss/dz1, dloss/dz2 (B, d).
+   Returns BST_ERR_INVAL on bad config, BST_ERR_NOMEM on allocation failure. */
+int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
+                         const float *z2, int B, int d, double *loss,
+                         float *dz1, float *dz2);
+
+/* ------------------------------------------------------------------ optim */
+/* AdamW as torch.optim.AdamW (decoupled weight decay, bias-corrected):
+   w -= lr wd w; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+   w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). */
+typedef struct {
+    double beta1, beta2, eps, weight_decay;
+    long t;     /* steps taken */
+    size_t n;   /* total parameter count */
+    float *m, *v; /* (n) moments, parameters concatenated in list order */
+} bst_adamw;
+
+int bst_adamw_init(bst_adamw *o, const bst_param *ps, int np, double beta1,
+                   double beta2, double eps, double weight_decay);
+void bst_adamw_free(bst_adamw *o);
+/* One step at learning rate lr over the same list given to init. */
+void bst_adamw_step(bst_adamw *o, const bst_param *ps, int np, double lr);
+
+/* Learning rate at 0-based `step`: linear warm-up base_lr (step+1)/warmup for
+   step < warmup, then cosine from base_lr down to min_lr at step = total. */
+double bst_lr_at(long step, long warmup, long total, double base_lr,
+                 double min_lr);
+
+/* w ~ N(0, 2 / fan_in) (Kaiming normal, ReLU gain) from stream (seed, index). */
+void bst_kaiming_normal(float *w, size_t n, int fan_in, uint64_t seed,
+                        uint64_t index);
+
+#endif /* BS_TRAIN_ENGINE_H */
