@@ -315,7 +315,10 @@ typedef struct {
     double tau;
     /* Walk steps allowed per start node before the walk continues from
        another uncovered node (a small component can hold fewer than B
-       nodes).  0 = default: 16 * B. */
+       nodes).  0 = default: 16 * W * B / (1 - alpha)^2 (16 global batches'
+       worth, so that W ranks walk exactly as one rank with batch W*B,
+       scaled up for large alpha, whose walks rarely leave the start's
+       neighbours). */
     int64_t max_steps;
     /* 0: the epoch ends once every instance has appeared (graph samplers) or
        the permutation is used up (uniform).  > 0: the epoch is exactly this
@@ -351,6 +354,14 @@ bs_status bs_sampler_kind_parse(const char *s, bs_sampler_kind *k,
  *
  * The sampler keeps a reference to the graph: it must stay alive and
  * unchanged until replaced by bs_sampler_set_graph or the sampler is freed.
+ *
+ * Details (docs/samplers.md): a graph batch lists its ids in the order the
+ * walk (BFS) first reached them, its start first.  A new start needed when
+ * every instance is already covered (inside an epoch's last batch) is
+ * uniform among the instances not yet in the batch.  With
+ * batches_per_epoch > 0, uniform uses each permutation as one pass (last
+ * batch completed or dropped as above) and then draws a fresh one.  After
+ * *count = 0, bs_sampler_epoch still names the epoch that ended.
  */
 typedef struct bs_sampler bs_sampler;
 

@@ -12,7 +12,7 @@ PACKAGES=(
   libopenblas-openmp-dev zlib1g-dev libcmocka-dev
   python3-dev python3-numpy python3-pytest python3-setuptools
   dataset-fashion-mnist
-  clang libclang-rt-14-dev valgrind
+  clang libclang-rt-14-dev libomp-dev valgrind
 )
 
 missing=()

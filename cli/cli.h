@@ -1,0 +1,130 @@
+/*
+ * cli.h — declarations shared by the `batchsampler` command-line tool's
+ * sources.  The tool uses only the public header batchsampler.h.
+ *
+ * Exit codes (every subcommand):
+ *   0  success
+ *   1  data or I/O error: one line "batchsampler: <message>" on stderr
+ *   2  usage error: one line "batchsampler <cmd>: <what> (try 'batchsampler
+ *      <cmd> --help')" on stderr
+ */
+#ifndef BS_CLI_H
+#define BS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batchsampler.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_DATA = 1, CLI_EXIT_USAGE = 2 };
+
+/* ---------------------------------------------------------------- args.c */
+
+/* Prints the one-line usage error for subcommand `cmd` and returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* Prints "batchsampler: <err->msg>" and returns 1. */
+int cli_fail(const bs_error *err);
+
+/* Fills *err with code and a formatted message (for errors the CLI itself
+   detects in data, e.g. an IDX file); returns code. */
+bs_status cli_set_error(bs_error *err, bs_status code, const char *fmt, ...)
+    CLI_PRINTF(3, 4);
+
+/* Turns a getopt_long '?' or ':' result into the usage error; returns 2. */
+int cli_getopt_error(const char *cmd, int c, char **argv);
+
+/* Rejects positional arguments left after the options; 0 or 2. */
+int cli_no_operands(const char *cmd, int argc, char **argv);
+
+/* Resets getopt for a fresh parse (a subcommand parses its own argv). */
+void cli_getopt_reset(void);
+
+/*
+ * Strict number parsing: the whole string must be a number (no blanks, no
+ * trailing junk, no overflow) within [lo, hi].  They return 0, or print the
+ * usage error naming `opt` and return 2.
+ */
+int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo,
+                  int64_t hi, int64_t *out);
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo,
+                  int hi, int *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *s,
+                  uint64_t *out);
+/* Finite double in [lo, hi] (hi_open: [lo, hi)). */
+int cli_parse_f64(const char *cmd, const char *opt, const char *s, double lo,
+                  double hi, int hi_open, double *out);
+
+/* Loads a 2-D integer .npy (i4 or i8) as int64 rows x cols. */
+bs_status cli_load_batches(const char *path, int64_t **ids, int64_t *rows,
+                           int64_t *cols, bs_error *err);
+
+/* ------------------------------------------------------------ progress.c */
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/*
+ * Progress with ETA on stderr.  Nothing is shown for work that finishes
+ * within a second.  On a terminal one line is rewritten in place with \r;
+ * otherwise a plain line is printed every few seconds.  quiet silences it.
+ */
+typedef struct {
+    const char *label;
+    int quiet;
+    int tty;
+    double t0;   /* start */
+    double last; /* last time a line was printed */
+    int shown;   /* a line has been printed */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, const char *label, int quiet);
+/* done out of total (total <= 0: unknown, only elapsed time is shown). */
+void cli_progress_update(cli_progress *p, int64_t done, int64_t total);
+/* Ends the line (if one was shown) with the elapsed time; with ok == 0
+   (the work failed) erases it instead. */
+void cli_progress_end(cli_progress *p, int ok);
+/* A bs_progress_fn whose ctx is a cli_progress*; never cancels. */
+int cli_progress_cb(void *ctx, int64_t done, int64_t total);
+
+/* ----------------------------------------------------------------- idx.c */
+
+/*
+ * Reads the first `want` records (want <= 0: all) of a gzip-compressed IDX
+ * file: images (magic 0x00000803, count x rows x cols uint8) or labels
+ * (magic 0x00000801, count uint8).  *data is malloc'ed.  Errors name the
+ * file; a missing file says how to install the data set.
+ */
+bs_status cli_idx_read_images(const char *path, int64_t want, uint8_t **data,
+                              int64_t *count, int64_t *rows, int64_t *cols,
+                              bs_error *err);
+bs_status cli_idx_read_labels(const char *path, int64_t want, uint8_t **data,
+                              int64_t *count, bs_error *err);
+
+/* ----------------------------------------------------------------- rng.c */
+
+/* A small seeded generator for the CLI's own data (synth, projections). */
+typedef struct {
+    uint64_t s;
+} cli_rng;
+
+void cli_rng_seed(cli_rng *r, uint64_t seed);
+uint64_t cli_rng_next(cli_rng *r);
+/* Standard normal deviate. */
+double cli_rng_normal(cli_rng *r);
+
+/* ------------------------------------------------------------ subcommands */
+
+int cli_cmd_graph(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
+int cli_cmd_stats(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_synth(int argc, char **argv);
+
+#endif /* BS_CLI_H */

@@ -1,0 +1,84 @@
+/*
+ * embstore.c — the embedding store: the latest n x d projections, updated
+ * row by row during training and read back for graph refreshes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct bs_embstore {
+    int64_t n, d;
+    float *x; /* n*d, row-major */
+};
+
+bs_status bs_embstore_create(int64_t n, int64_t d, const float *init,
+                             bs_embstore **out, bs_error *err)
+{
+    if (!out)
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "embedding store: output pointer is NULL");
+    *out = NULL;
+    size_t cells;
+    if (n < 1 || d < 1 || !bs__mul_size((size_t)n, (size_t)d, &cells) ||
+        cells > SIZE_MAX / sizeof(float))
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "embedding store of %lld x %lld: expected n >= 1, "
+                        "d >= 1 and n*d floats addressable",
+                        (long long)n, (long long)d);
+    bs_embstore *s = calloc(1, sizeof *s);
+    if (s)
+        s->x = init ? bs__malloc_array(cells, sizeof(float))
+                    : bs__calloc_array(cells, sizeof(float));
+    if (!s || !s->x) {
+        free(s);
+        return bs__fail(err, BS_ERR_NOMEM,
+                        "embedding store of %lld x %lld: out of memory",
+                        (long long)n, (long long)d);
+    }
+    if (init)
+        memcpy(s->x, init, cells * sizeof(float));
+    s->n = n;
+    s->d = d;
+    *out = s;
+    return BS_OK;
+}
+
+void bs_embstore_free(bs_embstore *s)
+{
+    if (!s)
+        return;
+    free(s->x);
+    free(s);
+}
+
+bs_status bs_embstore_update(bs_embstore *s, const int64_t *idx, int64_t count,
+                             const float *rows, bs_error *err)
+{
+    if (!s)
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "embedding store update: store is NULL");
+    if (count < 0)
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "embedding store update: count = %lld: expected >= 0",
+                        (long long)count);
+    if (count > 0 && (!idx || !rows))
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "embedding store update: %s is NULL with count = %lld",
+                        idx ? "rows" : "idx", (long long)count);
+    /* all ids first, so a bad one leaves the store exactly as it was */
+    for (int64_t i = 0; i < count; i++)
+        if (idx[i] < 0 || idx[i] >= s->n)
+            return bs__fail(err, BS_ERR_INVALID_ARG,
+                            "embedding store update: idx[%lld] = %lld: "
+                            "expected 0 <= id < n = %lld",
+                            (long long)i, (long long)idx[i], (long long)s->n);
+    size_t row = (size_t)s->d * sizeof(float);
+    for (int64_t i = 0; i < count; i++)
+        memcpy(s->x + idx[i] * s->d, rows + i * s->d, row);
+    return BS_OK;
+}
+
+const float *bs_embstore_data(const bs_embstore *s) { return s ? s->x : NULL; }
+int64_t bs_embstore_n(const bs_embstore *s) { return s ? s->n : 0; }
+int64_t bs_embstore_d(const bs_embstore *s) { return s ? s->d : 0; }

@@ -1,0 +1,67 @@
+/*
+ * kernels.h — internals of graph_build.c exposed to the tests (not
+ * installed): the candidate rule of the sampled modes and the top-K
+ * selection, so tests can re-check them independently of the GEMM path.
+ */
+#ifndef BS_KERNELS_H
+#define BS_KERNELS_H
+
+#include <stdint.h>
+
+#include "internal.h"
+
+/*
+ * The M candidate ids that row i of a BS_MODE_INDEPENDENT or BS_MODE_SHARED
+ * build compares itself with, in the order the build uses them, into
+ * out[0..M).  Follows the documented rule exactly (docs/graph.md):
+ *   independent: Floyd's M-subset of [0, n-1) from stream (seed, NODE, i),
+ *                values v >= i mapped to v + 1;
+ *   shared:      Floyd's (M+1)-subset of [0, n) from stream (seed, BLOCK, b)
+ *                with b = i / block, Fisher-Yates shuffled; the first M
+ *                entries that are not i.
+ * p must pass bs_graph_params_check(p, n); exact mode is INVALID_ARG.
+ */
+bs_status bs__graph_candidates(int64_t n, const bs_graph_params *p, int64_t i,
+                               int32_t *out, bs_error *err);
+
+/*
+ * Sort key of a (similarity, id) pair: ascending keys = similarity
+ * descending, then id ascending (the graph's row order).
+ */
+static inline uint64_t bs__sim_key(float s, int32_t id)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {s};
+    /* monotone float -> uint32 map, then complemented for descending */
+    uint32_t asc = (v.u & 0x80000000u) ? ~v.u : (v.u | 0x80000000u);
+    return ((uint64_t)(~asc) << 32) | (uint32_t)id;
+}
+
+static inline float bs__key_sim(uint64_t key)
+{
+    uint32_t asc = ~(uint32_t)(key >> 32);
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    v.u = (asc & 0x80000000u) ? (asc & 0x7fffffffu) : ~asc;
+    return v.f;
+}
+
+static inline int32_t bs__key_id(uint64_t key)
+{
+    return (int32_t)(uint32_t)key;
+}
+
+/*
+ * Top-K of s[0..len) with ids ids[j] (or base + j when ids is NULL);
+ * entries equal to -INFINITY are never chosen (used to mask the node itself).
+ * At least k entries must be finite.  Writes k sorted keys to out[0..k);
+ * scratch must hold len + k keys.
+ */
+void bs__topk_select(const float *s, int64_t len, const int32_t *ids,
+                     int32_t base, int32_t k, uint64_t *scratch, uint64_t *out);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * sampler_walk.c — coverage bookkeeping and the three batch generators
+ * (uniform permutation, random walk with restart, kNN BFS).
+ *
+ * Coverage is a bitmap plus a count per 4096-bit superblock, so that
+ * "a start node uniform among the uncovered instances" is a rank-select
+ * (O(n/4096 + 64 + 64)) and the bitmap alone is the whole coverage state.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sampler_impl.h"
+
+/* ------------------------------------------------------------ coverage */
+
+void bs__cov_clear(bs_sampler *s)
+{
+    memset(s->bits, 0, (size_t)s->nwords * sizeof *s->bits);
+    memset(s->sb_count, 0, (size_t)s->nsb * sizeof *s->sb_count);
+    s->covered = 0;
+}
+
+/* Mask of the valid bits of word w (the last word may be partial). */
+static uint64_t word_mask(const bs_sampler *s, int64_t w)
+{
+    int64_t rest = s->n - w * 64;
+    return rest >= 64 ? ~0ULL : (1ULL << rest) - 1;
+}
+
+int64_t bs__cov_rebuild(bs_sampler *s)
+{
+    int64_t total = 0;
+    memset(s->sb_count, 0, (size_t)s->nsb * sizeof *s->sb_count);
+    for (int64_t w = 0; w < s->nwords; w++) {
+        if (s->bits[w] & ~word_mask(s, w))
+            return -1;
+        int c = __builtin_popcountll(s->bits[w]);
+        s->sb_count[w / BS_SB_WORDS] += (uint32_t)c;
+        total += c;
+    }
+    return total;
+}
+
+static void cov_set(bs_sampler *s, int64_t i)
+{
+    uint64_t bit = 1ULL << (i & 63);
+    uint64_t *w = &s->bits[i >> 6];
+    if (!(*w & bit)) {
+        *w |= bit;
+        s->sb_count[i / BS_SB_BITS]++;
+        s->covered++;
+    }
+}
+
+/* Position of the r-th (0-based) zero among the valid bits of word w. */
+static int select_zero(uint64_t zeros, uint64_t r)
+{
+    while (r--)
+        zeros &= zeros - 1;
+    return __builtin_ctzll(zeros);
+}
+
+/* The r-th uncovered instance in id order, r < n - covered. */
+static int64_t select_uncovered(const bs_sampler *s, uint64_t r)
+{
+    int64_t sb = 0;
+    for (;; sb++) {
+        int64_t size = s->n - sb * BS_SB_BITS;
+        if (size > BS_SB_BITS)
+            size = BS_SB_BITS;
+        uint64_t free_here = (uint64_t)size - s->sb_count[sb];
+        if (r < free_here)
+            break;
+        r -= free_here;
+    }
+    for (int64_t w = sb * BS_SB_WORDS;; w++) {
+        uint64_t zeros = ~s->bits[w] & word_mask(s, w);
+        uint64_t c = (uint64_t)__builtin_popcountll(zeros);
+        if (r < c)
+            return w * 64 + select_zero(zeros, r);
+        r -= c;
+    }
+}
+
+/* ------------------------------------------------------------ batches */
+
+static void stamp_next(bs_sampler *s)
+{
+    if (++s->cur_stamp == 0) { /* wrapped after 2^32 batches: clear */
+        memset(s->stamp, 0, (size_t)s->n * sizeof *s->stamp);
+        s->cur_stamp = 1;
+    }
+}
+
+/* Adds i to the global batch if it is not there yet; marks it covered. */
+static inline void batch_add(bs_sampler *s, int64_t i, int64_t *count)
+{
+    if (s->stamp[i] != s->cur_stamp) {
+        s->stamp[i] = s->cur_stamp;
+        s->gbuf[(*count)++] = i;
+        cov_set(s, i);
+    }
+}
+
+/*
+ * A start (seed) node: uniform among the uncovered instances; when every
+ * instance is covered (only possible in the middle of an epoch's last
+ * batch), uniform among the instances not yet in the batch, so that every
+ * new start adds a node and the batch always completes.
+ */
+static int64_t pick_start(bs_sampler *s)
+{
+    if (s->covered < s->n)
+        return select_uncovered(s, bs_rng_below(&s->rng,
+                                                (uint64_t)(s->n - s->covered)));
+    /* the batch is not full and g_size <= n: a node outside it exists */
+    for (int tries = 0; tries < 64; tries++) {
+        int64_t i = (int64_t)bs_rng_below(&s->rng, (uint64_t)s->n);
+        if (s->stamp[i] != s->cur_stamp)
+            return i;
+    }
+    /* batch nearly the whole graph: take the first free id after a random
+       point rather than rejecting for ever */
+    int64_t i = (int64_t)bs_rng_below(&s->rng, (uint64_t)s->n);
+    while (s->stamp[i] == s->cur_stamp)
+        i = (i + 1 == s->n) ? 0 : i + 1;
+    return i;
+}
+
+/* tau > 0: a neighbour of u with probability proportional to
+   exp(sim / tau), the row maximum subtracted so exp never overflows; x is
+   the step's uniform draw in [0, 1). */
+static int64_t softmax_neighbour(bs_sampler *s, int64_t u, double x)
+{
+    const bs_graph *g = s->g;
+    int32_t k = g->k;
+    const float *sim = g->sim + u * (int64_t)k;
+    const int32_t *nbr = g->nbr + u * (int64_t)k;
+    float mx = sim[0];
+    for (int32_t j = 1; j < k; j++)
+        mx = sim[j] > mx ? sim[j] : mx;
+    double total = 0;
+    for (int32_t j = 0; j < k; j++) {
+        total += exp(((double)sim[j] - mx) / s->p.tau);
+        s->wbuf[j] = total;
+    }
+    x *= total;
+    int32_t j = 0;
+    while (j < k - 1 && s->wbuf[j] <= x)
+        j++;
+    return nbr[j];
+}
+
+/*
+ * The walk, a window of steps at a time.  The walk is defined step by step
+ * (per step: one uniform draw decides a restart; otherwise one draw picks
+ * the neighbour: bs_rng_below(k) for tau = 0, a uniform for tau > 0), but
+ * the draws never depend on the graph, so a window's draws are taken first
+ * and its restart-separated segments are then followed side by side: their
+ * memory loads overlap instead of forming one chain of cache misses.  The
+ * nodes are then added in step order, and the stream is rewound to just
+ * after the step that completed the batch, so the result is exactly that of
+ * the step-by-step walk.
+ */
+#define WALK_WINDOW 64
+
+typedef struct {
+    int64_t node[WALK_WINDOW];
+    uint64_t pick[WALK_WINDOW];   /* tau = 0: neighbour index */
+    double u[WALK_WINDOW];        /* tau > 0: the transition draw */
+    bs_rng after[WALK_WINDOW];    /* stream after each step's draws */
+    int restart[WALK_WINDOW];
+} walk_window;
+
+static void draw_window(bs_sampler *s, walk_window *w, int len)
+{
+    const uint64_t k = (uint64_t)s->g->k;
+    const int soft = s->p.tau > 0;
+    for (int t = 0; t < len; t++) {
+        w->restart[t] = bs_rng_uniform(&s->rng) < s->alpha;
+        if (!w->restart[t]) {
+            if (soft)
+                w->u[t] = bs_rng_uniform(&s->rng);
+            else
+                w->pick[t] = bs_rng_below(&s->rng, k);
+        }
+        w->after[t] = s->rng;
+    }
+}
+
+static inline int64_t step_from(bs_sampler *s, const walk_window *w,
+                                int64_t prev, int t)
+{
+    if (s->p.tau > 0)
+        return softmax_neighbour(s, prev, w->u[t]);
+    return s->g->nbr[prev * (int64_t)s->g->k + (int64_t)w->pick[t]];
+}
+
+/* Fills w->node[0..len) for a walk at cur with restart node start. */
+static void follow_window(bs_sampler *s, walk_window *w, int len,
+                          int64_t cur, int64_t start)
+{
+    int pos[WALK_WINDOW], nseg = 0;
+    for (int t = 0; t < len; t++) /* segment heads: t = 0 and restarts */
+        if (t == 0 || w->restart[t]) {
+            w->node[t] = w->restart[t] ? start : step_from(s, w, cur, t);
+            pos[nseg++] = t + 1;
+        }
+    for (int busy = 1; busy;) { /* one step of every segment per round */
+        busy = 0;
+        for (int i = 0; i < nseg; i++) {
+            int t = pos[i];
+            if (t < len && !w->restart[t]) {
+                w->node[t] = step_from(s, w, w->node[t - 1], t);
+                pos[i] = t + 1;
+                busy = 1;
+            }
+        }
+    }
+}
+
+void bs__batch_rwr(bs_sampler *s)
+{
+    const int64_t G = s->g_size;
+    walk_window w;
+    int64_t count = 0;
+    stamp_next(s);
+    int64_t start = pick_start(s);
+    batch_add(s, start, &count);
+    int64_t cur = start, budget = s->p.max_steps;
+    while (count < G) {
+        if (budget == 0) { /* stuck (small component): a fresh start */
+            start = cur = pick_start(s);
+            batch_add(s, start, &count);
+            budget = s->p.max_steps;
+            continue;
+        }
+        /* at least G - count more steps are needed: no step is wasted */
+        int64_t len = G - count;
+        len = len < budget ? len : budget;
+        len = len < WALK_WINDOW ? len : WALK_WINDOW;
+        draw_window(s, &w, (int)len);
+        follow_window(s, &w, (int)len, cur, start);
+        int t = 0;
+        while (t < len && count < G)
+            batch_add(s, w.node[t++], &count);
+        s->rng = w.after[t - 1];
+        s->steps += t;
+        budget -= t;
+        cur = w.node[t - 1];
+    }
+}
+
+void bs__batch_knn(bs_sampler *s)
+{
+    const int32_t *nbr = s->g->nbr;
+    const int64_t k = s->g->k;
+    const int64_t G = s->g_size;
+    int64_t count = 0, head = 0; /* gbuf doubles as the BFS queue */
+    stamp_next(s);
+    while (count < G) {
+        if (head == count) { /* queue exhausted: a new seed */
+            batch_add(s, pick_start(s), &count);
+            continue;
+        }
+        const int32_t *row = nbr + s->gbuf[head++] * k;
+        for (int64_t j = 0; j < k && count < G; j++)
+            batch_add(s, row[j], &count);
+    }
+}
+
+void bs__uniform_new_perm(bs_sampler *s)
+{
+    bs_rng r = s->rng;
+    int64_t n = s->n;
+    for (int64_t i = 0; i < n; i++)
+        s->perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)bs_rng_below(&r, (uint64_t)i + 1);
+        int64_t t = s->perm[i];
+        s->perm[i] = s->perm[j];
+        s->perm[j] = t;
+    }
+    s->perm_rng_after = r;
+}
+
+/* Next pass over the data (batches_per_epoch > 0 only). */
+static void uniform_next_pass(bs_sampler *s)
+{
+    s->rng = s->perm_rng_after;
+    bs__uniform_new_perm(s);
+    s->covered = 0;
+}
+
+void bs__batch_uniform(bs_sampler *s)
+{
+    const int64_t G = s->g_size, n = s->n;
+    size_t sz = sizeof *s->gbuf;
+    if (s->covered >= n)
+        uniform_next_pass(s);
+    int64_t pos = s->covered, rem = n - pos;
+    if (rem >= G) {
+        memcpy(s->gbuf, s->perm + pos, (size_t)G * sz);
+        s->covered = pos + G;
+    } else if (s->p.drop_last) {
+        uniform_next_pass(s);
+        memcpy(s->gbuf, s->perm, (size_t)G * sz);
+        s->covered = G;
+    } else {
+        /* the pass's tail, completed with the pass's first ids: they are
+           distinct from the tail because perm is a permutation */
+        memcpy(s->gbuf, s->perm + pos, (size_t)rem * sz);
+        memcpy(s->gbuf + rem, s->perm, (size_t)(G - rem) * sz);
+        s->covered = n;
+    }
+}
+
+/* ------------------------------------------------------------ epochs */
+
+double bs__alpha_for_epoch(const bs_sampler_params *p, int64_t e)
+{
+    if (p->schedule != BS_ALPHA_DECAY)
+        return p->alpha;
+    double a = p->alpha - 0.1 * (double)(e / 5);
+    return a > 0.05 ? a : 0.05;
+}
+
+void bs__epoch_start(bs_sampler *s, int64_t e)
+{
+    s->epoch = e;
+    s->batch_index = 0;
+    s->ended = 0;
+    bs_rng_derive(&s->rng, s->p.seed, BS_STREAM_SAMPLER_EPOCH, (uint64_t)e);
+    s->alpha = bs__alpha_for_epoch(&s->p, e);
+    if (s->p.kind == BS_SAMPLER_UNIFORM) {
+        s->covered = 0;
+        bs__uniform_new_perm(s);
+    } else {
+        bs__cov_clear(s);
+    }
+}
