@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev zlib1g-dev libcmocka-dev
-  python3-dev python3-numpy python3-pytest python3-setuptools
+  python3-dev python3-numpy python3-pytest python3-setuptools python3-torch
   dataset-fashion-mnist
   clang libclang-rt-14-dev libomp-dev valgrind
 )
@@ -29,6 +29,13 @@ fi
 
 BUILD_DIR="${BS_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${BS_CMAKE_ARGS:-} >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" >/dev/null
+log="$BUILD_DIR.log"
+mkdir -p "$(dirname "$log")"
+# quiet when it works; the whole log when it does not
+if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${BS_CMAKE_ARGS:-} &&
+       cmake --build "$BUILD_DIR" -j "$(nproc)"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: build failed (log above, also in $log)" >&2
+  exit 1
+fi
 echo "setup: built $BUILD_DIR/batchsampler" >&2

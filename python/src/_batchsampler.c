@@ -1,0 +1,1439 @@
+/*
+ * _batchsampler.c — CPython extension over the public header batchsampler.h.
+ *
+ * A thin layer: three types (Graph, EmbStore, Sampler) and a few functions.
+ * The Python package batchsampler/__init__.py builds the user-facing API
+ * (BatchSampler, ProximityGraph, batch_stats) on top of it.
+ *
+ * Arrays come in through the buffer protocol (numpy arrays, memoryviews,
+ * array.array, bytes ...), so building needs no numpy headers.  They must be
+ * C-contiguous; dtypes are checked from the buffer's format string.
+ *
+ * Errors: a wrong Python type or dtype is TypeError; a bad shape, layout,
+ * value or parameter is ValueError carrying the library's message; I/O
+ * failures are OSError; allocation failures MemoryError.
+ *
+ * Threads: the GIL is released around graph builds, sampling and file I/O.
+ * Each object carries a `busy` flag, set and tested with the GIL held, so
+ * that a second thread using the same object while the GIL is released gets
+ * a RuntimeError instead of a data race.
+ *
+ * No static mutable state except the type objects, as CPython requires.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batchsampler.h"
+
+/* Cast for METH_VARARGS | METH_KEYWORDS functions without -Wcast-function-type. */
+#define BS_KWFUNC(f) ((PyCFunction)(void (*)(void))(f))
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Raises the Python exception matching a library error; returns NULL. */
+static PyObject *raise_bs(const bs_error *e)
+{
+    PyObject *type;
+    switch (e->code) {
+    case BS_ERR_NOMEM:
+        return PyErr_NoMemory();
+    case BS_ERR_IO:
+        type = PyExc_OSError;
+        break;
+    case BS_ERR_UNSUPPORTED:
+        type = PyExc_TypeError;
+        break;
+    case BS_ERR_CANCELLED:
+        /* the progress callback left KeyboardInterrupt (or another
+           exception from a signal handler) set */
+        if (PyErr_Occurred())
+            return NULL;
+        type = PyExc_KeyboardInterrupt;
+        break;
+    case BS_ERR_STATE:
+    case BS_ERR_INVALID_ARG:
+    case BS_ERR_FORMAT:
+    case BS_ERR_DATA:
+    default:
+        type = PyExc_ValueError;
+        break;
+    }
+    if (e->msg[0])
+        PyErr_SetString(type, e->msg);
+    else
+        PyErr_Format(type, "batchsampler: %s", bs_status_name(e->code));
+    return NULL;
+}
+
+static void err_init(bs_error *e)
+{
+    e->code = BS_OK;
+    e->msg[0] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { K_F32, K_F64, K_I32, K_I64, K_OTHER } elem_kind;
+
+/* Classifies a buffer's struct-module format + itemsize.  Only native
+   little-endian (x86-64, aarch64) layouts are accepted. */
+static elem_kind buffer_kind(const Py_buffer *v)
+{
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return K_OTHER;
+    switch (f[0]) {
+    case 'f': return v->itemsize == 4 ? K_F32 : K_OTHER;
+    case 'd': return v->itemsize == 8 ? K_F64 : K_OTHER;
+    case 'i':
+    case 'l':
+    case 'q':
+        if (v->itemsize == 4) return K_I32;
+        if (v->itemsize == 8) return K_I64;
+        return K_OTHER;
+    default: return K_OTHER;
+    }
+}
+
+static const char *kind_name(const Py_buffer *v)
+{
+    switch (buffer_kind(v)) {
+    case K_F32: return "float32";
+    case K_F64: return "float64";
+    case K_I32: return "int32";
+    case K_I64: return "int64";
+    default: return v->format ? v->format : "bytes";
+    }
+}
+
+/*
+ * Gets a read-only C-contiguous buffer of `ndim` dimensions (0 = any) from
+ * obj.  A non-buffer object is TypeError; a non-contiguous one ValueError.
+ * On success the caller must PyBuffer_Release(v).
+ */
+static int get_buffer(PyObject *obj, Py_buffer *v, int ndim, const char *what)
+{
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: expected an array supporting the buffer protocol "
+                     "(numpy array, CPU torch tensor via .numpy(), memoryview), "
+                     "got %.100s",
+                     what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, v, PyBUF_RECORDS_RO) < 0) {
+        /* e.g. an exporter that refuses a read-only request */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_Format(PyExc_ValueError, "%s: cannot get a buffer (%S)", what,
+                     value ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    if (!PyBuffer_IsContiguous(v, 'C')) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: array is not C-contiguous (make a contiguous copy, "
+                     "e.g. numpy.ascontiguousarray or tensor.contiguous())",
+                     what);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    if (ndim > 0 && v->ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-D array, got %d-D",
+                     what, ndim, v->ndim);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Float32 (n, d) matrix.  Wrong dtype is TypeError. */
+static int get_matrix_f32(PyObject *obj, Py_buffer *v, int64_t *n, int64_t *d,
+                          const char *what)
+{
+    if (get_buffer(obj, v, 0, what) < 0)
+        return -1;
+    if (buffer_kind(v) != K_F32) {
+        PyErr_Format(PyExc_TypeError, "%s: expected dtype float32, got %s",
+                     what, kind_name(v));
+        PyBuffer_Release(v);
+        return -1;
+    }
+    if (v->ndim != 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: expected a 2-D array (n, d), got %d-D", what,
+                     v->ndim);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    *n = (int64_t)v->shape[0];
+    *d = (int64_t)v->shape[1];
+    return 0;
+}
+
+/*
+ * A 1-D integer vector as int64: int64 buffers are used in place, int32 ones
+ * converted into *tmp (malloc'ed; free it).  Floats etc. are TypeError.
+ */
+static int get_ids(PyObject *obj, Py_buffer *v, const int64_t **ids,
+                   int64_t **tmp, int64_t *count, const char *what)
+{
+    *tmp = NULL;
+    if (get_buffer(obj, v, 0, what) < 0)
+        return -1;
+    elem_kind k = buffer_kind(v);
+    if (k != K_I64 && k != K_I32) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: expected an integer array (int64 or int32), got %s",
+                     what, kind_name(v));
+        PyBuffer_Release(v);
+        return -1;
+    }
+    if (v->ndim != 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D array, got %d-D",
+                     what, v->ndim);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    *count = (int64_t)v->shape[0];
+    if (k == K_I64) {
+        *ids = (const int64_t *)v->buf;
+        return 0;
+    }
+    int64_t *t = malloc((size_t)(*count > 0 ? *count : 1) * sizeof *t);
+    if (!t) {
+        PyBuffer_Release(v);
+        PyErr_NoMemory();
+        return -1;
+    }
+    const int32_t *s = (const int32_t *)v->buf;
+    for (int64_t i = 0; i < *count; i++)
+        t[i] = s[i];
+    *tmp = t;
+    *ids = t;
+    return 0;
+}
+
+static int parse_mode(const char *s, bs_graph_mode *m)
+{
+    bs_error e;
+    err_init(&e);
+    if (bs_graph_mode_parse(s, m, &e) != BS_OK) {
+        raise_bs(&e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress callback: lets Ctrl-C interrupt a long build                     */
+/* ------------------------------------------------------------------------ */
+
+/* Called with the GIL released, from the thread that released it. */
+static int progress_check_signals(void *ctx, int64_t done, int64_t total)
+{
+    (void)ctx;
+    (void)done;
+    (void)total;
+    PyGILState_STATE st = PyGILState_Ensure();
+    int stop = PyErr_CheckSignals() < 0; /* leaves the exception set */
+    PyGILState_Release(st);
+    return stop;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Graph                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    bs_graph *g; /* immutable once created: read concurrently */
+} GraphObject;
+
+static PyTypeObject Graph_Type;
+
+static PyObject *graph_wrap(bs_graph *g)
+{
+    GraphObject *o = PyObject_New(GraphObject, &Graph_Type);
+    if (!o) {
+        bs_graph_free(g);
+        return NULL;
+    }
+    o->g = g;
+    return (PyObject *)o;
+}
+
+static void Graph_dealloc(GraphObject *self)
+{
+    bs_graph_free(self->g);
+    self->g = NULL;
+    PyObject_Free(self);
+}
+
+static PyObject *Graph_new(PyTypeObject *t, PyObject *a, PyObject *k)
+{
+    (void)t;
+    (void)a;
+    (void)k;
+    PyErr_SetString(PyExc_TypeError,
+                    "Graph cannot be created directly: use Graph.build, "
+                    "Graph.load or Graph.from_arrays");
+    return NULL;
+}
+
+static int fill_graph_params(bs_graph_params *p, long long m, int k,
+                             const char *mode, unsigned long long seed,
+                             int block, int threads)
+{
+    bs_graph_params_default(p);
+    if (parse_mode(mode, &p->mode) < 0)
+        return -1;
+    p->m = m;
+    p->k = k;
+    p->seed = seed;
+    p->block = block;
+    p->threads = threads;
+    return 0;
+}
+
+/* Graph.build(x, m=1000, k=100, mode="shared", seed=0, block=0, threads=0) */
+static PyObject *Graph_build(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    (void)cls;
+    static char *kwl[] = {"x", "m", "k", "mode", "seed", "block", "threads",
+                          NULL};
+    PyObject *xo;
+    long long m = 1000;
+    int k = 100, block = 0, threads = 0;
+    const char *mode = "shared";
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LisKii:build", kwl, &xo, &m,
+                                     &k, &mode, &seed, &block, &threads))
+        return NULL;
+    bs_graph_params p;
+    if (fill_graph_params(&p, m, k, mode, seed, block, threads) < 0)
+        return NULL;
+    Py_buffer v;
+    int64_t n, d;
+    if (get_matrix_f32(xo, &v, &n, &d, "embeddings") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st = bs_graph_params_check(&p, n, &e);
+    if (st == BS_OK)
+        st = bs_check_embeddings((const float *)v.buf, n, d, &e);
+    bs_graph *g = NULL;
+    if (st == BS_OK) {
+        p.progress = progress_check_signals;
+        Py_BEGIN_ALLOW_THREADS
+        st = bs_graph_build((const float *)v.buf, n, d, &p, &g, &e);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&v);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return graph_wrap(g);
+}
+
+static PyObject *Graph_load(PyObject *cls, PyObject *args)
+{
+    (void)cls;
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:load", PyUnicode_FSConverter, &path))
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_graph *g = NULL;
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_graph_load(PyBytes_AS_STRING(path), &g, &e);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return graph_wrap(g);
+}
+
+/* Graph.from_arrays(n, k, nbr, sim=None, mode="shared", m=0, seed=0,
+                     block=0) */
+static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    (void)cls;
+    static char *kwl[] = {"n", "k", "nbr", "sim", "mode", "m", "seed", "block",
+                          NULL};
+    long long n, m = 0;
+    int k, block = 0;
+    PyObject *nbro, *simo = Py_None;
+    const char *mode = "shared";
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LiO|OsLKi:from_arrays", kwl,
+                                     &n, &k, &nbro, &simo, &mode, &m, &seed,
+                                     &block))
+        return NULL;
+    bs_graph_params p;
+    if (fill_graph_params(&p, m, k, mode, seed, block, 0) < 0)
+        return NULL;
+    if (n < 1 || k < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "from_arrays: n = %lld, k = %d: expected n >= 1, k >= 1",
+                     n, k);
+        return NULL;
+    }
+    Py_buffer nv, sv;
+    if (get_buffer(nbro, &nv, 0, "nbr") < 0)
+        return NULL;
+    if (buffer_kind(&nv) != K_I32) {
+        PyErr_Format(PyExc_TypeError, "nbr: expected dtype int32, got %s",
+                     kind_name(&nv));
+        PyBuffer_Release(&nv);
+        return NULL;
+    }
+    if (nv.len / 4 != (Py_ssize_t)(n * k)) {
+        PyErr_Format(PyExc_ValueError,
+                     "nbr: %zd elements, expected n*k = %lld", nv.len / 4,
+                     n * (long long)k);
+        PyBuffer_Release(&nv);
+        return NULL;
+    }
+    const float *sim = NULL;
+    int have_sim = simo != Py_None;
+    if (have_sim) {
+        if (get_buffer(simo, &sv, 0, "sim") < 0) {
+            PyBuffer_Release(&nv);
+            return NULL;
+        }
+        if (buffer_kind(&sv) != K_F32 || sv.len / 4 != (Py_ssize_t)(n * k)) {
+            PyErr_Format(buffer_kind(&sv) != K_F32 ? PyExc_TypeError
+                                                   : PyExc_ValueError,
+                         "sim: expected n*k = %lld float32 values, got %zd "
+                         "of %s",
+                         n * (long long)k, sv.len / sv.itemsize,
+                         kind_name(&sv));
+            PyBuffer_Release(&sv);
+            PyBuffer_Release(&nv);
+            return NULL;
+        }
+        sim = (const float *)sv.buf;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_graph *g = NULL;
+    bs_status st = bs_graph_from_arrays(n, k, (const int32_t *)nv.buf, sim, &p,
+                                        &g, &e);
+    if (have_sim)
+        PyBuffer_Release(&sv);
+    PyBuffer_Release(&nv);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return graph_wrap(g);
+}
+
+static PyObject *Graph_save(GraphObject *self, PyObject *args)
+{
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_graph_save(self->g, PyBytes_AS_STRING(path), &e);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+/* neighbors(i) -> (bytes of k int32 ids, bytes of k float32 sims) */
+static PyObject *Graph_neighbors(GraphObject *self, PyObject *arg)
+{
+    long long i = PyLong_AsLongLong(arg);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    int64_t n = bs_graph_n(self->g);
+    if (i < 0)
+        i += n;
+    const int32_t *ids = bs_graph_neighbors(self->g, i);
+    const float *sims = bs_graph_similarities(self->g, i);
+    if (!ids || !sims) {
+        PyErr_Format(PyExc_IndexError, "node %lld out of range [0, %lld)",
+                     PyLong_AsLongLong(arg), (long long)n);
+        return NULL;
+    }
+    Py_ssize_t k = bs_graph_k(self->g);
+    PyObject *a = PyBytes_FromStringAndSize((const char *)ids, k * 4);
+    if (!a)
+        return NULL;
+    PyObject *b = PyBytes_FromStringAndSize((const char *)sims, k * 4);
+    if (!b) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return t;
+}
+
+/* to_arrays() -> (bytes n*k int32 ids, bytes n*k float32 sims) */
+static PyObject *Graph_to_arrays(GraphObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    int64_t n = bs_graph_n(self->g);
+    Py_ssize_t k = bs_graph_k(self->g);
+    PyObject *a = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n * k * 4);
+    if (!a)
+        return NULL;
+    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n * k * 4);
+    if (!b) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    char *pa = PyBytes_AS_STRING(a), *pb = PyBytes_AS_STRING(b);
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(pa + (size_t)i * (size_t)k * 4, bs_graph_neighbors(self->g, i),
+               (size_t)k * 4);
+        memcpy(pb + (size_t)i * (size_t)k * 4, bs_graph_similarities(self->g, i),
+               (size_t)k * 4);
+    }
+    PyObject *t = PyTuple_Pack(2, a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return t;
+}
+
+static PyObject *Graph_get_n(GraphObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(bs_graph_n(self->g));
+}
+
+static PyObject *Graph_get_k(GraphObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(bs_graph_k(self->g));
+}
+
+static PyObject *Graph_get_params(GraphObject *self, void *c)
+{
+    (void)c;
+    bs_graph_params p;
+    bs_graph_get_params(self->g, &p);
+    const char *mode = bs_graph_mode_name(p.mode);
+    return Py_BuildValue("{s:s,s:L,s:i,s:K,s:i}", "mode", mode ? mode : "?",
+                         "m", (long long)p.m, "k", (int)p.k, "seed",
+                         (unsigned long long)p.seed, "block", (int)p.block);
+}
+
+static PyMethodDef Graph_methods[] = {
+    {"build", BS_KWFUNC(Graph_build), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "build(x, m=1000, k=100, mode='shared', seed=0, block=0, threads=0)\n"
+     "Builds the proximity graph of a float32 (n, d) C-contiguous array."},
+    {"load", (PyCFunction)Graph_load, METH_VARARGS | METH_CLASS,
+     "load(path): reads a .bsg file."},
+    {"from_arrays", BS_KWFUNC(Graph_from_arrays),
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "from_arrays(n, k, nbr, sim=None, mode='shared', m=0, seed=0, block=0)"},
+    {"save", (PyCFunction)Graph_save, METH_VARARGS,
+     "save(path): writes a .bsg file atomically."},
+    {"neighbors", (PyCFunction)Graph_neighbors, METH_O,
+     "neighbors(i) -> (ids bytes int32[k], sims bytes float32[k])"},
+    {"to_arrays", (PyCFunction)Graph_to_arrays, METH_NOARGS,
+     "to_arrays() -> (ids bytes int32[n*k], sims bytes float32[n*k])"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Graph_getset[] = {
+    {"n", (getter)Graph_get_n, NULL, "number of nodes", NULL},
+    {"k", (getter)Graph_get_k, NULL, "neighbours per node", NULL},
+    {"params", (getter)Graph_get_params, NULL, "build parameters (dict)", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject Graph_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "batchsampler._batchsampler.Graph",
+    .tp_basicsize = sizeof(GraphObject),
+    .tp_dealloc = (destructor)Graph_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A proximity graph (immutable).",
+    .tp_methods = Graph_methods,
+    .tp_getset = Graph_getset,
+    .tp_new = Graph_new,
+};
+
+/* ------------------------------------------------------------------------ */
+/* EmbStore                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    bs_embstore *s;
+    uint8_t *written; /* n flags: row written at least once */
+    int64_t n_written;
+    uint64_t version; /* bumped by every successful update */
+    int busy;
+} EmbStoreObject;
+
+static PyTypeObject EmbStore_Type;
+
+static int busy_enter(int *busy, const char *what)
+{
+    if (*busy) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s is in use by another thread: use one object per "
+                     "thread",
+                     what);
+        return -1;
+    }
+    *busy = 1;
+    return 0;
+}
+
+static void EmbStore_dealloc(EmbStoreObject *self)
+{
+    bs_embstore_free(self->s);
+    free(self->written);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* EmbStore(n, d, init=None) */
+static PyObject *EmbStore_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"n", "d", "init", NULL};
+    long long n, d;
+    PyObject *inito = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|O:EmbStore", kwl, &n, &d,
+                                     &inito))
+        return NULL;
+    if (n < 1 || d < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "embedding store %lld x %lld: expected n >= 1, d >= 1",
+                     n, d);
+        return NULL;
+    }
+    Py_buffer v;
+    const float *init = NULL;
+    if (inito != Py_None) {
+        int64_t in, id;
+        if (get_matrix_f32(inito, &v, &in, &id, "init") < 0)
+            return NULL;
+        if (in != n || id != d) {
+            PyErr_Format(PyExc_ValueError,
+                         "init: shape (%lld, %lld), expected (%lld, %lld)",
+                         (long long)in, (long long)id, n, d);
+            PyBuffer_Release(&v);
+            return NULL;
+        }
+        init = (const float *)v.buf;
+    }
+    EmbStoreObject *self = (EmbStoreObject *)type->tp_alloc(type, 0);
+    bs_error e;
+    err_init(&e);
+    bs_status st = BS_OK;
+    if (self) {
+        self->written = calloc((size_t)n, 1);
+        if (!self->written) {
+            PyErr_NoMemory();
+        } else {
+            st = bs_embstore_create(n, d, init, &self->s, &e);
+            if (st == BS_OK && init) {
+                memset(self->written, 1, (size_t)n);
+                self->n_written = n;
+            }
+        }
+    }
+    if (init)
+        PyBuffer_Release(&v);
+    if (!self)
+        return NULL;
+    if (!self->written) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (st != BS_OK) {
+        Py_DECREF(self);
+        return raise_bs(&e);
+    }
+    return (PyObject *)self;
+}
+
+/* update(ids, rows): ids int64/int32 (b,), rows float32 (b, d) */
+static PyObject *EmbStore_update(EmbStoreObject *self, PyObject *args)
+{
+    PyObject *ido, *rowo;
+    if (!PyArg_ParseTuple(args, "OO:update", &ido, &rowo))
+        return NULL;
+    if (busy_enter(&self->busy, "EmbStore") < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    Py_buffer iv, rv;
+    const int64_t *ids;
+    int64_t *tmp = NULL, count, rn, rd;
+    if (get_ids(ido, &iv, &ids, &tmp, &count, "indices") < 0)
+        goto out;
+    if (get_matrix_f32(rowo, &rv, &rn, &rd, "embeddings") < 0)
+        goto out_ids;
+    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
+    if (rn != count || rd != d) {
+        PyErr_Format(PyExc_ValueError,
+                     "update: embeddings of shape (%lld, %lld) for %lld "
+                     "indices: expected (%lld, %lld)",
+                     (long long)rn, (long long)rd, (long long)count,
+                     (long long)count, (long long)d);
+        goto out_rows;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_status st = BS_OK;
+    if (count > 0)
+        st = bs_check_embeddings((const float *)rv.buf, count, d, &e);
+    if (st == BS_OK)
+        st = bs_embstore_update(self->s, ids, count, (const float *)rv.buf,
+                                &e);
+    if (st != BS_OK) {
+        raise_bs(&e);
+        goto out_rows;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        /* ids were range-checked by bs_embstore_update */
+        if (ids[i] >= 0 && ids[i] < n && !self->written[ids[i]]) {
+            self->written[ids[i]] = 1;
+            self->n_written++;
+        }
+    }
+    if (count > 0)
+        self->version++;
+    ret = Py_None;
+    Py_INCREF(ret);
+out_rows:
+    PyBuffer_Release(&rv);
+out_ids:
+    free(tmp);
+    PyBuffer_Release(&iv);
+out:
+    self->busy = 0;
+    return ret;
+}
+
+/* build_graph(m, k, mode, seed, block=0, threads=0) -> Graph */
+static PyObject *EmbStore_build_graph(EmbStoreObject *self, PyObject *args,
+                                      PyObject *kw)
+{
+    static char *kwl[] = {"m", "k", "mode", "seed", "block", "threads", NULL};
+    long long m;
+    int k, block = 0, threads = 0;
+    const char *mode;
+    unsigned long long seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LisK|ii:build_graph", kwl, &m,
+                                     &k, &mode, &seed, &block, &threads))
+        return NULL;
+    bs_graph_params p;
+    if (fill_graph_params(&p, m, k, mode, seed, block, threads) < 0)
+        return NULL;
+    int64_t n = bs_embstore_n(self->s);
+    if (self->n_written < n) {
+        PyErr_Format(PyExc_ValueError,
+                     "embedding store: %lld of %lld rows never written; "
+                     "update every row before building a graph",
+                     (long long)(n - self->n_written), (long long)n);
+        return NULL;
+    }
+    if (busy_enter(&self->busy, "EmbStore") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_graph *g = NULL;
+    bs_status st;
+    p.progress = progress_check_signals;
+    const float *x = bs_embstore_data(self->s);
+    int64_t d = bs_embstore_d(self->s);
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_graph_params_check(&p, n, &e);
+    if (st == BS_OK)
+        st = bs_graph_build(x, n, d, &p, &g, &e);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return graph_wrap(g);
+}
+
+/* get_state() -> (data bytes n*d float32, written bytes n uint8) */
+static PyObject *EmbStore_get_state(EmbStoreObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
+    return Py_BuildValue("(y#y#)", (const char *)bs_embstore_data(self->s),
+                         (Py_ssize_t)(n * d * 4), (const char *)self->written,
+                         (Py_ssize_t)n);
+}
+
+/* set_state(data, written): inverse of get_state */
+static PyObject *EmbStore_set_state(EmbStoreObject *self, PyObject *args)
+{
+    Py_buffer dv, wv;
+    if (!PyArg_ParseTuple(args, "y*y*:set_state", &dv, &wv))
+        return NULL;
+    PyObject *ret = NULL;
+    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
+    if (dv.len != (Py_ssize_t)(n * d * 4) || wv.len != (Py_ssize_t)n) {
+        PyErr_Format(PyExc_ValueError,
+                     "embedding store state: %zd + %zd bytes, expected "
+                     "%lld + %lld for a %lld x %lld store",
+                     dv.len, wv.len, (long long)(n * d * 4), (long long)n,
+                     (long long)n, (long long)d);
+        goto out;
+    }
+    if (busy_enter(&self->busy, "EmbStore") < 0)
+        goto out;
+    /* write all rows in chunks through the public update call */
+    enum { CHUNK = 4096 };
+    int64_t idx[CHUNK];
+    bs_error e;
+    err_init(&e);
+    for (int64_t lo = 0; lo < n; lo += CHUNK) {
+        int64_t c = n - lo < CHUNK ? n - lo : CHUNK;
+        for (int64_t i = 0; i < c; i++)
+            idx[i] = lo + i;
+        if (bs_embstore_update(self->s, idx, c,
+                               (const float *)dv.buf + lo * d, &e) != BS_OK) {
+            self->busy = 0;
+            raise_bs(&e);
+            goto out;
+        }
+    }
+    const uint8_t *w = wv.buf;
+    self->n_written = 0;
+    for (int64_t i = 0; i < n; i++) {
+        self->written[i] = w[i] ? 1 : 0;
+        self->n_written += self->written[i];
+    }
+    self->version++;
+    self->busy = 0;
+    ret = Py_None;
+    Py_INCREF(ret);
+out:
+    PyBuffer_Release(&dv);
+    PyBuffer_Release(&wv);
+    return ret;
+}
+
+static PyObject *EmbStore_get_n(EmbStoreObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(bs_embstore_n(self->s));
+}
+static PyObject *EmbStore_get_d(EmbStoreObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(bs_embstore_d(self->s));
+}
+static PyObject *EmbStore_get_written(EmbStoreObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(self->n_written);
+}
+static PyObject *EmbStore_get_version(EmbStoreObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(self->version);
+}
+
+static PyMethodDef EmbStore_methods[] = {
+    {"update", (PyCFunction)EmbStore_update, METH_VARARGS,
+     "update(indices, rows): overwrites rows (float32 (b, d)) at indices."},
+    {"build_graph", BS_KWFUNC(EmbStore_build_graph),
+     METH_VARARGS | METH_KEYWORDS,
+     "build_graph(m, k, mode, seed, block=0, threads=0) -> Graph"},
+    {"get_state", (PyCFunction)EmbStore_get_state, METH_NOARGS,
+     "get_state() -> (data bytes, written-mask bytes)"},
+    {"set_state", (PyCFunction)EmbStore_set_state, METH_VARARGS,
+     "set_state(data, written)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef EmbStore_getset[] = {
+    {"n", (getter)EmbStore_get_n, NULL, "rows", NULL},
+    {"d", (getter)EmbStore_get_d, NULL, "columns", NULL},
+    {"written", (getter)EmbStore_get_written, NULL,
+     "rows written at least once", NULL},
+    {"version", (getter)EmbStore_get_version, NULL,
+     "number of non-empty updates so far", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject EmbStore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "batchsampler._batchsampler.EmbStore",
+    .tp_basicsize = sizeof(EmbStoreObject),
+    .tp_dealloc = (destructor)EmbStore_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "EmbStore(n, d, init=None): latest embedding of every instance.",
+    .tp_methods = EmbStore_methods,
+    .tp_getset = EmbStore_getset,
+    .tp_new = EmbStore_new,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Sampler                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    bs_sampler *s;
+    PyObject *graph; /* GraphObject or NULL: kept alive for the sampler */
+    int64_t *buf;    /* batch_size ids */
+    int64_t b;
+    int busy;
+} SamplerObject;
+
+static PyTypeObject Sampler_Type;
+
+static void Sampler_dealloc(SamplerObject *self)
+{
+    bs_sampler_free(self->s); /* before the graph it references */
+    self->s = NULL;
+    Py_CLEAR(self->graph);
+    free(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/*
+ * Sampler(n, batch_size, kind="rwr", graph=None, alpha=0.2,
+ *         schedule="constant", tau=0.0, max_steps=0, batches_per_epoch=0,
+ *         drop_last=False, rank=0, world=1, seed=0)
+ */
+static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"n", "batch_size", "kind", "graph", "alpha",
+                          "schedule", "tau", "max_steps", "batches_per_epoch",
+                          "drop_last", "rank", "world", "seed", NULL};
+    long long n, b, max_steps = 0, bpe = 0;
+    const char *kind = "rwr", *schedule = "constant";
+    PyObject *grapho = Py_None;
+    double alpha = 0.2, tau = 0.0;
+    int drop_last = 0, rank = 0, world = 1;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|sOdsdLLpiiK:Sampler", kwl,
+                                     &n, &b, &kind, &grapho, &alpha, &schedule,
+                                     &tau, &max_steps, &bpe, &drop_last, &rank,
+                                     &world, &seed))
+        return NULL;
+    bs_sampler_params p;
+    bs_sampler_params_default(&p);
+    bs_error e;
+    err_init(&e);
+    if (bs_sampler_kind_parse(kind, &p.kind, &e) != BS_OK)
+        return raise_bs(&e);
+    if (strcmp(schedule, "constant") == 0) {
+        p.schedule = BS_ALPHA_CONSTANT;
+    } else if (strcmp(schedule, "decay") == 0) {
+        p.schedule = BS_ALPHA_DECAY;
+    } else {
+        PyErr_Format(PyExc_ValueError,
+                     "alpha_schedule '%s': expected constant or decay",
+                     schedule);
+        return NULL;
+    }
+    if (grapho != Py_None && !PyObject_TypeCheck(grapho, &Graph_Type)) {
+        PyErr_Format(PyExc_TypeError, "graph: expected a Graph or None, got "
+                                      "%.100s",
+                     Py_TYPE(grapho)->tp_name);
+        return NULL;
+    }
+    if (b < 1) {
+        PyErr_Format(PyExc_ValueError, "batch_size = %lld: expected >= 1", b);
+        return NULL;
+    }
+    p.batch_size = b;
+    p.alpha = alpha;
+    p.tau = tau;
+    p.max_steps = max_steps;
+    p.batches_per_epoch = bpe;
+    p.drop_last = drop_last;
+    p.rank = rank;
+    p.world = world;
+    p.seed = seed;
+
+    SamplerObject *self = (SamplerObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->b = b;
+    self->buf = malloc((size_t)b * sizeof *self->buf);
+    if (!self->buf) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    const bs_graph *g =
+        grapho == Py_None ? NULL : ((GraphObject *)grapho)->g;
+    if (bs_sampler_create(&p, n, g, &self->s, &e) != BS_OK) {
+        Py_DECREF(self);
+        return raise_bs(&e);
+    }
+    if (grapho != Py_None) {
+        Py_INCREF(grapho);
+        self->graph = grapho;
+    }
+    return (PyObject *)self;
+}
+
+/* next() -> list of batch_size ints, or None at the end of an epoch */
+static PyObject *Sampler_next(SamplerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (busy_enter(&self->busy, "Sampler") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    int64_t count = 0;
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_sampler_next(self->s, self->buf, &count, &e);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    if (count == 0)
+        Py_RETURN_NONE;
+    if (count < 0 || count > self->b) {
+        PyErr_Format(PyExc_SystemError, "sampler returned %lld ids (B = %lld)",
+                     (long long)count, (long long)self->b);
+        return NULL;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    if (!list)
+        return NULL;
+    for (int64_t i = 0; i < count; i++) {
+        PyObject *v = PyLong_FromLongLong(self->buf[i]);
+        if (!v) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+    }
+    return list;
+}
+
+static PyObject *Sampler_set_epoch(SamplerObject *self, PyObject *arg)
+{
+    long long epoch = PyLong_AsLongLong(arg);
+    if (epoch == -1 && PyErr_Occurred())
+        return NULL;
+    if (busy_enter(&self->busy, "Sampler") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_sampler_set_epoch(self->s, epoch, &e);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_set_graph(SamplerObject *self, PyObject *arg)
+{
+    if (!PyObject_TypeCheck(arg, &Graph_Type)) {
+        PyErr_Format(PyExc_TypeError, "set_graph: expected a Graph, got %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (busy_enter(&self->busy, "Sampler") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st = bs_sampler_set_graph(self->s, ((GraphObject *)arg)->g, &e);
+    self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_INCREF(arg);
+    Py_XSETREF(self->graph, arg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_save_state(SamplerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    bs_error e;
+    err_init(&e);
+    size_t len = 0;
+    if (bs_sampler_save_state(self->s, NULL, 0, &len, &e) != BS_OK)
+        return raise_bs(&e);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (!out)
+        return NULL;
+    size_t got = 0;
+    if (bs_sampler_save_state(self->s, PyBytes_AS_STRING(out), len, &got,
+                              &e) != BS_OK) {
+        Py_DECREF(out);
+        return raise_bs(&e);
+    }
+    if (got != len && _PyBytes_Resize(&out, (Py_ssize_t)got) < 0)
+        return NULL;
+    return out;
+}
+
+static PyObject *Sampler_load_state(SamplerObject *self, PyObject *arg)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (busy_enter(&self->busy, "Sampler") < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_status st = bs_sampler_load_state(self->s, v.buf, (size_t)v.len, &e);
+    self->busy = 0;
+    PyBuffer_Release(&v);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+#define SAMPLER_INT_GETTER(name, call)                                        \
+    static PyObject *Sampler_get_##name(SamplerObject *self, void *c)         \
+    {                                                                         \
+        (void)c;                                                              \
+        return PyLong_FromLongLong((long long)call(self->s));                 \
+    }
+SAMPLER_INT_GETTER(epoch, bs_sampler_epoch)
+SAMPLER_INT_GETTER(batch_index, bs_sampler_batch_index)
+SAMPLER_INT_GETTER(epoch_length, bs_sampler_epoch_length)
+SAMPLER_INT_GETTER(covered, bs_sampler_covered)
+SAMPLER_INT_GETTER(steps, bs_sampler_steps)
+
+static PyObject *Sampler_get_alpha(SamplerObject *self, void *c)
+{
+    (void)c;
+    return PyFloat_FromDouble(bs_sampler_alpha(self->s));
+}
+
+static PyObject *Sampler_get_graph(SamplerObject *self, void *c)
+{
+    (void)c;
+    PyObject *g = self->graph ? self->graph : Py_None;
+    Py_INCREF(g);
+    return g;
+}
+
+static PyMethodDef Sampler_methods[] = {
+    {"next", (PyCFunction)Sampler_next, METH_NOARGS,
+     "next() -> list of batch_size ids, or None at the end of an epoch"},
+    {"set_epoch", (PyCFunction)Sampler_set_epoch, METH_O,
+     "set_epoch(e): restart at the beginning of epoch e"},
+    {"set_graph", (PyCFunction)Sampler_set_graph, METH_O,
+     "set_graph(g): replace the graph, keeping coverage and position"},
+    {"save_state", (PyCFunction)Sampler_save_state, METH_NOARGS,
+     "save_state() -> bytes"},
+    {"load_state", (PyCFunction)Sampler_load_state, METH_O,
+     "load_state(blob)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Sampler_getset[] = {
+    {"epoch", (getter)Sampler_get_epoch, NULL, "current epoch", NULL},
+    {"batch_index", (getter)Sampler_get_batch_index, NULL,
+     "batches yielded in the current epoch", NULL},
+    {"epoch_length", (getter)Sampler_get_epoch_length, NULL,
+     "batches per epoch, or -1 if not known in advance", NULL},
+    {"covered", (getter)Sampler_get_covered, NULL,
+     "instances covered in the current epoch", NULL},
+    {"steps", (getter)Sampler_get_steps, NULL, "walk steps so far", NULL},
+    {"alpha", (getter)Sampler_get_alpha, NULL, "alpha in force", NULL},
+    {"graph", (getter)Sampler_get_graph, NULL, "the graph in use or None",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject Sampler_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "batchsampler._batchsampler.Sampler",
+    .tp_basicsize = sizeof(SamplerObject),
+    .tp_dealloc = (destructor)Sampler_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Sampler(n, batch_size, kind='rwr', graph=None, alpha=0.2, "
+              "schedule='constant', tau=0.0, max_steps=0, "
+              "batches_per_epoch=0, drop_last=False, rank=0, world=1, seed=0)",
+    .tp_methods = Sampler_methods,
+    .tp_getset = Sampler_getset,
+    .tp_new = Sampler_new,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Module functions                                                          */
+/* ------------------------------------------------------------------------ */
+
+static PyObject *mod_version(PyObject *m, PyObject *noargs)
+{
+    (void)m;
+    (void)noargs;
+    return PyUnicode_FromString(bs_version());
+}
+
+static PyObject *mod_check_embeddings(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    Py_buffer v;
+    int64_t n, d;
+    if (get_matrix_f32(arg, &v, &n, &d, "embeddings") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st = bs_check_embeddings((const float *)v.buf, n, d, &e);
+    PyBuffer_Release(&v);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+/* check_graph_params(n, m, k, mode, block=0) */
+static PyObject *mod_check_graph_params(PyObject *m, PyObject *args,
+                                        PyObject *kw)
+{
+    (void)m;
+    static char *kwl[] = {"n", "m", "k", "mode", "block", NULL};
+    long long n, mm;
+    int k, block = 0;
+    const char *mode;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LLis|i:check_graph_params",
+                                     kwl, &n, &mm, &k, &mode, &block))
+        return NULL;
+    bs_graph_params p;
+    if (fill_graph_params(&p, mm, k, mode, 0, block, 0) < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    if (bs_graph_params_check(&p, n, &e) != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+/* parse_sampler_kind(s) -> canonical name; ValueError for an unknown one */
+static PyObject *mod_parse_sampler_kind(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *s;
+    if (!PyArg_ParseTuple(args, "s:parse_sampler_kind", &s))
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_sampler_kind k;
+    if (bs_sampler_kind_parse(s, &k, &e) != BS_OK)
+        return raise_bs(&e);
+    const char *name = bs_sampler_kind_name(k);
+    return PyUnicode_FromString(name ? name : s);
+}
+
+/* parse_graph_mode(s) -> canonical name; ValueError for an unknown one */
+static PyObject *mod_parse_graph_mode(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *s;
+    if (!PyArg_ParseTuple(args, "s:parse_graph_mode", &s))
+        return NULL;
+    bs_graph_mode g;
+    if (parse_mode(s, &g) < 0)
+        return NULL;
+    const char *name = bs_graph_mode_name(g);
+    return PyUnicode_FromString(name ? name : s);
+}
+
+/* Optional labels: None or an integer vector of n values. */
+static int get_labels(PyObject *o, Py_buffer *v, const int64_t **lab,
+                      int64_t **tmp, int64_t n)
+{
+    *lab = NULL;
+    *tmp = NULL;
+    if (o == Py_None)
+        return 0;
+    int64_t count;
+    if (get_ids(o, v, lab, tmp, &count, "labels") < 0)
+        return -1;
+    if (count != n) {
+        PyErr_Format(PyExc_ValueError, "labels: %lld values, expected n = %lld",
+                     (long long)count, (long long)n);
+        free(*tmp);
+        *tmp = NULL;
+        PyBuffer_Release(v);
+        return -1;
+    }
+    return 1;
+}
+
+/* batch_stats(x, batch, labels=None) -> dict */
+static PyObject *mod_batch_stats(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwl[] = {"x", "batch", "labels", NULL};
+    PyObject *xo, *bo, *lo = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:batch_stats", kwl, &xo,
+                                     &bo, &lo))
+        return NULL;
+    PyObject *ret = NULL;
+    Py_buffer xv, bv, lv;
+    int64_t n, d, b, *btmp = NULL, *ltmp = NULL;
+    const int64_t *batch, *labels;
+    if (get_matrix_f32(xo, &xv, &n, &d, "embeddings") < 0)
+        return NULL;
+    if (get_ids(bo, &bv, &batch, &btmp, &b, "batch") < 0)
+        goto out_x;
+    int hl = get_labels(lo, &lv, &labels, &ltmp, n);
+    if (hl < 0)
+        goto out_b;
+    bs_error e;
+    err_init(&e);
+    bs_batch_stats s;
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_batch_stats_compute((const float *)xv.buf, n, d, batch, b, labels,
+                                &s, &e);
+    Py_END_ALLOW_THREADS
+    if (st != BS_OK)
+        raise_bs(&e);
+    else if (s.fn_rate < 0)
+        ret = Py_BuildValue("{s:L,s:d,s:d,s:d,s:O}", "pairs",
+                            (long long)s.pairs, "mean_sim", s.mean_sim,
+                            "max_sim", s.max_sim, "mean_max_sim",
+                            s.mean_max_sim, "fn_rate", Py_None);
+    else
+        ret = Py_BuildValue("{s:L,s:d,s:d,s:d,s:d}", "pairs",
+                            (long long)s.pairs, "mean_sim", s.mean_sim,
+                            "max_sim", s.max_sim, "mean_max_sim",
+                            s.mean_max_sim, "fn_rate", s.fn_rate);
+    if (hl > 0) {
+        free(ltmp);
+        PyBuffer_Release(&lv);
+    }
+out_b:
+    free(btmp);
+    PyBuffer_Release(&bv);
+out_x:
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* run_stats(x, batches, labels=None, threads=0): batches int (nb, b) */
+static PyObject *mod_run_stats(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwl[] = {"x", "batches", "labels", "threads", NULL};
+    PyObject *xo, *bo, *lo = Py_None;
+    int threads = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oi:run_stats", kwl, &xo,
+                                     &bo, &lo, &threads))
+        return NULL;
+    PyObject *ret = NULL;
+    Py_buffer xv, bv, lv;
+    int64_t n, d, *btmp = NULL, *ltmp = NULL;
+    const int64_t *batches, *labels;
+    if (get_matrix_f32(xo, &xv, &n, &d, "embeddings") < 0)
+        return NULL;
+    if (get_buffer(bo, &bv, 2, "batches") < 0)
+        goto out_x;
+    elem_kind k = buffer_kind(&bv);
+    if (k != K_I64 && k != K_I32) {
+        PyErr_Format(PyExc_TypeError,
+                     "batches: expected an integer array, got %s",
+                     kind_name(&bv));
+        goto out_b;
+    }
+    int64_t nb = bv.shape[0], b = bv.shape[1];
+    if (k == K_I64) {
+        batches = bv.buf;
+    } else {
+        btmp = malloc((size_t)(nb * b > 0 ? nb * b : 1) * sizeof *btmp);
+        if (!btmp) {
+            PyErr_NoMemory();
+            goto out_b;
+        }
+        for (int64_t i = 0; i < nb * b; i++)
+            btmp[i] = ((const int32_t *)bv.buf)[i];
+        batches = btmp;
+    }
+    int hl = get_labels(lo, &lv, &labels, &ltmp, n);
+    if (hl < 0)
+        goto out_b;
+    bs_error e;
+    err_init(&e);
+    bs_run_stats s;
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = bs_run_stats_compute((const float *)xv.buf, n, d, batches, nb, b,
+                              labels, threads, &s, &e);
+    Py_END_ALLOW_THREADS
+    if (st != BS_OK)
+        raise_bs(&e);
+    else
+        ret = Py_BuildValue(
+            "{s:L,s:d,s:d,s:d,s:N,s:L,s:d,s:L,s:L}", "batches",
+            (long long)s.batches, "mean_sim", s.mean_sim, "max_sim", s.max_sim,
+            "mean_max_sim", s.mean_max_sim, "fn_rate",
+            s.fn_rate < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(s.fn_rate),
+            "count_min", (long long)s.count_min, "count_mean", s.count_mean,
+            "count_max", (long long)s.count_max, "never_seen",
+            (long long)s.never_seen);
+    if (hl > 0) {
+        free(ltmp);
+        PyBuffer_Release(&lv);
+    }
+out_b:
+    free(btmp);
+    PyBuffer_Release(&bv);
+out_x:
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+static PyMethodDef module_methods[] = {
+    {"version", mod_version, METH_NOARGS, "library version string"},
+    {"check_embeddings", mod_check_embeddings, METH_O,
+     "check_embeddings(x): ValueError if x is unusable for cosine similarity"},
+    {"check_graph_params", BS_KWFUNC(mod_check_graph_params),
+     METH_VARARGS | METH_KEYWORDS, "check_graph_params(n, m, k, mode, block=0)"},
+    {"parse_sampler_kind", mod_parse_sampler_kind, METH_VARARGS,
+     "parse_sampler_kind(s) -> 'uniform' | 'rwr' | 'knn'"},
+    {"parse_graph_mode", mod_parse_graph_mode, METH_VARARGS,
+     "parse_graph_mode(s) -> 'independent' | 'shared' | 'exact'"},
+    {"batch_stats", BS_KWFUNC(mod_batch_stats), METH_VARARGS | METH_KEYWORDS,
+     "batch_stats(x, batch, labels=None) -> dict"},
+    {"run_stats", BS_KWFUNC(mod_run_stats), METH_VARARGS | METH_KEYWORDS,
+     "run_stats(x, batches, labels=None, threads=0) -> dict"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "batchsampler._batchsampler",
+    .m_doc = "Low-level binding of libbatchsampler (see batchsampler.h).",
+    .m_size = 0,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__batchsampler(void)
+{
+    if (PyType_Ready(&Graph_Type) < 0 || PyType_Ready(&EmbStore_Type) < 0 ||
+        PyType_Ready(&Sampler_Type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Graph", (PyObject *)&Graph_Type) < 0 ||
+        PyModule_AddObjectRef(m, "EmbStore", (PyObject *)&EmbStore_Type) < 0 ||
+        PyModule_AddObjectRef(m, "Sampler", (PyObject *)&Sampler_Type) < 0 ||
+        PyModule_AddStringConstant(m, "__version__", bs_version()) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
