@@ -54,8 +54,8 @@ static bs_graph *random_graph(int64_t n, int32_t k)
     return g;
 }
 
-static int run(bs_sampler_kind kind, int64_t n, const bs_graph *g,
-               int64_t b, double alpha, double tau)
+static int run(bs_sampler_kind kind, int64_t n, const bs_graph *g, int64_t b,
+               double alpha, double tau)
 {
     bs_sampler_params p;
     bs_sampler_params_default(&p);
@@ -96,8 +96,8 @@ static int bench_size(int64_t n, int32_t k, int64_t b, double alpha)
     bs_graph *g = random_graph(n, k);
     if (!g)
         return 1;
-    fprintf(stderr, "N = %lld, K = %d: random graph in %.2f s\n",
-            (long long)n, (int)k, now() - t0);
+    fprintf(stderr, "N = %lld, K = %d: random graph in %.2f s\n", (long long)n,
+            (int)k, now() - t0);
     int rc = run(BS_SAMPLER_UNIFORM, n, NULL, b, alpha, 0) ||
              run(BS_SAMPLER_KNN, n, g, b, alpha, 0) ||
              run(BS_SAMPLER_RWR, n, g, b, alpha, 0) ||
@@ -113,8 +113,8 @@ int main(int argc, char **argv)
     int64_t b = argc > 3 ? atoll(argv[3]) : 256;
     double alpha = argc > 4 ? atof(argv[4]) : 0.2;
     printf("one epoch each; K = %d, B = %lld, alpha = %g "
-           "(rwr tau: tau = 0.1 softmax transitions)\n", (int)k,
-           (long long)b, alpha);
+           "(rwr tau: tau = 0.1 softmax transitions)\n",
+           (int)k, (long long)b, alpha);
     printf("%-9s %9s %8s %8s %6s %11s %8s %8s %10s\n", "sampler", "N",
            "batches", "N/B", "ratio", "steps", "wall s", "cpu s", "Msteps/s");
     if (bench_size(n, k, b, alpha))

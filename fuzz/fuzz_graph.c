@@ -62,8 +62,8 @@ static void same_graph(const bs_graph *a, const bs_graph *b)
     for (int64_t i = 0; i < n; i++) {
         CHECK(!memcmp(bs_graph_neighbors(a, i), bs_graph_neighbors(b, i),
                       (size_t)k * 4));
-        CHECK(!memcmp(bs_graph_similarities(a, i),
-                      bs_graph_similarities(b, i), (size_t)k * 4));
+        CHECK(!memcmp(bs_graph_similarities(a, i), bs_graph_similarities(b, i),
+                      (size_t)k * 4));
     }
 }
 
@@ -133,4 +133,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     with_fixed_crc(data, size);
     return 0;
 }
-

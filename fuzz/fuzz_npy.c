@@ -96,8 +96,8 @@ static void differential(const uint8_t *data, size_t size, bs_status st,
     if (sf == BS_OK) {
         CHECK(b.dtype == a->dtype && b.ndim == a->ndim);
         CHECK(memcmp(b.shape, a->shape, sizeof b.shape) == 0);
-        CHECK(memcmp(b.data, a->data, (size_t)bs_array_size(a) *
-                                          bs_dtype_size(a->dtype)) == 0);
+        CHECK(memcmp(b.data, a->data,
+                     (size_t)bs_array_size(a) * bs_dtype_size(a->dtype)) == 0);
         bs_array_free(&b);
     }
     check_loaders(path, st, a);

@@ -108,9 +108,9 @@ typedef enum {
  */
 typedef struct {
     bs_dtype dtype;
-    int ndim;                        /* 0..BS_NPY_MAX_NDIM */
+    int ndim; /* 0..BS_NPY_MAX_NDIM */
     int64_t shape[BS_NPY_MAX_NDIM];
-    void *data;                      /* prod(shape) elements */
+    void *data; /* prod(shape) elements */
 } bs_array;
 
 /* Number of elements (product of shape; 1 for ndim 0). Const-safe. */
@@ -206,15 +206,15 @@ typedef enum {
 } bs_graph_mode;
 
 typedef struct {
-    bs_graph_mode mode;    /* default BS_MODE_SHARED */
-    int64_t m;             /* candidates per node, K <= M < n; ignored by
-                              BS_MODE_EXACT. default 1000 */
-    int32_t k;             /* neighbours kept, 1 <= K; default 100 */
-    uint64_t seed;         /* default 0 */
-    int32_t block;         /* BS_MODE_SHARED block size; 0 = default (256).
-                              Part of the result: changing it changes the
-                              graph. */
-    int threads;           /* 0 = OpenMP default */
+    bs_graph_mode mode;      /* default BS_MODE_SHARED */
+    int64_t m;               /* candidates per node, K <= M < n; ignored by
+                                BS_MODE_EXACT. default 1000 */
+    int32_t k;               /* neighbours kept, 1 <= K; default 100 */
+    uint64_t seed;           /* default 0 */
+    int32_t block;           /* BS_MODE_SHARED block size; 0 = default (256).
+                                Part of the result: changing it changes the
+                                graph. */
+    int threads;             /* 0 = OpenMP default */
     bs_progress_fn progress; /* may be NULL */
     void *progress_ctx;
 } bs_graph_params;
@@ -306,10 +306,10 @@ typedef enum {
 } bs_alpha_schedule;
 
 typedef struct {
-    bs_sampler_kind kind;        /* default BS_SAMPLER_RWR */
-    int64_t batch_size;          /* B per rank, >= 1; default 256 */
-    double alpha;                /* restart probability in [0, 1); 0.2 */
-    bs_alpha_schedule schedule;  /* default BS_ALPHA_CONSTANT */
+    bs_sampler_kind kind;       /* default BS_SAMPLER_RWR */
+    int64_t batch_size;         /* B per rank, >= 1; default 256 */
+    double alpha;               /* restart probability in [0, 1); 0.2 */
+    bs_alpha_schedule schedule; /* default BS_ALPHA_CONSTANT */
     /* RWR transitions: 0 = uniform over the k neighbours (the paper);
        > 0 = probability proportional to exp(similarity / tau). */
     double tau;
@@ -325,10 +325,10 @@ typedef struct {
        many batches; coverage starts afresh whenever every instance has
        appeared.  Use it to give every sampler the same number of steps. */
     int64_t batches_per_epoch;
-    int drop_last;               /* drop an epoch's incomplete last batch
-                                    instead of completing it; default 0 */
-    int rank, world;             /* shard r of W; default 0 of 1 */
-    uint64_t seed;               /* default 0 */
+    int drop_last;   /* drop an epoch's incomplete last batch
+                        instead of completing it; default 0 */
+    int rank, world; /* shard r of W; default 0 of 1 */
+    uint64_t seed;   /* default 0 */
 } bs_sampler_params;
 
 void bs_sampler_params_default(bs_sampler_params *p);
@@ -368,8 +368,7 @@ typedef struct bs_sampler bs_sampler;
 /* n instances; g may be NULL for BS_SAMPLER_UNIFORM.  For graph samplers
    g must have n nodes.  Rejects W*B > n, alpha outside [0, 1), etc. */
 bs_status bs_sampler_create(const bs_sampler_params *p, int64_t n,
-                            const bs_graph *g, bs_sampler **out,
-                            bs_error *err);
+                            const bs_graph *g, bs_sampler **out, bs_error *err);
 void bs_sampler_free(bs_sampler *s);
 
 /*
@@ -385,8 +384,7 @@ bs_status bs_sampler_set_epoch(bs_sampler *s, int64_t epoch, bs_error *err);
 
 /* Replaces the graph (refresh).  The epoch's coverage, position and random
    state are kept.  g must have the sampler's n nodes. */
-bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g,
-                               bs_error *err);
+bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g, bs_error *err);
 
 /* Epoch number, and batches already yielded in it (const-safe). */
 int64_t bs_sampler_epoch(const bs_sampler *s);
@@ -421,12 +419,12 @@ bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    int64_t pairs;      /* negative pairs counted: b*(b-1)/2 */
-    double mean_sim;    /* mean cosine similarity over those pairs */
-    double max_sim;     /* largest cosine similarity among them */
-    double mean_max_sim;/* mean over anchors of its hardest negative */
-    double fn_rate;     /* fraction of pairs with equal labels; -1 when no
-                           labels were given */
+    int64_t pairs;       /* negative pairs counted: b*(b-1)/2 */
+    double mean_sim;     /* mean cosine similarity over those pairs */
+    double max_sim;      /* largest cosine similarity among them */
+    double mean_max_sim; /* mean over anchors of its hardest negative */
+    double fn_rate;      /* fraction of pairs with equal labels; -1 when no
+                            labels were given */
 } bs_batch_stats;
 
 /*
@@ -440,15 +438,15 @@ bs_status bs_batch_stats_compute(const float *x, int64_t n, int64_t d,
                                  bs_error *err);
 
 typedef struct {
-    int64_t batches;       /* batches accumulated */
-    double mean_sim;       /* averages over batches of bs_batch_stats */
-    double max_sim;        /* largest max_sim seen */
+    int64_t batches; /* batches accumulated */
+    double mean_sim; /* averages over batches of bs_batch_stats */
+    double max_sim;  /* largest max_sim seen */
     double mean_max_sim;
-    double fn_rate;        /* -1 without labels */
-    int64_t count_min;     /* appearances per instance: min / mean / max */
+    double fn_rate;    /* -1 without labels */
+    int64_t count_min; /* appearances per instance: min / mean / max */
     double count_mean;
     int64_t count_max;
-    int64_t never_seen;    /* instances that never appeared */
+    int64_t never_seen; /* instances that never appeared */
 } bs_run_stats;
 
 /*

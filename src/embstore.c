@@ -79,6 +79,15 @@ bs_status bs_embstore_update(bs_embstore *s, const int64_t *idx, int64_t count,
     return BS_OK;
 }
 
-const float *bs_embstore_data(const bs_embstore *s) { return s ? s->x : NULL; }
-int64_t bs_embstore_n(const bs_embstore *s) { return s ? s->n : 0; }
-int64_t bs_embstore_d(const bs_embstore *s) { return s ? s->d : 0; }
+const float *bs_embstore_data(const bs_embstore *s)
+{
+    return s ? s->x : NULL;
+}
+int64_t bs_embstore_n(const bs_embstore *s)
+{
+    return s ? s->n : 0;
+}
+int64_t bs_embstore_d(const bs_embstore *s)
+{
+    return s ? s->d : 0;
+}

@@ -26,7 +26,8 @@ static void *alloc_walked(size_t count, size_t size)
     if (bytes < 2 * (size_t)BS_HUGE_ALIGN)
         return malloc(bytes ? bytes : 1);
     void *p = NULL;
-    size_t rounded = (bytes + BS_HUGE_ALIGN - 1) / BS_HUGE_ALIGN * BS_HUGE_ALIGN;
+    size_t rounded =
+        (bytes + BS_HUGE_ALIGN - 1) / BS_HUGE_ALIGN * BS_HUGE_ALIGN;
     if (posix_memalign(&p, BS_HUGE_ALIGN, rounded) != 0)
         return NULL;
 #ifdef MADV_HUGEPAGE
@@ -160,8 +161,8 @@ bs_status bs__graph_check_ids(int64_t n, int32_t k, const int32_t *nbr,
                 return bs__fail(err, code,
                                 "%s: row %lld neighbour %d is id %d: expected "
                                 "0 <= id < n = %lld",
-                                what, (long long)(row0 + r), (int)j, (int)row[j],
-                                (long long)n);
+                                what, (long long)(row0 + r), (int)j,
+                                (int)row[j], (long long)n);
             if ((int64_t)row[j] == row0 + r)
                 return bs__fail(err, code,
                                 "%s: row %lld lists itself as neighbour %d",
@@ -177,7 +178,8 @@ bs_status bs_graph_from_arrays(int64_t n, int32_t k, const int32_t *nbr,
 {
     *out = NULL;
     if (!nbr)
-        return bs__fail(err, BS_ERR_INVALID_ARG, "graph from arrays: nbr is NULL");
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "graph from arrays: nbr is NULL");
     if (n < 2 || n > INT32_MAX || k < 1 || (int64_t)k > n - 1)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "graph from arrays: n = %lld, K = %d: expected "
@@ -209,8 +211,14 @@ void bs_graph_free(bs_graph *g)
     free(g);
 }
 
-int64_t bs_graph_n(const bs_graph *g) { return g ? g->n : 0; }
-int32_t bs_graph_k(const bs_graph *g) { return g ? g->k : 0; }
+int64_t bs_graph_n(const bs_graph *g)
+{
+    return g ? g->n : 0;
+}
+int32_t bs_graph_k(const bs_graph *g)
+{
+    return g ? g->k : 0;
+}
 
 void bs_graph_get_params(const bs_graph *g, bs_graph_params *p)
 {

@@ -33,7 +33,8 @@
 #include "graph.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "graph_io.c reads and writes the payload in place: big-endian hosts are not supported"
+#error                                                                         \
+    "graph_io.c reads and writes the payload in place: big-endian hosts are not supported"
 #endif
 
 #define BSG_MAGIC "BSGRAPH\0"
@@ -97,12 +98,13 @@ static bs_status graph_parse_header(const unsigned char *p, size_t avail,
     if (memcmp(p, BSG_MAGIC, cmp) != 0)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: bad magic: expected a graph file starting with "
-                        "\"BSGRAPH\\0\"", what);
+                        "\"BSGRAPH\\0\"",
+                        what);
     if (avail < BSG_HEADER)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: truncated: %llu bytes, expected at least %d "
-                        "(header and checksum)", what,
-                        (unsigned long long)len, BSG_HEADER + BSG_CRC);
+                        "(header and checksum)",
+                        what, (unsigned long long)len, BSG_HEADER + BSG_CRC);
     h->version = (uint32_t)get_le(p + 8, 4);
     h->mode = (uint32_t)get_le(p + 12, 4);
     h->n = (int64_t)get_le(p + 16, 8);
@@ -117,25 +119,28 @@ static bs_status graph_parse_header(const unsigned char *p, size_t avail,
     if (!bs_graph_mode_name((bs_graph_mode)h->mode))
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: unknown graph mode %lu: expected 0 (independent), "
-                        "1 (shared) or 2 (exact)", what,
-                        (unsigned long)h->mode);
+                        "1 (shared) or 2 (exact)",
+                        what, (unsigned long)h->mode);
     if (h->n < 2 || h->n > INT32_MAX || h->k < 1 || (int64_t)h->k > h->n - 1)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: n = %lld, K = %d: expected 2 <= n < 2^31 and "
-                        "1 <= K <= n - 1", what, (long long)h->n, (int)h->k);
+                        "1 <= K <= n - 1",
+                        what, (long long)h->n, (int)h->k);
     /* n < 2^31 and k < n: 8*n*k < 2^65 would overflow only in theory; it
        fits u64 since n*k < 2^62 */
     h->total = BSG_HEADER + 8 * (uint64_t)h->n * (uint64_t)h->k + BSG_CRC;
     if (len < h->total)
-        return bs__fail(err, BS_ERR_FORMAT,
-                        "%s: truncated: %llu bytes, expected %llu for n = %lld, "
-                        "K = %d", what, (unsigned long long)len,
-                        (unsigned long long)h->total, (long long)h->n,
-                        (int)h->k);
+        return bs__fail(
+            err, BS_ERR_FORMAT,
+            "%s: truncated: %llu bytes, expected %llu for n = %lld, "
+            "K = %d",
+            what, (unsigned long long)len, (unsigned long long)h->total,
+            (long long)h->n, (int)h->k);
     if (len > h->total)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: trailing bytes: %llu bytes, expected %llu for "
-                        "n = %lld, K = %d", what, (unsigned long long)len,
+                        "n = %lld, K = %d",
+                        what, (unsigned long long)len,
                         (unsigned long long)h->total, (long long)h->n,
                         (int)h->k);
     if (h->total - BSG_CRC > SIZE_MAX)
@@ -152,8 +157,7 @@ static bs_status graph_check_crc(uint32_t stored, uLong computed,
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: checksum mismatch: stored CRC-32 0x%08lx, "
                         "computed 0x%08lx: expected equal (file corrupt)",
-                        what, (unsigned long)stored,
-                        (unsigned long)computed);
+                        what, (unsigned long)stored, (unsigned long)computed);
     return BS_OK;
 }
 
@@ -169,8 +173,8 @@ static bs_status graph_check_sims(const bs_graph *g, const char *what,
         if (!(s >= -BSG_SIM_LIMIT && s <= BSG_SIM_LIMIT))
             return bs__fail(err, code,
                             "%s: row %lld similarity %lld is %g: expected a "
-                            "finite cosine in [-1.0001, 1.0001]", what,
-                            (long long)(i / g->k), (long long)(i % g->k),
+                            "finite cosine in [-1.0001, 1.0001]",
+                            what, (long long)(i / g->k), (long long)(i % g->k),
                             (double)s);
     }
     return BS_OK;
@@ -220,8 +224,8 @@ bs_status bs_graph_load_mem(const void *buf, size_t len, const char *what,
         return st;
     size_t body = (size_t)h.total - BSG_CRC;
     uLong crc = crc_update(crc32(0L, Z_NULL, 0), p, body);
-    if ((st = graph_check_crc((uint32_t)get_le(p + body, 4), crc, what,
-                              err)) != BS_OK)
+    if ((st = graph_check_crc((uint32_t)get_le(p + body, 4), crc, what, err)) !=
+        BS_OK)
         return st;
     bs_graph *g;
     if ((st = graph_from_header(&h, &g, err)) != BS_OK)
@@ -342,13 +346,13 @@ static bs_status graph_encode_header(const bs_graph *g, const char *path,
     if (g->n < 2 || g->n > INT32_MAX || g->k < 1 || (int64_t)g->k > g->n - 1)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "%s: cannot save a graph of n = %lld, K = %d: "
-                        "expected 2 <= n < 2^31 and 1 <= K <= n - 1", path,
-                        (long long)g->n, (int)g->k);
+                        "expected 2 <= n < 2^31 and 1 <= K <= n - 1",
+                        path, (long long)g->n, (int)g->k);
     if (!bs_graph_mode_name(g->params.mode))
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "%s: cannot save a graph of mode %d: expected "
-                        "independent, shared or exact", path,
-                        (int)g->params.mode);
+                        "independent, shared or exact",
+                        path, (int)g->params.mode);
     memcpy(hdr, BSG_MAGIC, BSG_MAGIC_LEN);
     put_le(hdr + 8, BSG_VERSION, 4);
     put_le(hdr + 12, (uint32_t)g->params.mode, 4);

@@ -31,18 +31,18 @@ static bs_status check_inputs(const float *x, int64_t n, int64_t d,
     if (b < 2 || b > n)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "batch of b = %lld ids over n = %lld: expected "
-                        "2 <= b <= n", (long long)b, (long long)n);
+                        "2 <= b <= n",
+                        (long long)b, (long long)n);
     for (int64_t i = 0; i < b; i++)
         if (batch[i] < 0 || batch[i] >= n)
             return bs__fail(err, BS_ERR_INVALID_ARG,
                             "batch position %lld holds id %lld: expected "
-                            "0 <= id < n = %lld", (long long)i,
-                            (long long)batch[i], (long long)n);
+                            "0 <= id < n = %lld",
+                            (long long)i, (long long)batch[i], (long long)n);
     return BS_OK;
 }
 
-static bs_status check_distinct(const int64_t *batch, int64_t b,
-                                bs_error *err)
+static bs_status check_distinct(const int64_t *batch, int64_t b, bs_error *err)
 {
     int64_t *c = bs__malloc_array((size_t)b, sizeof *c);
     if (!c)
@@ -57,14 +57,14 @@ static bs_status check_distinct(const int64_t *batch, int64_t b,
     if (dup >= 0)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "batch holds id %lld more than once: expected "
-                        "distinct ids", (long long)dup);
+                        "distinct ids",
+                        (long long)dup);
     return BS_OK;
 }
 
 /* Copies the batch's rows into u (b x d doubles), scaled to unit norm. */
-static bs_status normalise_rows(const float *x, int64_t d,
-                                const int64_t *batch, int64_t b, double *u,
-                                bs_error *err)
+static bs_status normalise_rows(const float *x, int64_t d, const int64_t *batch,
+                                int64_t b, double *u, bs_error *err)
 {
     for (int64_t i = 0; i < b; i++) {
         const float *row = x + batch[i] * d;
@@ -82,8 +82,8 @@ static bs_status normalise_rows(const float *x, int64_t d,
         if (!(ss > 0) || !isfinite(ss))
             return bs__fail(err, BS_ERR_DATA,
                             "embeddings: row %lld has norm %g: cosine needs a "
-                            "non-zero, finite row", (long long)batch[i],
-                            sqrt(ss));
+                            "non-zero, finite row",
+                            (long long)batch[i], sqrt(ss));
         double inv = 1.0 / sqrt(ss);
         for (int64_t j = 0; j < d; j++)
             o[j] *= inv;
@@ -145,8 +145,10 @@ bs_status bs_batch_stats_compute(const float *x, int64_t n, int64_t d,
     if (bs__mul_size((size_t)b, (size_t)d, &cells))
         u = bs__malloc_array(cells, sizeof *u);
     if (!u || !hardest) {
-        st = bs__fail(err, BS_ERR_NOMEM, "batch stats: out of memory for a "
-                      "%lld x %lld batch", (long long)b, (long long)d);
+        st = bs__fail(err, BS_ERR_NOMEM,
+                      "batch stats: out of memory for a "
+                      "%lld x %lld batch",
+                      (long long)b, (long long)d);
     } else if ((st = normalise_rows(x, d, batch, b, u, err)) == BS_OK) {
         pair_stats(u, d, batch, b, labels, hardest, out);
         bs__ok(err);
@@ -205,11 +207,12 @@ static int64_t per_batch(const float *x, int64_t n, int64_t d,
                          bs_batch_stats *per)
 {
     int64_t first_bad = nb;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) \
-    reduction(min : first_bad)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)             \
+    reduction(min                                                              \
+              : first_bad)
     for (int64_t i = 0; i < nb; i++)
-        if (bs_batch_stats_compute(x, n, d, batches + i * b, b, labels,
-                                   &per[i], NULL) != BS_OK)
+        if (bs_batch_stats_compute(x, n, d, batches + i * b, b, labels, &per[i],
+                                   NULL) != BS_OK)
             first_bad = i < first_bad ? i : first_bad;
     return first_bad < nb ? first_bad : -1;
 }
@@ -228,20 +231,20 @@ bs_status bs_run_stats_compute(const float *x, int64_t n, int64_t d,
     if (b < 1 || !bs__mul_size((size_t)nb, (size_t)b, &total))
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "run stats: %lld batches of %lld ids: too many or "
-                        "too few", (long long)nb, (long long)b);
+                        "too few",
+                        (long long)nb, (long long)b);
     bs_batch_stats *per = bs__malloc_array((size_t)nb, sizeof *per);
     if (!per)
         return bs__fail(err, BS_ERR_NOMEM, "run stats: out of memory");
     int64_t bad = per_batch(x, n, d, batches, nb, b, labels,
-                            threads > 0 ? threads : omp_get_max_threads(),
-                            per);
+                            threads > 0 ? threads : omp_get_max_threads(), per);
     bs_status st = BS_OK;
     bs_run_stats r;
     if (bad >= 0) {
         bs_batch_stats tmp;
         bs_error e;
-        st = bs_batch_stats_compute(x, n, d, batches + bad * b, b, labels,
-                                    &tmp, &e);
+        st = bs_batch_stats_compute(x, n, d, batches + bad * b, b, labels, &tmp,
+                                    &e);
         bs__fail(err, st, "run stats: batch %lld: %s", (long long)bad, e.msg);
     } else {
         average(per, nb, labels != NULL, &r);

@@ -23,7 +23,8 @@
 #include "internal.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "npy.c reads and writes little-endian data in place: big-endian hosts are not supported"
+#error                                                                         \
+    "npy.c reads and writes little-endian data in place: big-endian hosts are not supported"
 #endif
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -102,29 +103,33 @@ static bs_status npy_preamble(const unsigned char *p, size_t avail,
     if (memcmp(p, NPY_MAGIC, cmp) != 0 || avail < NPY_MAGIC_LEN)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: bad magic: expected a .npy file starting with "
-                        "\\x93NUMPY", what);
+                        "\\x93NUMPY",
+                        what);
     if (avail < 8)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: truncated: %zu bytes, expected at least 10 "
-                        "(magic, version, header length)", what, avail);
+                        "(magic, version, header length)",
+                        what, avail);
     unsigned major = p[6], minor = p[7];
     if (major < 1 || major > 3 || minor != 0)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: unknown .npy format version %u.%u: expected "
-                        "1.0, 2.0 or 3.0", what, major, minor);
+                        "1.0, 2.0 or 3.0",
+                        what, major, minor);
     size_t lenbytes = major == 1 ? 2 : 4;
     if (avail < 8 + lenbytes)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: truncated: %zu bytes, expected at least %zu "
-                        "(magic, version, header length)", what, avail,
-                        8 + lenbytes);
+                        "(magic, version, header length)",
+                        what, avail, 8 + lenbytes);
     uint32_t len = (uint32_t)p[8] | (uint32_t)p[9] << 8;
     if (lenbytes == 4)
         len |= (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
     if (len > NPY_MAX_HEADER)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: header of %lu bytes is oversized: expected at "
-                        "most %u", what, (unsigned long)len, NPY_MAX_HEADER);
+                        "most %u",
+                        what, (unsigned long)len, NPY_MAX_HEADER);
     *hdr_off = 8 + lenbytes;
     *hdr_len = len;
     return BS_OK;
@@ -140,12 +145,15 @@ typedef struct {
 
 static void skip_ws(cursor *c)
 {
-    while (c->s < c->end && (*c->s == ' ' || *c->s == '\t' ||
-                             *c->s == '\n' || *c->s == '\r'))
+    while (c->s < c->end &&
+           (*c->s == ' ' || *c->s == '\t' || *c->s == '\n' || *c->s == '\r'))
         c->s++;
 }
 
-static int peek(const cursor *c) { return c->s < c->end ? *c->s : -1; }
+static int peek(const cursor *c)
+{
+    return c->s < c->end ? *c->s : -1;
+}
 
 /* Describes the character at the cursor for messages. */
 static void describe_here(const cursor *c, char *buf, size_t cap)
@@ -160,14 +168,13 @@ static void describe_here(const cursor *c, char *buf, size_t cap)
                  (unsigned)(unsigned char)ch, c->s - c->start);
 }
 
-static bs_status malformed(const cursor *c, const char *expected,
-                           bs_error *err)
+static bs_status malformed(const cursor *c, const char *expected, bs_error *err)
 {
     char here[64];
     describe_here(c, here, sizeof here);
     return bs__fail(err, BS_ERR_FORMAT,
-                    "%s: malformed header dict: found %s, expected %s",
-                    c->what, here, expected);
+                    "%s: malformed header dict: found %s, expected %s", c->what,
+                    here, expected);
 }
 
 static bs_status expect_char(cursor *c, char ch, const char *expected,
@@ -228,7 +235,8 @@ static bs_status parse_descr(const cursor *c, const char *d, bs_dtype *t,
     }
     return bs__fail(err, BS_ERR_FORMAT,
                     "%s: unsupported dtype '%s': expected '<f4', '<f8', "
-                    "'<i4' or '<i8'", c->what, d);
+                    "'<i4' or '<i8'",
+                    c->what, d);
 }
 
 static bs_status parse_bool(cursor *c, int *v, bs_error *err)
@@ -263,7 +271,8 @@ static bs_status parse_dim(cursor *c, int64_t *v, bs_error *err)
         if (x > (INT64_MAX - digit) / 10)
             return bs__fail(err, BS_ERR_FORMAT,
                             "%s: dimension in shape overflows 64 bits: "
-                            "expected a size < 2^63", c->what);
+                            "expected a size < 2^63",
+                            c->what);
         x = x * 10 + digit;
     }
     if (peek(c) == 'L')
@@ -285,8 +294,8 @@ static bs_status parse_shape(cursor *c, npy_info *h, bs_error *err)
         if (h->ndim == BS_NPY_MAX_NDIM)
             return bs__fail(err, BS_ERR_FORMAT,
                             "%s: shape has more than %d dimensions: expected "
-                            "at most %d", c->what, BS_NPY_MAX_NDIM,
-                            BS_NPY_MAX_NDIM);
+                            "at most %d",
+                            c->what, BS_NPY_MAX_NDIM, BS_NPY_MAX_NDIM);
         if ((st = parse_dim(c, &h->shape[h->ndim++], err)) != BS_OK)
             return st;
         skip_ws(c);
@@ -296,8 +305,10 @@ static bs_status parse_shape(cursor *c, npy_info *h, bs_error *err)
         } else if (peek(c) != ')') {
             return malformed(c, "',' or ')' in the shape tuple", err);
         } else if (h->ndim == 1) {
-            return malformed(c, "',' before ')': a 1-D shape is written "
-                             "(n,)", err);
+            return malformed(c,
+                             "',' before ')': a 1-D shape is written "
+                             "(n,)",
+                             err);
         }
     }
     c->s++;
@@ -323,7 +334,8 @@ static bs_status parse_entry(cursor *c, npy_info *h, int *seen, bs_error *err)
     if (!bit)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: unexpected key '%s' in header: expected only "
-                        "'descr', 'fortran_order' and 'shape'", c->what, key);
+                        "'descr', 'fortran_order' and 'shape'",
+                        c->what, key);
     if (*seen & bit)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: key '%s' appears twice in header: expected once",
@@ -338,14 +350,16 @@ static bs_status parse_entry(cursor *c, npy_info *h, int *seen, bs_error *err)
         if (fortran)
             return bs__fail(err, BS_ERR_FORMAT,
                             "%s: fortran_order is True: expected C order "
-                            "(fortran_order False)", c->what);
+                            "(fortran_order False)",
+                            c->what);
         return BS_OK;
     }
     skip_ws(c);
     if (peek(c) == '[')
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: structured dtype (a list descr): expected '<f4', "
-                        "'<f8', '<i4' or '<i8'", c->what);
+                        "'<f8', '<i4' or '<i8'",
+                        c->what);
     if ((st = parse_string(c, descr, sizeof descr, err)) != BS_OK)
         return st;
     return parse_descr(c, descr, &h->dtype, err);
@@ -380,7 +394,8 @@ static bs_status npy_parse_dict(const char *text, size_t len, const char *what,
     if (seen != (KEY_DESCR | KEY_FORTRAN | KEY_SHAPE))
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: header lacks '%s': expected keys 'descr', "
-                        "'fortran_order' and 'shape'", what,
+                        "'fortran_order' and 'shape'",
+                        what,
                         !(seen & KEY_DESCR)     ? "descr"
                         : !(seen & KEY_FORTRAN) ? "fortran_order"
                                                 : "shape");
@@ -424,13 +439,13 @@ static bs_status npy_check_data(const npy_info *h, uint64_t avail,
     if (avail < h->data_bytes)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: truncated: data is %llu bytes, expected %zu for "
-                        "the shape in the header", what,
-                        (unsigned long long)avail, h->data_bytes);
+                        "the shape in the header",
+                        what, (unsigned long long)avail, h->data_bytes);
     if (avail > h->data_bytes)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: oversized: %llu trailing bytes after the %zu "
-                        "bytes of data the shape implies", what,
-                        (unsigned long long)(avail - h->data_bytes),
+                        "bytes of data the shape implies",
+                        what, (unsigned long long)(avail - h->data_bytes),
                         h->data_bytes);
     return BS_OK;
 }
@@ -466,8 +481,8 @@ bs_status bs_npy_read_mem(const void *buf, size_t len, const char *what,
     if (hlen > len - off)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: header length %zu goes beyond the end of the "
-                        "data (%zu bytes): expected at most %zu", what, hlen,
-                        len, len - off);
+                        "data (%zu bytes): expected at most %zu",
+                        what, hlen, len, len - off);
     if ((st = npy_parse_header((const char *)p + off, hlen, off, what, &h,
                                err)) != BS_OK ||
         (st = npy_check_data(&h, len - h.data_off, what, err)) != BS_OK)
@@ -488,9 +503,9 @@ static bs_status read_exact(FILE *f, void *dst, size_t n, const char *path,
                             bs_error *err)
 {
     if (n && fread(dst, 1, n, f) != n)
-        return bs__fail(err, BS_ERR_IO, "%s: short read of %zu bytes: %s",
-                        path, n, ferror(f) ? strerror(errno)
-                                           : "file shrank while reading");
+        return bs__fail(
+            err, BS_ERR_IO, "%s: short read of %zu bytes: %s", path, n,
+            ferror(f) ? strerror(errno) : "file shrank while reading");
     return BS_OK;
 }
 
@@ -509,8 +524,8 @@ static bs_status npy_read_header(FILE *f, uint64_t size, const char *path,
     if ((uint64_t)hlen > size - off)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: header length %zu goes beyond the end of the "
-                        "file (%llu bytes): expected at most %llu", path, hlen,
-                        (unsigned long long)size,
+                        "file (%llu bytes): expected at most %llu",
+                        path, hlen, (unsigned long long)size,
                         (unsigned long long)(size - off));
     char *text = malloc(hlen ? hlen : 1);
     if (!text)
@@ -574,7 +589,8 @@ bs_status bs_npy_read(const char *path, bs_array *out, bs_error *err)
     if (st == BS_OK && fgetc(f) != EOF)
         st = bs__fail(err, BS_ERR_FORMAT,
                       "%s: oversized: trailing bytes after the %zu bytes of "
-                      "data the shape implies", path, h.data_bytes);
+                      "data the shape implies",
+                      path, h.data_bytes);
     fclose(f);
     if (st != BS_OK) {
         free(data);
@@ -593,13 +609,14 @@ bs_status bs_npy_read(const char *path, bs_array *out, bs_error *err)
 static size_t npy_format_header(const bs_array *a, char *buf, size_t cap,
                                 size_t *pre)
 {
-    int n = snprintf(buf, cap, "{'descr': '%s', 'fortran_order': False, "
-                     "'shape': (", dtype_descr(a->dtype));
+    int n = snprintf(buf, cap,
+                     "{'descr': '%s', 'fortran_order': False, "
+                     "'shape': (",
+                     dtype_descr(a->dtype));
     for (int i = 0; i < a->ndim; i++)
         n += snprintf(buf + n, cap - (size_t)n, "%s%lld", i ? ", " : "",
                       (long long)a->shape[i]);
-    n += snprintf(buf + n, cap - (size_t)n, "%s), }",
-                  a->ndim == 1 ? "," : "");
+    n += snprintf(buf + n, cap - (size_t)n, "%s), }", a->ndim == 1 ? "," : "");
     if (n < 0 || (size_t)n + NPY_ALIGN + 1 > cap)
         return 0; /* cannot happen for <= 8 dims; the caller checks */
     size_t len = (size_t)n + 1; /* + '\n' */
@@ -625,9 +642,8 @@ static bs_status npy_check_array(const char *path, const bs_array *a,
                         "%s: dtype %d: expected BS_DTYPE_F32, F64, I32 or I64",
                         path, (int)a->dtype);
     if (a->ndim < 0 || a->ndim > BS_NPY_MAX_NDIM)
-        return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "%s: ndim %d: expected 0..%d", path, a->ndim,
-                        BS_NPY_MAX_NDIM);
+        return bs__fail(err, BS_ERR_INVALID_ARG, "%s: ndim %d: expected 0..%d",
+                        path, a->ndim, BS_NPY_MAX_NDIM);
     npy_info h = {.dtype = a->dtype, .ndim = a->ndim};
     for (int i = 0; i < a->ndim; i++) {
         if (a->shape[i] < 0)
@@ -661,8 +677,16 @@ bs_status bs_npy_write(const char *path, const bs_array *a, bs_error *err)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "%s: header does not fit in %zu bytes", path,
                         sizeof hdr);
-    unsigned char p[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', pre == 10 ? 1 : 2,
-                           0, (unsigned char)hlen, (unsigned char)(hlen >> 8),
+    unsigned char p[12] = {0x93,
+                           'N',
+                           'U',
+                           'M',
+                           'P',
+                           'Y',
+                           pre == 10 ? 1 : 2,
+                           0,
+                           (unsigned char)hlen,
+                           (unsigned char)(hlen >> 8),
                            (unsigned char)(hlen >> 16),
                            (unsigned char)(hlen >> 24)};
     size_t bytes = (size_t)bs_array_size(a) * bs_dtype_size(a->dtype);

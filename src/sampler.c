@@ -101,7 +101,8 @@ static bs_status check_sizes(const bs_sampler_params *p, int64_t n,
     if (p->world < 1 || p->rank < 0 || p->rank >= p->world)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "rank %d of world %d: expected world >= 1 and "
-                        "0 <= rank < world", p->rank, p->world);
+                        "0 <= rank < world",
+                        p->rank, p->world);
     if (p->batch_size > n / p->world)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "world * batch_size = %d * %lld exceeds n = %lld: a "
@@ -110,7 +111,8 @@ static bs_status check_sizes(const bs_sampler_params *p, int64_t n,
     if (p->max_steps < 0 || p->batches_per_epoch < 0)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "max_steps = %lld, batches_per_epoch = %lld: expected "
-                        ">= 0 (0 = default)", (long long)p->max_steps,
+                        ">= 0 (0 = default)",
+                        (long long)p->max_steps,
                         (long long)p->batches_per_epoch);
     return BS_OK;
 }
@@ -145,8 +147,7 @@ static bs_status check_params(const bs_sampler_params *p, int64_t n,
                         p->tau);
     if (n > INT32_MAX && p->kind != BS_SAMPLER_UNIFORM)
         return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "n = %lld: graph samplers need n < 2^31",
-                        (long long)n);
+                        "n = %lld: graph samplers need n < 2^31", (long long)n);
     return check_graph(p, n, g, err);
 }
 
@@ -179,8 +180,8 @@ static bs_status alloc_state(bs_sampler *s, bs_error *err)
         ok = ok && s->bits && s->sb_count && s->stamp;
     }
     if (!ok)
-        return bs__fail(err, BS_ERR_NOMEM,
-                        "sampler of n = %lld: out of memory", (long long)n);
+        return bs__fail(err, BS_ERR_NOMEM, "sampler of n = %lld: out of memory",
+                        (long long)n);
     return ensure_wbuf(s, s->g, err);
 }
 
@@ -193,8 +194,7 @@ static int64_t default_max_steps(int64_t global_batch, double alpha)
 }
 
 bs_status bs_sampler_create(const bs_sampler_params *p, int64_t n,
-                            const bs_graph *g, bs_sampler **out,
-                            bs_error *err)
+                            const bs_graph *g, bs_sampler **out, bs_error *err)
 {
     if (!out)
         return bs__fail(err, BS_ERR_INVALID_ARG, "sampler create: out is NULL");
@@ -259,8 +259,9 @@ bs_status bs_sampler_next(bs_sampler *s, int64_t *out, int64_t *count,
     if (count)
         *count = 0;
     if (!s || !out || !count)
-        return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "sampler next: sampler, out and count must be non-NULL");
+        return bs__fail(
+            err, BS_ERR_INVALID_ARG,
+            "sampler next: sampler, out and count must be non-NULL");
     if (s->ended)
         bs__epoch_start(s, s->epoch + 1);
     if (epoch_done(s)) {
@@ -288,14 +289,13 @@ bs_status bs_sampler_set_epoch(bs_sampler *s, int64_t epoch, bs_error *err)
     if (!s)
         return bs__fail(err, BS_ERR_INVALID_ARG, "sampler set_epoch: NULL");
     if (epoch < 0)
-        return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "epoch = %lld: expected >= 0", (long long)epoch);
+        return bs__fail(err, BS_ERR_INVALID_ARG, "epoch = %lld: expected >= 0",
+                        (long long)epoch);
     bs__epoch_start(s, epoch);
     return BS_OK;
 }
 
-bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g,
-                               bs_error *err)
+bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g, bs_error *err)
 {
     if (!s)
         return bs__fail(err, BS_ERR_INVALID_ARG, "sampler set_graph: NULL");
@@ -307,11 +307,23 @@ bs_status bs_sampler_set_graph(bs_sampler *s, const bs_graph *g,
     return st;
 }
 
-int64_t bs_sampler_epoch(const bs_sampler *s) { return s ? s->epoch : 0; }
+int64_t bs_sampler_epoch(const bs_sampler *s)
+{
+    return s ? s->epoch : 0;
+}
 int64_t bs_sampler_batch_index(const bs_sampler *s)
 {
     return s ? s->batch_index : 0;
 }
-int64_t bs_sampler_covered(const bs_sampler *s) { return s ? s->covered : 0; }
-double bs_sampler_alpha(const bs_sampler *s) { return s ? s->alpha : 0.0; }
-int64_t bs_sampler_steps(const bs_sampler *s) { return s ? s->steps : 0; }
+int64_t bs_sampler_covered(const bs_sampler *s)
+{
+    return s ? s->covered : 0;
+}
+double bs_sampler_alpha(const bs_sampler *s)
+{
+    return s ? s->alpha : 0.0;
+}
+int64_t bs_sampler_steps(const bs_sampler *s)
+{
+    return s ? s->steps : 0;
+}

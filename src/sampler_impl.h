@@ -16,34 +16,34 @@
 #define BS_SB_WORDS (BS_SB_BITS / 64)
 
 struct bs_sampler {
-    bs_sampler_params p;  /* as given, with max_steps resolved */
+    bs_sampler_params p; /* as given, with max_steps resolved */
     int64_t n;
-    int64_t g_size;       /* W * B: the global batch every rank computes */
-    const bs_graph *g;    /* borrowed; NULL allowed for uniform */
+    int64_t g_size;    /* W * B: the global batch every rank computes */
+    const bs_graph *g; /* borrowed; NULL allowed for uniform */
 
     /* ---- the state a save/restore carries ---- */
     int64_t epoch;
-    int64_t batch_index;  /* batches yielded in this epoch */
-    int ended;            /* the epoch's end (count 0) has been reported */
-    bs_rng rng;           /* graph samplers: the live epoch stream;
-                             uniform: the stream before the current
-                             permutation was drawn (it is redrawn on load) */
-    int64_t covered;      /* graph: bits set; uniform: position in perm */
-    int64_t steps;        /* walk steps since creation (RWR) */
-    uint64_t *bits;       /* coverage bitmap, nwords words (graph only) */
+    int64_t batch_index; /* batches yielded in this epoch */
+    int ended;           /* the epoch's end (count 0) has been reported */
+    bs_rng rng;          /* graph samplers: the live epoch stream;
+                            uniform: the stream before the current
+                            permutation was drawn (it is redrawn on load) */
+    int64_t covered;     /* graph: bits set; uniform: position in perm */
+    int64_t steps;       /* walk steps since creation (RWR) */
+    uint64_t *bits;      /* coverage bitmap, nwords words (graph only) */
 
     /* ---- derived from the state (rebuilt on load) ---- */
-    double alpha;         /* alpha in force for this epoch */
-    uint32_t *sb_count;   /* covered bits per superblock */
+    double alpha;       /* alpha in force for this epoch */
+    uint32_t *sb_count; /* covered bits per superblock */
     int64_t nwords, nsb;
-    int64_t *perm;        /* uniform: the current permutation of [0, n) */
-    bs_rng perm_rng_after;/* uniform: stream after drawing perm */
+    int64_t *perm;         /* uniform: the current permutation of [0, n) */
+    bs_rng perm_rng_after; /* uniform: stream after drawing perm */
 
     /* ---- scratch ---- */
-    uint32_t *stamp;      /* stamp[i] == cur_stamp: i is in the batch */
+    uint32_t *stamp; /* stamp[i] == cur_stamp: i is in the batch */
     uint32_t cur_stamp;
-    int64_t *gbuf;        /* the global batch, g_size ids */
-    double *wbuf;         /* tau > 0: K transition weights */
+    int64_t *gbuf; /* the global batch, g_size ids */
+    double *wbuf;  /* tau > 0: K transition weights */
 };
 
 /* Coverage (sampler_walk.c). */

@@ -22,8 +22,9 @@
 
 #define STATE_MAGIC "BSSAMPST"
 #define STATE_VERSION 1u
-#define STATE_FIXED (8 + 4 * 2 + 8 * 2 + 4 * 2 + 8 + 8 + 4 * 2 + 8 * 3 + \
-                     8 * 2 + 4 * 2 + 8 * 4 + 8 * 3)
+#define STATE_FIXED                                                            \
+    (8 + 4 * 2 + 8 * 2 + 4 * 2 + 8 + 8 + 4 * 2 + 8 * 3 + 8 * 2 + 4 * 2 +       \
+     8 * 4 + 8 * 3)
 
 typedef struct {
     unsigned char *p;
@@ -152,7 +153,8 @@ static void read_fingerprint(rd *r, fingerprint *f)
 #define MISMATCH(name, fmt, saved, mine)                                       \
     bs__fail(err, BS_ERR_STATE,                                                \
              "sampler state: saved with " name " = " fmt                       \
-             ", this sampler has " fmt, saved, mine)
+             ", this sampler has " fmt,                                        \
+             saved, mine)
 
 static bs_status check_fingerprint(const bs_sampler *s, const fingerprint *f,
                                    bs_error *err)
@@ -168,16 +170,16 @@ static bs_status check_fingerprint(const bs_sampler *s, const fingerprint *f,
     if (f->world != p->world || f->rank != p->rank)
         return bs__fail(err, BS_ERR_STATE,
                         "sampler state: saved by rank %d of %d, this sampler "
-                        "is rank %d of %d", f->rank, f->world, p->rank,
-                        p->world);
+                        "is rank %d of %d",
+                        f->rank, f->world, p->rank, p->world);
     if (f->seed != p->seed)
         return MISMATCH("seed", "%llu", (unsigned long long)f->seed,
                         (unsigned long long)p->seed);
     if (f->alpha != p->alpha || f->schedule != (uint32_t)p->schedule)
         return bs__fail(err, BS_ERR_STATE,
                         "sampler state: saved with alpha = %g (schedule %u), "
-                        "this sampler has %g (schedule %u)", f->alpha,
-                        f->schedule, p->alpha, (unsigned)p->schedule);
+                        "this sampler has %g (schedule %u)",
+                        f->alpha, f->schedule, p->alpha, (unsigned)p->schedule);
     if (f->tau != p->tau)
         return MISMATCH("tau", "%g", f->tau, p->tau);
     if (f->max_steps != p->max_steps)
@@ -199,7 +201,8 @@ static bs_status check_envelope(const unsigned char *b, size_t len,
     if (len < STATE_FIXED + 4)
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: %zu bytes, shorter than the %d-byte "
-                        "header", len, STATE_FIXED + 4);
+                        "header",
+                        len, STATE_FIXED + 4);
     if (memcmp(b, STATE_MAGIC, 8) != 0)
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: bad magic (expected \"%s\")",
@@ -215,7 +218,8 @@ static bs_status check_envelope(const unsigned char *b, size_t len,
     if (want != got)
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: checksum mismatch (stored %08x, "
-                        "computed %08x): corrupt or truncated", want, got);
+                        "computed %08x): corrupt or truncated",
+                        want, got);
     return BS_OK;
 }
 
@@ -235,8 +239,9 @@ static bs_status check_position(const bs_sampler *s, const position *q,
         (len >= 0 && q->batch_index > len))
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: epoch %lld, batch %lld, ended %u are "
-                        "inconsistent", (long long)q->epoch,
-                        (long long)q->batch_index, q->ended);
+                        "inconsistent",
+                        (long long)q->epoch, (long long)q->batch_index,
+                        q->ended);
     if (!(q->rng.s[0] | q->rng.s[1] | q->rng.s[2] | q->rng.s[3]))
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: random state is all zero");
@@ -258,7 +263,8 @@ static bs_status check_position(const bs_sampler *s, const position *q,
     if (s->nwords && pop != q->covered)
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: bitmap holds %lld instances, header "
-                        "says %lld", (long long)pop, (long long)q->covered);
+                        "says %lld",
+                        (long long)pop, (long long)q->covered);
     return BS_OK;
 }
 
@@ -311,8 +317,8 @@ bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
     if (q.nwords != s->nwords || len != state_size(s))
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: %zu bytes with %lld bitmap words, "
-                        "expected %zu bytes with %lld", len,
-                        (long long)q.nwords, state_size(s),
+                        "expected %zu bytes with %lld",
+                        len, (long long)q.nwords, state_size(s),
                         (long long)s->nwords);
     if ((st = check_position(s, &q, err)) != BS_OK)
         return st;

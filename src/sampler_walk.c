@@ -111,8 +111,8 @@ static inline void batch_add(bs_sampler *s, int64_t i, int64_t *count)
 static int64_t pick_start(bs_sampler *s)
 {
     if (s->covered < s->n)
-        return select_uncovered(s, bs_rng_below(&s->rng,
-                                                (uint64_t)(s->n - s->covered)));
+        return select_uncovered(
+            s, bs_rng_below(&s->rng, (uint64_t)(s->n - s->covered)));
     /* the batch is not full and g_size <= n: a node outside it exists */
     for (int tries = 0; tries < 64; tries++) {
         int64_t i = (int64_t)bs_rng_below(&s->rng, (uint64_t)s->n);
@@ -166,9 +166,9 @@ static int64_t softmax_neighbour(bs_sampler *s, int64_t u, double x)
 
 typedef struct {
     int64_t node[WALK_WINDOW];
-    uint64_t pick[WALK_WINDOW];   /* tau = 0: neighbour index */
-    double u[WALK_WINDOW];        /* tau > 0: the transition draw */
-    bs_rng after[WALK_WINDOW];    /* stream after each step's draws */
+    uint64_t pick[WALK_WINDOW]; /* tau = 0: neighbour index */
+    double u[WALK_WINDOW];      /* tau > 0: the transition draw */
+    bs_rng after[WALK_WINDOW];  /* stream after each step's draws */
     int restart[WALK_WINDOW];
 } walk_window;
 
@@ -197,8 +197,8 @@ static inline int64_t step_from(bs_sampler *s, const walk_window *w,
 }
 
 /* Fills w->node[0..len) for a walk at cur with restart node start. */
-static void follow_window(bs_sampler *s, walk_window *w, int len,
-                          int64_t cur, int64_t start)
+static void follow_window(bs_sampler *s, walk_window *w, int len, int64_t cur,
+                          int64_t start)
 {
     int pos[WALK_WINDOW], nseg = 0;
     for (int t = 0; t < len; t++) /* segment heads: t = 0 and restarts */

@@ -29,7 +29,10 @@ const char *bs_status_name(bs_status s)
     return "BS_ERR_UNKNOWN";
 }
 
-const char *bs_version(void) { return BS_VERSION_STRING; }
+const char *bs_version(void)
+{
+    return BS_VERSION_STRING;
+}
 
 bs_status bs__fail(bs_error *err, bs_status code, const char *fmt, ...)
 {
@@ -90,8 +93,9 @@ bs_status bs__atomic_open(bs__atomic_file *af, const char *path, bs_error *err)
     memcpy(af->tmp_path + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
-        bs_status st = bs__fail(err, BS_ERR_IO, "%s: cannot create temporary file: %s",
-                                path, strerror(errno));
+        bs_status st =
+            bs__fail(err, BS_ERR_IO, "%s: cannot create temporary file: %s",
+                     path, strerror(errno));
         free(af->tmp_path);
         af->tmp_path = NULL;
         return st;
@@ -141,8 +145,8 @@ bs_status bs__atomic_commit(bs__atomic_file *af, bs_error *err)
                       strerror(errno));
     af->f = NULL;
     if (st == BS_OK && rename(af->tmp_path, af->path) != 0)
-        st = bs__fail(err, BS_ERR_IO, "%s: rename from %s failed: %s",
-                      af->path, af->tmp_path, strerror(errno));
+        st = bs__fail(err, BS_ERR_IO, "%s: rename from %s failed: %s", af->path,
+                      af->tmp_path, strerror(errno));
     if (st != BS_OK)
         unlink(af->tmp_path);
     free(af->tmp_path);

@@ -268,7 +268,8 @@ static void test_bad_version(void **state)
     blob *s = *state;
     put32(s->b + 8, 2);
     fix_crc(s->b, s->len);
-    both_reject(s->b, s->len, BS_ERR_FORMAT, "graph file version 2: expected 1");
+    both_reject(s->b, s->len, BS_ERR_FORMAT,
+                "graph file version 2: expected 1");
 }
 
 static void test_bad_mode(void **state)
@@ -319,7 +320,8 @@ static void test_self_id(void **state)
     blob *s = *state;
     put32(IDS(s) + 4 * (3 * 7 + 2), 7);
     fix_crc(s->b, s->len);
-    both_reject(s->b, s->len, BS_ERR_FORMAT, "row 7 lists itself as neighbour 2");
+    both_reject(s->b, s->len, BS_ERR_FORMAT,
+                "row 7 lists itself as neighbour 2");
 }
 
 static void test_bad_similarity(void **state)
@@ -331,8 +333,7 @@ static void test_bad_similarity(void **state)
         memcpy(&keep, SIMS(s) + 4 * 13, 4);
         memcpy(SIMS(s) + 4 * 13, &v, 4); /* row 4, slot 1 */
         fix_crc(s->b, s->len);
-        both_reject(s->b, s->len, BS_ERR_FORMAT,
-                    "row 4 similarity 1 is");
+        both_reject(s->b, s->len, BS_ERR_FORMAT, "row 4 similarity 1 is");
         memcpy(SIMS(s) + 4 * 13, &keep, 4);
     }
     /* just past 1 by rounding is fine */
@@ -437,7 +438,7 @@ static void test_failed_save_keeps_old(void **state)
     bs_error err;
     assert_int_equal(bs_graph_save(old, path, &err), BS_OK);
     big = make_graph(20000, 4, BS_MODE_SHARED); /* 640 KB */
-    const size_t limits[] = {65536, 200}; /* fail in fwrite / at flush */
+    const size_t limits[] = {65536, 200};       /* fail in fwrite / at flush */
     for (int i = 0; i < 2; i++) {
         bs_graph *g = i == 0 ? big : make_graph(12, 3, BS_MODE_SHARED);
         struct rlimit was, lim;
@@ -468,16 +469,26 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_roundtrip_chunks_and_edges),
-        cmocka_unit_test_setup_teardown(test_flipped_payload_byte, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_truncated, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_trailing_bytes, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_bad_magic, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_bad_version, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_bad_mode, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_bad_sizes, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_id_out_of_range, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_self_id, setup_blob, teardown_blob),
-        cmocka_unit_test_setup_teardown(test_bad_similarity, setup_blob, teardown_blob),
+        cmocka_unit_test_setup_teardown(test_flipped_payload_byte, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_truncated, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_trailing_bytes, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_bad_magic, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_bad_version, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_bad_mode, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_bad_sizes, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_id_out_of_range, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_self_id, setup_blob,
+                                        teardown_blob),
+        cmocka_unit_test_setup_teardown(test_bad_similarity, setup_blob,
+                                        teardown_blob),
         cmocka_unit_test(test_load_io_errors),
         cmocka_unit_test(test_save_missing_dir),
         cmocka_unit_test(test_save_rejects_bad_sims),

@@ -18,7 +18,8 @@ static void test_batch_2d(void **state)
     bs_batch_stats s;
     bs_error e;
     const int64_t b1[] = {0, 1, 2};
-    assert_int_equal(bs_batch_stats_compute(X2, 5, 2, b1, 3, Y2, &s, &e), BS_OK);
+    assert_int_equal(bs_batch_stats_compute(X2, 5, 2, b1, 3, Y2, &s, &e),
+                     BS_OK);
     /* cos(0,1) = 0, cos(0,2) = cos(1,2) = 1/sqrt2 */
     assert_int_equal(s.pairs, 3);
     assert_true(fabs(s.mean_sim - sqrt(2.0) / 3) < EPS);
@@ -60,8 +61,8 @@ static void test_run_stats(void **state)
     const int64_t batches[] = {0, 1, 2, 0, 3, 1};
     bs_run_stats r;
     bs_error e;
-    assert_int_equal(bs_run_stats_compute(X2, 5, 2, batches, 2, 3, Y2, 2, &r,
-                                          &e), BS_OK);
+    assert_int_equal(
+        bs_run_stats_compute(X2, 5, 2, batches, 2, 3, Y2, 2, &r, &e), BS_OK);
     assert_int_equal(r.batches, 2);
     assert_true(fabs(r.mean_sim - (sqrt(2.0) / 3 + 1.0 / 3) / 2) < EPS);
     assert_true(fabs(r.max_sim - 1.0) < EPS);
@@ -71,8 +72,8 @@ static void test_run_stats(void **state)
     assert_int_equal(r.count_max, 2);
     assert_true(fabs(r.count_mean - 6.0 / 5) < EPS);
     assert_int_equal(r.never_seen, 1);
-    assert_int_equal(bs_run_stats_compute(X2, 5, 2, batches, 2, 3, NULL, 0, &r,
-                                          &e), BS_OK);
+    assert_int_equal(
+        bs_run_stats_compute(X2, 5, 2, batches, 2, 3, NULL, 0, &r, &e), BS_OK);
     assert_true(r.fn_rate == -1.0);
 }
 
@@ -87,10 +88,10 @@ static void test_run_stats_threads(void **state)
         for (int64_t j = 0; j < b; j++)
             ids[i * b + j] = (i * 7 + j * 19) % n;
     bs_run_stats r1, r3;
-    assert_int_equal(bs_run_stats_compute(x, n, d, ids, nb, b, labels, 1, &r1,
-                                          NULL), BS_OK);
-    assert_int_equal(bs_run_stats_compute(x, n, d, ids, nb, b, labels, 3, &r3,
-                                          NULL), BS_OK);
+    assert_int_equal(
+        bs_run_stats_compute(x, n, d, ids, nb, b, labels, 1, &r1, NULL), BS_OK);
+    assert_int_equal(
+        bs_run_stats_compute(x, n, d, ids, nb, b, labels, 3, &r3, NULL), BS_OK);
     assert_memory_equal(&r1, &r3, sizeof r1);
     free(labels);
     free(x);

@@ -110,7 +110,9 @@ static void fill(bs_dtype t, void *p, int64_t n)
         switch (t) {
         case BS_DTYPE_F32: ((float *)p)[i] = (float)(i * 1.25 - 3.0); break;
         case BS_DTYPE_F64: ((double *)p)[i] = i * 1e200 - 0.1; break;
-        case BS_DTYPE_I32: ((int32_t *)p)[i] = (int32_t)(i * 7919 - 40000); break;
+        case BS_DTYPE_I32:
+            ((int32_t *)p)[i] = (int32_t)(i * 7919 - 40000);
+            break;
         case BS_DTYPE_I64: ((int64_t *)p)[i] = i * 4000000000LL - 5; break;
         }
     }
@@ -187,8 +189,10 @@ static void test_roundtrip_empty_and_8d(void **state)
     bs_array_free(&b);
 
     int64_t v[2] = {-1, 1};
-    bs_array e = {.dtype = BS_DTYPE_I64, .ndim = 8,
-                  .shape = {1, 1, 2, 1, 1, 1, 1, 1}, .data = v};
+    bs_array e = {.dtype = BS_DTYPE_I64,
+                  .ndim = 8,
+                  .shape = {1, 1, 2, 1, 1, 1, 1, 1},
+                  .data = v};
     assert_int_equal(bs_npy_write(path, &e, &err), BS_OK);
     assert_int_equal(bs_npy_read(path, &b, &err), BS_OK);
     assert_int_equal(b.ndim, 8);
@@ -206,8 +210,8 @@ static void test_reads_numpy_bytes(void **state)
     assert_int_equal(sizeof numpy_f4_2x3 - 1, NUMPY_F4_2X3_LEN);
     bs_error err;
     bs_array a;
-    assert_int_equal(bs_npy_read_mem(numpy_f4_2x3, NUMPY_F4_2X3_LEN, "np",
-                                     &a, &err), BS_OK);
+    assert_int_equal(
+        bs_npy_read_mem(numpy_f4_2x3, NUMPY_F4_2X3_LEN, "np", &a, &err), BS_OK);
     assert_int_equal(a.dtype, BS_DTYPE_F32);
     assert_int_equal(a.ndim, 2);
     assert_int_equal(a.shape[0], 2);
@@ -260,7 +264,8 @@ static void test_header_variants(void **state)
         "{'descr': '<i8', 'fortran_order': False, 'shape': (2L, 1L), }   \n",
         "{'shape': (2, 1), 'fortran_order': False, 'descr': '<i8'}\n",
         "{\"descr\":\"<i8\",\"fortran_order\":False,\"shape\":(2,1,)}",
-        "  {  'fortran_order' : False ,'shape':( 2 , 1 ) , 'descr' : '<i8' , } \n",
+        "  {  'fortran_order' : False ,'shape':( 2 , 1 ) , 'descr' : '<i8' , } "
+        "\n",
         "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 1), }\t\r\n",
     };
     int64_t v[2] = {INT64_MIN, INT64_MAX};
@@ -288,9 +293,9 @@ static void test_scalar_shape(void **state)
     (void)state;
     double v = 2.5;
     size_t len;
-    unsigned char *b = make_npy(
-        1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }\n", &v,
-        sizeof v, &len);
+    unsigned char *b =
+        make_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }\n",
+                 &v, sizeof v, &len);
     bs_array a;
     bs_error err;
     assert_int_equal(bs_npy_read_mem(b, len, "s", &a, &err), BS_OK);
@@ -328,7 +333,8 @@ static void test_reject_version(void **state)
     unsigned char b[NUMPY_F4_2X3_LEN];
     memcpy(b, numpy_f4_2x3, sizeof b);
     b[6] = 4;
-    both_reject(b, sizeof b, BS_ERR_FORMAT, "version 4.0: expected 1.0, 2.0 or 3.0");
+    both_reject(b, sizeof b, BS_ERR_FORMAT,
+                "version 4.0: expected 1.0, 2.0 or 3.0");
     b[6] = 1;
     b[7] = 1;
     both_reject(b, sizeof b, BS_ERR_FORMAT, "version 1.1");
@@ -350,9 +356,10 @@ static void test_reject_header_oversized(void **state)
 {
     (void)state;
     /* version 2.0 with a 2 MB header length: refused before reading it */
-    unsigned char b[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0,
-                           0, 0, 0x20, 0, '{', '}', ' ', '\n'};
-    both_reject(b, sizeof b, BS_ERR_FORMAT, "header of 2097152 bytes is oversized");
+    unsigned char b[16] = {0x93, 'N', 'U',  'M', 'P', 'Y', 2,   0,
+                           0,    0,   0x20, 0,   '{', '}', ' ', '\n'};
+    both_reject(b, sizeof b, BS_ERR_FORMAT,
+                "header of 2097152 bytes is oversized");
 }
 
 static void test_reject_malformed_dict(void **state)
@@ -384,7 +391,8 @@ static void test_reject_malformed_dict(void **state)
          "found '.' at header offset 52, expected ',' or ')'"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
          "unexpected key 'x'"},
-        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
+        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': "
+         "(2,)}",
          "key 'descr' appears twice"},
         {"{'descr': '<f4', 'shape': (2,), }", "header lacks 'fortran_order'"},
         {"{'fortran_order': False, 'shape': (2,), }", "header lacks 'descr'"},
@@ -431,7 +439,8 @@ static void test_reject_other_dtypes(void **state)
         reject_dict(dict, 8, BS_ERR_FORMAT, needle);
     }
     reject_dict("{'descr': [('a', '<f4')], 'fortran_order': False, "
-                "'shape': (1,), }", 4, BS_ERR_FORMAT, "structured dtype");
+                "'shape': (1,), }",
+                4, BS_ERR_FORMAT, "structured dtype");
 }
 
 static void test_reject_ndim(void **state)
@@ -445,8 +454,8 @@ static void test_reject_ndim(void **state)
 static void test_reject_negative_shape(void **state)
 {
     (void)state;
-    reject_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }",
-                0, BS_ERR_FORMAT, "negative dimension");
+    reject_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", 0,
+                BS_ERR_FORMAT, "negative dimension");
     reject_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }",
                 0, BS_ERR_FORMAT, "negative dimension");
 }
@@ -491,8 +500,8 @@ static void test_reject_bad_args(void **state)
     bs_array a;
     tu_assert_fails(bs_npy_read(NULL, &a, &err), BS_ERR_INVALID_ARG, &err,
                     "path is NULL");
-    tu_assert_fails(bs_npy_read("x.npy", NULL, &err), BS_ERR_INVALID_ARG,
-                    &err, "output array is NULL");
+    tu_assert_fails(bs_npy_read("x.npy", NULL, &err), BS_ERR_INVALID_ARG, &err,
+                    "output array is NULL");
     tu_assert_fails(bs_npy_read_mem(NULL, 5, NULL, &a, &err),
                     BS_ERR_INVALID_ARG, &err, "(buffer): buffer is NULL");
     tu_assert_fails(bs_npy_read_mem(NULL, 0, NULL, &a, &err), BS_ERR_FORMAT,
@@ -581,7 +590,8 @@ static void test_load_matrix_f8_overflow(void **state)
     float *x = (float *)&err;
     int64_t n = 7, d = 7;
     tu_assert_fails(bs_npy_load_matrix(path, &x, &n, &d, &err), BS_ERR_FORMAT,
-                    &err, "element [1, 2] = -1e+39 is outside the float32 range");
+                    &err,
+                    "element [1, 2] = -1e+39 is outside the float32 range");
     assert_null(x);
     assert_int_equal(n, 0);
     f8[5] = 0;
@@ -612,8 +622,8 @@ static void test_load_matrix_rejects(void **state)
     tu_assert_fails(bs_npy_load_matrix(path, &x, &n, &d, &err), BS_ERR_FORMAT,
                     &err, "dtype '<i4': expected float");
     unlink(path);
-    tu_assert_fails(bs_npy_load_matrix(path, &x, &n, &d, &err), BS_ERR_IO,
-                    &err, "cannot open");
+    tu_assert_fails(bs_npy_load_matrix(path, &x, &n, &d, &err), BS_ERR_IO, &err,
+                    "cannot open");
     tu_assert_fails(bs_npy_load_matrix(path, NULL, &n, &d, &err),
                     BS_ERR_INVALID_ARG, &err, "NULL");
 }
@@ -639,13 +649,13 @@ static void test_load_labels(void **state)
     assert_memory_equal(y, y8, sizeof y8);
     free(y);
     write_array(path, BS_DTYPE_I64, 2, s2, y8);
-    tu_assert_fails(bs_npy_load_labels(path, &y, &n, &err), BS_ERR_FORMAT,
-                    &err, "array of rank 2: expected a rank-1");
+    tu_assert_fails(bs_npy_load_labels(path, &y, &n, &err), BS_ERR_FORMAT, &err,
+                    "array of rank 2: expected a rank-1");
     assert_null(y);
     float f[4] = {0};
     write_array(path, BS_DTYPE_F32, 1, s1, f);
-    tu_assert_fails(bs_npy_load_labels(path, &y, &n, &err), BS_ERR_FORMAT,
-                    &err, "dtype '<f4': expected integer");
+    tu_assert_fails(bs_npy_load_labels(path, &y, &n, &err), BS_ERR_FORMAT, &err,
+                    "dtype '<f4': expected integer");
     unlink(path);
 }
 
@@ -663,15 +673,15 @@ static void test_read_io_errors(void **state)
                     "not a regular file");
     void *buf = (void *)&err;
     size_t len = 9;
-    tu_assert_fails(bs__read_file(dir, 100, &buf, &len, &err), BS_ERR_IO,
-                    &err, "not a regular file");
+    tu_assert_fails(bs__read_file(dir, 100, &buf, &len, &err), BS_ERR_IO, &err,
+                    "not a regular file");
     assert_null(buf);
     assert_int_equal(len, 0);
     snprintf(path, sizeof path, "%s/missing.npy", dir);
     tu_assert_fails(bs_npy_read(path, &a, &err), BS_ERR_IO, &err,
                     "missing.npy: cannot open: No such file");
-    tu_assert_fails(bs__read_file(path, 100, &buf, &len, &err), BS_ERR_IO,
-                    &err, "cannot open");
+    tu_assert_fails(bs__read_file(path, 100, &buf, &len, &err), BS_ERR_IO, &err,
+                    "cannot open");
     tu_write_bytes(path, numpy_f4_2x3, NUMPY_F4_2X3_LEN);
     tu_assert_fails(bs__read_file(path, 100, &buf, &len, &err), BS_ERR_FORMAT,
                     &err, "file is 152 bytes, more than the 100 allowed");
@@ -707,8 +717,7 @@ static void test_write_rename_fails_no_temp(void **state)
     float v[4] = {1, 2, 3, 4};
     bs_array a = {.dtype = BS_DTYPE_F32, .ndim = 1, .shape = {4}, .data = v};
     bs_error err;
-    tu_assert_fails(bs_npy_write(target, &a, &err), BS_ERR_IO, &err,
-                    "rename");
+    tu_assert_fails(bs_npy_write(target, &a, &err), BS_ERR_IO, &err, "rename");
     assert_int_equal(count_prefix(dir, "t.npy.tmp."), 0);
     rmdir(target);
     rmdir(dir);
@@ -726,8 +735,8 @@ static void write_with_fsize_limit(size_t limit, size_t elems)
 
     float *v = calloc(elems, sizeof *v);
     assert_non_null(v);
-    bs_array a = {.dtype = BS_DTYPE_F32, .ndim = 1, .shape = {(int64_t)elems},
-                  .data = v};
+    bs_array a = {
+        .dtype = BS_DTYPE_F32, .ndim = 1, .shape = {(int64_t)elems}, .data = v};
     struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     lim = old;

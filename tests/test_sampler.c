@@ -74,8 +74,7 @@ static int64_t next(bs_sampler *s, int64_t *out)
 }
 
 /* Runs one epoch into a malloc'ed array (cap batches); returns batches. */
-static int64_t run_epoch(bs_sampler *s, int64_t b, int64_t **ids,
-                         int64_t cap)
+static int64_t run_epoch(bs_sampler *s, int64_t b, int64_t **ids, int64_t cap)
 {
     *ids = malloc(sizeof **ids * (size_t)(cap * b));
     assert_non_null(*ids);
@@ -101,7 +100,6 @@ static void assert_distinct_in_range(const int64_t *ids, int64_t b, int64_t n)
 
 static const bs_sampler_kind kinds[] = {BS_SAMPLER_UNIFORM, BS_SAMPLER_RWR,
                                         BS_SAMPLER_KNN};
-
 
 /* ------------------------------------------------------------ reference */
 
@@ -184,8 +182,8 @@ static void ref_batch(ref_walk *w, int64_t *out)
     }
 }
 
-static void check_against_reference(const bs_graph *g, int64_t b,
-                                    double alpha, double tau, int64_t steps)
+static void check_against_reference(const bs_graph *g, int64_t b, double alpha,
+                                    double tau, int64_t steps)
 {
     const int64_t n = bs_graph_n(g);
     bs_sampler_params p = params(BS_SAMPLER_RWR, b, 77);
@@ -195,9 +193,18 @@ static void check_against_reference(const bs_graph *g, int64_t b,
     bs_sampler *s = make(&p, n, g);
     /* the documented default budget: 16 * B / (1 - alpha)^2 */
     int64_t def = (int64_t)(16.0 * (double)b / ((1.0 - alpha) * (1.0 - alpha)));
-    ref_walk w = {g, n, b, steps ? steps : def, alpha, tau, {{0}},
-                  calloc((size_t)n, 1), calloc((size_t)n, 1), 0};
-    int64_t *a = malloc(sizeof *a * (size_t)b), *r = malloc(sizeof *r * (size_t)b);
+    ref_walk w = {g,
+                  n,
+                  b,
+                  steps ? steps : def,
+                  alpha,
+                  tau,
+                  {{0}},
+                  calloc((size_t)n, 1),
+                  calloc((size_t)n, 1),
+                  0};
+    int64_t *a = malloc(sizeof *a * (size_t)b),
+            *r = malloc(sizeof *r * (size_t)b);
     for (int64_t ep = 0; ep < 3; ep++) {
         bs_rng_derive(&w.rng, 77, BS_STREAM_SAMPLER_EPOCH, (uint64_t)ep);
         memset(w.cov, 0, (size_t)n);
@@ -209,7 +216,10 @@ static void check_against_reference(const bs_graph *g, int64_t b,
         }
         assert_int_equal(next(s, a), 0);
     }
-    free(a); free(r); free(w.cov); free(w.in);
+    free(a);
+    free(r);
+    free(w.cov);
+    free(w.in);
     bs_sampler_free(s);
 }
 
@@ -221,7 +231,7 @@ static void test_rwr_reference(void **state)
     check_against_reference(g, 10, 0.0, 0.0, 0);
     check_against_reference(g, 100, 0.5, 0.0, 0);
     check_against_reference(g, 20, 0.3, 0.02, 0);
-    check_against_reference(g, 20, 0.3, 0.0, 3); /* frequent fresh starts */
+    check_against_reference(g, 20, 0.3, 0.0, 3);  /* frequent fresh starts */
     check_against_reference(g, 300, 0.1, 0.0, 7); /* batch = whole graph */
     bs_graph_free(g);
     /* two components of 10 nodes, batch 16: budget-driven new starts */
@@ -297,8 +307,14 @@ static void test_seeds(void **state)
         assert_int_equal(bs_sampler_set_epoch(s2, 1, &e), BS_OK);
         assert_int_equal(run_epoch(s2, b, &r1, 10000), n1);
         assert_memory_equal(e1, r1, (size_t)(n1 * b) * sizeof *a);
-        free(a); free(c); free(d); free(e1); free(r1);
-        bs_sampler_free(s1); bs_sampler_free(s2); bs_sampler_free(s3);
+        free(a);
+        free(c);
+        free(d);
+        free(e1);
+        free(r1);
+        bs_sampler_free(s1);
+        bs_sampler_free(s2);
+        bs_sampler_free(s3);
     }
     bs_graph_free(g);
 }
@@ -395,7 +411,8 @@ static void test_tau_prefers_similar(void **state)
         sim[i] = (i % k == 0) ? 0.9f : 0.1f;
     bs_graph *g = NULL;
     assert_int_equal(bs_graph_from_arrays(n, k, bs_graph_neighbors(g0, 0), sim,
-                                          NULL, &g, NULL), BS_OK);
+                                          NULL, &g, NULL),
+                     BS_OK);
     int64_t top[2];
     for (int soft = 0; soft < 2; soft++) {
         /* B = 2, alpha = 0: the batch is the start and its first move */
@@ -487,7 +504,10 @@ static void check_resume(const bs_sampler_params *p, int64_t n,
     assert_int_equal(bs_sampler_epoch(t), bs_sampler_epoch(s));
     assert_int_equal(bs_sampler_covered(t), bs_sampler_covered(s));
     assert_int_equal(bs_sampler_steps(t), bs_sampler_steps(s));
-    free(blob); free(buf); free(want); free(cnt);
+    free(blob);
+    free(buf);
+    free(want);
+    free(cnt);
     bs_sampler_free(s);
     bs_sampler_free(t);
 }
@@ -501,7 +521,7 @@ static void test_save_restore(void **state)
         bs_sampler_params p = params(kinds[k], 7, 31);
         p.tau = kinds[k] == BS_SAMPLER_RWR ? 0.5 : 0.0;
         check_resume(&p, n, g, 0, 5);
-        check_resume(&p, n, g, 13, 150);  /* mid-epoch, across the end */
+        check_resume(&p, n, g, 13, 150); /* mid-epoch, across the end */
         /* just after the end was reported, and on a later epoch */
         bs_sampler *s = make(&p, n, g);
         int64_t *ids;
@@ -567,12 +587,15 @@ static void test_restore_rejects(void **state)
         for (int i = 0; i < 4; i++)
             bad[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
         tu_assert_fails(bs_sampler_load_state(t, bad, len, &e), BS_ERR_FORMAT,
-                        &e, v == 0 ? "bitmap holds" : v == 1 ? "ended" : "past n");
+                        &e,
+                        v == 0   ? "bitmap holds"
+                        : v == 1 ? "ended"
+                                 : "past n");
     }
     assert_int_equal(len, bits_at + 4 * 8 + 4); /* 200 bits = 4 words */
     free(bad);
-    tu_assert_fails(bs_sampler_load_state(t, oblob, olen, &e), BS_ERR_STATE,
-                    &e, "seed");
+    tu_assert_fails(bs_sampler_load_state(t, oblob, olen, &e), BS_ERR_STATE, &e,
+                    "seed");
     bs_sampler_params r = params(BS_SAMPLER_RWR, 4, 41);
     bs_sampler *small = make(&r, n, g);
     tu_assert_fails(bs_sampler_load_state(small, blob, len, &e), BS_ERR_STATE,
@@ -583,8 +606,8 @@ static void test_restore_rejects(void **state)
                     "n = 200");
     bs_sampler_free(u);
     bs_graph_free(ug);
-    tu_assert_fails(bs_sampler_load_state(t, NULL, len, &e),
-                    BS_ERR_INVALID_ARG, &e, NULL);
+    tu_assert_fails(bs_sampler_load_state(t, NULL, len, &e), BS_ERR_INVALID_ARG,
+                    &e, NULL);
     /* t was left exactly as it was */
     assert_int_equal(bs_sampler_batch_index(t), 3);
     for (int i = 0; i < 40; i++) {
@@ -594,9 +617,13 @@ static void test_restore_rejects(void **state)
     size_t need;
     tu_assert_fails(bs_sampler_save_state(s, blob, 3, &need, &e),
                     BS_ERR_INVALID_ARG, &e, "needed");
-    free(blob); free(oblob);
-    bs_sampler_free(s); bs_sampler_free(ref); bs_sampler_free(other);
-    bs_sampler_free(t); bs_sampler_free(small);
+    free(blob);
+    free(oblob);
+    bs_sampler_free(s);
+    bs_sampler_free(ref);
+    bs_sampler_free(other);
+    bs_sampler_free(t);
+    bs_sampler_free(small);
     bs_graph_free(g);
 }
 
@@ -670,8 +697,12 @@ static void test_set_graph(void **state)
         next(fresh, c);
     assert_memory_equal(a, c, sizeof a);
     free(seen);
-    bs_sampler_free(s); bs_sampler_free(same); bs_sampler_free(fresh);
-    bs_graph_free(g1); bs_graph_free(g2); bs_graph_free(gbad);
+    bs_sampler_free(s);
+    bs_sampler_free(same);
+    bs_sampler_free(fresh);
+    bs_graph_free(g1);
+    bs_graph_free(g2);
+    bs_graph_free(gbad);
 }
 
 static void test_batches_per_epoch(void **state)
@@ -759,13 +790,13 @@ static void test_rejections(void **state)
     bs_sampler *s = NULL;
     bs_error e;
     bs_sampler_params p = params(BS_SAMPLER_RWR, 10, 0);
-#define REJECT(expr, n_, g_, needle)                                          \
-    do {                                                                      \
-        bs_sampler_params q = p;                                              \
-        expr;                                                                 \
-        tu_assert_fails(bs_sampler_create(&q, n_, g_, &s, &e),                \
-                        BS_ERR_INVALID_ARG, &e, needle);                      \
-        assert_null(s);                                                       \
+#define REJECT(expr, n_, g_, needle)                                           \
+    do {                                                                       \
+        bs_sampler_params q = p;                                               \
+        expr;                                                                  \
+        tu_assert_fails(bs_sampler_create(&q, n_, g_, &s, &e),                 \
+                        BS_ERR_INVALID_ARG, &e, needle);                       \
+        assert_null(s);                                                        \
     } while (0)
     REJECT(q.batch_size = 0, 100, g, "batch_size");
     REJECT(q.batch_size = 101, 100, g, "exceeds n");
@@ -786,8 +817,8 @@ static void test_rejections(void **state)
     REJECT(q.kind = BS_SAMPLER_KNN, 100, NULL, "NULL");
     REJECT((void)0, 99, g, "graph has 100");
     REJECT(q.kind = BS_SAMPLER_UNIFORM, 0, NULL, "n >= 1");
-    tu_assert_fails(bs_sampler_create(NULL, 100, g, &s, &e),
-                    BS_ERR_INVALID_ARG, &e, "NULL");
+    tu_assert_fails(bs_sampler_create(NULL, 100, g, &s, &e), BS_ERR_INVALID_ARG,
+                    &e, "NULL");
     s = make(&p, 100, g);
     int64_t c = 5, out[10];
     tu_assert_fails(bs_sampler_next(s, NULL, &c, &e), BS_ERR_INVALID_ARG, &e,

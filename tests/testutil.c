@@ -51,7 +51,8 @@ float *tu_clustered(int64_t n, int64_t d, int clusters, double noise,
         if (labels)
             labels[i] = k;
         for (int64_t j = 0; j < d; j++)
-            x[i * d + j] = (float)(c[k * d + j] + noise * gauss(&r) / sqrt((double)d));
+            x[i * d + j] =
+                (float)(c[k * d + j] + noise * gauss(&r) / sqrt((double)d));
     }
     free(c);
     return x;

@@ -25,7 +25,7 @@ void tu_write_bytes(const char *path, const void *buf, size_t len);
 
 /* Asserts that st == want and that err.msg contains `needle` (if non-NULL);
    prints the message on failure. */
-#define tu_assert_fails(st, want, err, needle)                                  \
+#define tu_assert_fails(st, want, err, needle)                                 \
     tu_assert_fails_(st, want, err, needle, __FILE__, __LINE__)
 void tu_assert_fails_(bs_status st, bs_status want, const bs_error *err,
                       const char *needle, const char *file, int line);

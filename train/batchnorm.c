@@ -1,7 +1,8 @@
 /* batchnorm.c — batch normalisation over (N, C, S), per channel c:
    y = gamma (x - mean) / sqrt(var + eps) + beta (torch.nn.BatchNorm1d/2d).
-   Statistics and the normalisation are computed in double; OpenMP over channels (each channel
-   is independent, so results do not depend on the thread count). */
+   Statistics and the normalisation are computed in double; OpenMP over channels
+   (each channel is independent, so results do not depend on the thread count).
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,8 @@ int bst_batchnorm_init(bst_batchnorm *bn, int C)
     bn->C = C;
     bn->momentum = 0.1f;
     bn->eps = 1e-5f;
-    float **arrs[] = {&bn->gamma, &bn->dgamma, &bn->beta, &bn->dbeta,
-                      &bn->running_mean, &bn->running_var};
+    float **arrs[] = {&bn->gamma, &bn->dgamma,       &bn->beta,
+                      &bn->dbeta, &bn->running_mean, &bn->running_var};
     int ok = 1;
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++)
         ok &= (*arrs[i] = calloc((size_t)C, sizeof(float))) != NULL;
@@ -83,7 +84,8 @@ void bst_batchnorm_forward(bst_batchnorm *bn, const float *x, float *y, int N,
             double unbiased = M > 1 ? sq / (M - 1) : var;
             float m = bn->momentum;
             bn->running_mean[c] = (1 - m) * bn->running_mean[c] + m * (float)mu;
-            bn->running_var[c] = (1 - m) * bn->running_var[c] + m * (float)unbiased;
+            bn->running_var[c] =
+                (1 - m) * bn->running_var[c] + m * (float)unbiased;
         } else {
             mean = bn->running_mean[c];
             invstd = 1.0 / sqrt((double)bn->running_var[c] + bn->eps);

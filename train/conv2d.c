@@ -22,8 +22,8 @@ int bst_conv2d_init(bst_conv2d *c, int cin, int cout, int k, int stride,
     memset(c, 0, sizeof *c);
     if (cin <= 0 || cout <= 0 || k <= 0 || stride <= 0 || pad < 0)
         return BST_ERR_INVAL;
-    *c = (bst_conv2d){.cin = cin, .cout = cout, .k = k, .stride = stride,
-                      .pad = pad};
+    *c = (bst_conv2d){
+        .cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad};
     size_t nw = (size_t)cout * cin * k * k;
     c->W = calloc(nw, sizeof(float));
     c->dW = calloc(nw, sizeof(float));
@@ -57,7 +57,8 @@ void bst_conv2d_reset(bst_conv2d *c, uint64_t seed, uint64_t index)
 
 int bst_conv2d_params(bst_conv2d *c, bst_param out[2])
 {
-    out[0] = (bst_param){c->W, c->dW, (size_t)c->cout * c->cin * c->k * c->k, 1};
+    out[0] =
+        (bst_param){c->W, c->dW, (size_t)c->cout * c->cin * c->k * c->k, 1};
     if (!c->b)
         return 1;
     out[1] = (bst_param){c->b, c->db, (size_t)c->cout, 0};

@@ -43,8 +43,8 @@ enum { BST_STREAM_INIT = 0x7401, BST_STREAM_DROPOUT = 0x7402 };
 
 /* One parameter tensor and its gradient, as seen by the optimiser. */
 typedef struct {
-    float *w;  /* (n) values */
-    float *g;  /* (n) gradient */
+    float *w; /* (n) values */
+    float *g; /* (n) gradient */
     size_t n;
     int decay; /* 1: AdamW applies weight decay (weights); 0: not (bias, BN) */
 } bst_param;
@@ -67,7 +67,8 @@ void bst_linear_reset(bst_linear *l, uint64_t seed, uint64_t index);
 int bst_linear_params(bst_linear *l, bst_param out[2]); /* returns count */
 /* x (B, in) -> y (B, out) */
 void bst_linear_forward(const bst_linear *l, const float *x, float *y, int B);
-/* dW += dy^T x, db += sum_b dy, dx = dy W.  x (B, in), dy (B, out), dx (B, in) */
+/* dW += dy^T x, db += sum_b dy, dx = dy W.  x (B, in), dy (B, out), dx (B, in)
+ */
 void bst_linear_backward(bst_linear *l, const float *x, const float *dy,
                          float *dx, int B);
 
@@ -169,12 +170,15 @@ void bst_l2norm_backward(const float *x, const float *y, const float *dy,
    out = [z1; z2] (2B, d); anchor i's positive is its other view; the 2B - 2
    others are negatives, N = 2B - 2.
      infonce  Ng = sum neg
-     dcl      Ng = max((-tau_plus N pos + sum neg) / (1 - tau_plus), N e^{-1/tau})
-     hcl      Ng as dcl with sum neg replaced by sum(imp neg) / mean(imp),
-              imp = neg^beta
-   loss = mean_i -log(pos_i / (pos_i + Ng_i)).  Gradients through the clamp
-   are zero where it binds (as torch.clamp). */
-typedef enum { BST_LOSS_INFONCE = 0, BST_LOSS_DCL = 1, BST_LOSS_HCL = 2 } bst_loss_kind;
+     dcl      Ng = max((-tau_plus N pos + sum neg) / (1 - tau_plus), N
+   e^{-1/tau}) hcl      Ng as dcl with sum neg replaced by sum(imp neg) /
+   mean(imp), imp = neg^beta loss = mean_i -log(pos_i / (pos_i + Ng_i)).
+   Gradients through the clamp are zero where it binds (as torch.clamp). */
+typedef enum {
+    BST_LOSS_INFONCE = 0,
+    BST_LOSS_DCL = 1,
+    BST_LOSS_HCL = 2
+} bst_loss_kind;
 
 typedef struct {
     bst_loss_kind kind;
@@ -196,8 +200,8 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
    w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). */
 typedef struct {
     double beta1, beta2, eps, weight_decay;
-    long t;     /* steps taken */
-    size_t n;   /* total parameter count */
+    long t;       /* steps taken */
+    size_t n;     /* total parameter count */
     float *m, *v; /* (n) moments, parameters concatenated in list order */
 } bst_adamw;
 
@@ -212,7 +216,8 @@ void bst_adamw_step(bst_adamw *o, const bst_param *ps, int np, double lr);
 double bst_lr_at(long step, long warmup, long total, double base_lr,
                  double min_lr);
 
-/* w ~ N(0, 2 / fan_in) (Kaiming normal, ReLU gain) from stream (seed, index). */
+/* w ~ N(0, 2 / fan_in) (Kaiming normal, ReLU gain) from stream (seed, index).
+ */
 void bst_kaiming_normal(float *w, size_t n, int fan_in, uint64_t seed,
                         uint64_t index);
 

@@ -18,8 +18,8 @@ typedef struct {
     double A, Cimp; /* hcl: sum e^{(1+beta)s}, sum e^{beta s} over negatives */
 } anchor_t;
 
-static anchor_t anchor_terms(const bst_loss_cfg *cfg, const double *Srow,
-                             int i, int p, int M)
+static anchor_t anchor_terms(const bst_loss_cfg *cfg, const double *Srow, int i,
+                             int p, int M)
 {
     anchor_t a = {.pos = exp(Srow[p])};
     double N = M - 2, tp = cfg->tau_plus, beta = cfg->beta;
@@ -76,8 +76,9 @@ static void anchor_grad(const bst_loss_cfg *cfg, const double *Srow,
             Grow[j] = k * exp(Srow[j]);
         } else { /* d(N A / C)/ds_j */
             double eA = exp((1.0 + beta) * Srow[j]), eC = exp(beta * Srow[j]);
-            Grow[j] = k * N * ((1.0 + beta) * eA / a->Cimp -
-                               a->A * beta * eC / (a->Cimp * a->Cimp));
+            Grow[j] = k * N *
+                      ((1.0 + beta) * eA / a->Cimp -
+                       a->A * beta * eC / (a->Cimp * a->Cimp));
         }
     }
 }
@@ -99,7 +100,11 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
     double *dout = malloc((size_t)M * d * sizeof(double));
     double *rowloss = malloc((size_t)M * sizeof(double));
     if (!out || !S || !G || !dout || !rowloss) {
-        free(out); free(S); free(G); free(dout); free(rowloss);
+        free(out);
+        free(S);
+        free(G);
+        free(dout);
+        free(rowloss);
         return BST_ERR_NOMEM;
     }
     /* out (M, d) = [z1; z2] */

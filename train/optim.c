@@ -25,8 +25,11 @@ int bst_adamw_init(bst_adamw *o, const bst_param *ps, int np, double beta1,
     size_t n = 0;
     for (int i = 0; i < np; i++)
         n += ps[i].n;
-    *o = (bst_adamw){.beta1 = beta1, .beta2 = beta2, .eps = eps,
-                     .weight_decay = weight_decay, .n = n};
+    *o = (bst_adamw){.beta1 = beta1,
+                     .beta2 = beta2,
+                     .eps = eps,
+                     .weight_decay = weight_decay,
+                     .n = n};
     o->m = calloc(n ? n : 1, sizeof(float));
     o->v = calloc(n ? n : 1, sizeof(float));
     if (!o->m || !o->v) {

@@ -29,7 +29,8 @@
 
 #include "batchsampler.h"
 
-/* Cast for METH_VARARGS | METH_KEYWORDS functions without -Wcast-function-type. */
+/* Cast for METH_VARARGS | METH_KEYWORDS functions without -Wcast-function-type.
+ */
 #define BS_KWFUNC(f) ((PyCFunction)(void (*)(void))(f))
 
 /* ------------------------------------------------------------------------ */
@@ -41,14 +42,9 @@ static PyObject *raise_bs(const bs_error *e)
 {
     PyObject *type;
     switch (e->code) {
-    case BS_ERR_NOMEM:
-        return PyErr_NoMemory();
-    case BS_ERR_IO:
-        type = PyExc_OSError;
-        break;
-    case BS_ERR_UNSUPPORTED:
-        type = PyExc_TypeError;
-        break;
+    case BS_ERR_NOMEM: return PyErr_NoMemory();
+    case BS_ERR_IO: type = PyExc_OSError; break;
+    case BS_ERR_UNSUPPORTED: type = PyExc_TypeError; break;
     case BS_ERR_CANCELLED:
         /* the progress callback left KeyboardInterrupt (or another
            exception from a signal handler) set */
@@ -60,9 +56,7 @@ static PyObject *raise_bs(const bs_error *e)
     case BS_ERR_INVALID_ARG:
     case BS_ERR_FORMAT:
     case BS_ERR_DATA:
-    default:
-        type = PyExc_ValueError;
-        break;
+    default: type = PyExc_ValueError; break;
     }
     if (e->msg[0])
         PyErr_SetString(type, e->msg);
@@ -98,8 +92,10 @@ static elem_kind buffer_kind(const Py_buffer *v)
     case 'i':
     case 'l':
     case 'q':
-        if (v->itemsize == 4) return K_I32;
-        if (v->itemsize == 8) return K_I64;
+        if (v->itemsize == 4)
+            return K_I32;
+        if (v->itemsize == 8)
+            return K_I64;
         return K_OTHER;
     default: return K_OTHER;
     }
@@ -124,11 +120,12 @@ static const char *kind_name(const Py_buffer *v)
 static int get_buffer(PyObject *obj, Py_buffer *v, int ndim, const char *what)
 {
     if (!PyObject_CheckBuffer(obj)) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s: expected an array supporting the buffer protocol "
-                     "(numpy array, CPU torch tensor via .numpy(), memoryview), "
-                     "got %.100s",
-                     what, Py_TYPE(obj)->tp_name);
+        PyErr_Format(
+            PyExc_TypeError,
+            "%s: expected an array supporting the buffer protocol "
+            "(numpy array, CPU torch tensor via .numpy(), memoryview), "
+            "got %.100s",
+            what, Py_TYPE(obj)->tp_name);
         return -1;
     }
     if (PyObject_GetBuffer(obj, v, PyBUF_RECORDS_RO) < 0) {
@@ -258,8 +255,7 @@ static int progress_check_signals(void *ctx, int64_t done, int64_t total)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD
-    bs_graph *g; /* immutable once created: read concurrently */
+    PyObject_HEAD bs_graph *g; /* immutable once created: read concurrently */
 } GraphObject;
 
 static PyTypeObject Graph_Type;
@@ -312,8 +308,8 @@ static int fill_graph_params(bs_graph_params *p, long long m, int k,
 static PyObject *Graph_build(PyObject *cls, PyObject *args, PyObject *kw)
 {
     (void)cls;
-    static char *kwl[] = {"x", "m", "k", "mode", "seed", "block", "threads",
-                          NULL};
+    static char *kwl[] = {"x",    "m",     "k",       "mode",
+                          "seed", "block", "threads", NULL};
     PyObject *xo;
     long long m = 1000;
     int k = 100, block = 0, threads = 0;
@@ -337,8 +333,8 @@ static PyObject *Graph_build(PyObject *cls, PyObject *args, PyObject *kw)
     bs_graph *g = NULL;
     if (st == BS_OK) {
         p.progress = progress_check_signals;
-        Py_BEGIN_ALLOW_THREADS
-        st = bs_graph_build((const float *)v.buf, n, d, &p, &g, &e);
+        Py_BEGIN_ALLOW_THREADS st =
+            bs_graph_build((const float *)v.buf, n, d, &p, &g, &e);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&v);
@@ -357,10 +353,8 @@ static PyObject *Graph_load(PyObject *cls, PyObject *args)
     err_init(&e);
     bs_graph *g = NULL;
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_graph_load(PyBytes_AS_STRING(path), &g, &e);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
+    Py_BEGIN_ALLOW_THREADS st = bs_graph_load(PyBytes_AS_STRING(path), &g, &e);
+    Py_END_ALLOW_THREADS Py_DECREF(path);
     if (st != BS_OK)
         return raise_bs(&e);
     return graph_wrap(g);
@@ -371,15 +365,15 @@ static PyObject *Graph_load(PyObject *cls, PyObject *args)
 static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
 {
     (void)cls;
-    static char *kwl[] = {"n", "k", "nbr", "sim", "mode", "m", "seed", "block",
-                          NULL};
+    static char *kwl[] = {"n", "k",    "nbr",   "sim", "mode",
+                          "m", "seed", "block", NULL};
     long long n, m = 0;
     int k, block = 0;
     PyObject *nbro, *simo = Py_None;
     const char *mode = "shared";
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LiO|OsLKi:from_arrays", kwl,
-                                     &n, &k, &nbro, &simo, &mode, &m, &seed,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LiO|OsLKi:from_arrays", kwl, &n,
+                                     &k, &nbro, &simo, &mode, &m, &seed,
                                      &block))
         return NULL;
     bs_graph_params p;
@@ -401,9 +395,8 @@ static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
         return NULL;
     }
     if (nv.len / 4 != (Py_ssize_t)(n * k)) {
-        PyErr_Format(PyExc_ValueError,
-                     "nbr: %zd elements, expected n*k = %lld", nv.len / 4,
-                     n * (long long)k);
+        PyErr_Format(PyExc_ValueError, "nbr: %zd elements, expected n*k = %lld",
+                     nv.len / 4, n * (long long)k);
         PyBuffer_Release(&nv);
         return NULL;
     }
@@ -415,12 +408,11 @@ static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
             return NULL;
         }
         if (buffer_kind(&sv) != K_F32 || sv.len / 4 != (Py_ssize_t)(n * k)) {
-            PyErr_Format(buffer_kind(&sv) != K_F32 ? PyExc_TypeError
-                                                   : PyExc_ValueError,
-                         "sim: expected n*k = %lld float32 values, got %zd "
-                         "of %s",
-                         n * (long long)k, sv.len / sv.itemsize,
-                         kind_name(&sv));
+            PyErr_Format(
+                buffer_kind(&sv) != K_F32 ? PyExc_TypeError : PyExc_ValueError,
+                "sim: expected n*k = %lld float32 values, got %zd "
+                "of %s",
+                n * (long long)k, sv.len / sv.itemsize, kind_name(&sv));
             PyBuffer_Release(&sv);
             PyBuffer_Release(&nv);
             return NULL;
@@ -430,8 +422,8 @@ static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
     bs_error e;
     err_init(&e);
     bs_graph *g = NULL;
-    bs_status st = bs_graph_from_arrays(n, k, (const int32_t *)nv.buf, sim, &p,
-                                        &g, &e);
+    bs_status st =
+        bs_graph_from_arrays(n, k, (const int32_t *)nv.buf, sim, &p, &g, &e);
     if (have_sim)
         PyBuffer_Release(&sv);
     PyBuffer_Release(&nv);
@@ -448,10 +440,9 @@ static PyObject *Graph_save(GraphObject *self, PyObject *args)
     bs_error e;
     err_init(&e);
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_graph_save(self->g, PyBytes_AS_STRING(path), &e);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
+    Py_BEGIN_ALLOW_THREADS st =
+        bs_graph_save(self->g, PyBytes_AS_STRING(path), &e);
+    Py_END_ALLOW_THREADS Py_DECREF(path);
     if (st != BS_OK)
         return raise_bs(&e);
     Py_RETURN_NONE;
@@ -506,8 +497,8 @@ static PyObject *Graph_to_arrays(GraphObject *self, PyObject *noargs)
     for (int64_t i = 0; i < n; i++) {
         memcpy(pa + (size_t)i * (size_t)k * 4, bs_graph_neighbors(self->g, i),
                (size_t)k * 4);
-        memcpy(pb + (size_t)i * (size_t)k * 4, bs_graph_similarities(self->g, i),
-               (size_t)k * 4);
+        memcpy(pb + (size_t)i * (size_t)k * 4,
+               bs_graph_similarities(self->g, i), (size_t)k * 4);
     }
     PyObject *t = PyTuple_Pack(2, a, b);
     Py_DECREF(a);
@@ -562,8 +553,7 @@ static PyGetSetDef Graph_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject Graph_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "batchsampler._batchsampler.Graph",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "batchsampler._batchsampler.Graph",
     .tp_basicsize = sizeof(GraphObject),
     .tp_dealloc = (destructor)Graph_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -578,8 +568,7 @@ static PyTypeObject Graph_Type = {
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD
-    bs_embstore *s;
+    PyObject_HEAD bs_embstore *s;
     uint8_t *written; /* n flags: row written at least once */
     int64_t n_written;
     uint64_t version; /* bumped by every successful update */
@@ -619,8 +608,8 @@ static PyObject *EmbStore_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     if (n < 1 || d < 1) {
         PyErr_Format(PyExc_ValueError,
-                     "embedding store %lld x %lld: expected n >= 1, d >= 1",
-                     n, d);
+                     "embedding store %lld x %lld: expected n >= 1, d >= 1", n,
+                     d);
         return NULL;
     }
     Py_buffer v;
@@ -700,8 +689,7 @@ static PyObject *EmbStore_update(EmbStoreObject *self, PyObject *args)
     if (count > 0)
         st = bs_check_embeddings((const float *)rv.buf, count, d, &e);
     if (st == BS_OK)
-        st = bs_embstore_update(self->s, ids, count, (const float *)rv.buf,
-                                &e);
+        st = bs_embstore_update(self->s, ids, count, (const float *)rv.buf, &e);
     if (st != BS_OK) {
         raise_bs(&e);
         goto out_rows;
@@ -759,12 +747,10 @@ static PyObject *EmbStore_build_graph(EmbStoreObject *self, PyObject *args,
     p.progress = progress_check_signals;
     const float *x = bs_embstore_data(self->s);
     int64_t d = bs_embstore_d(self->s);
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_graph_params_check(&p, n, &e);
+    Py_BEGIN_ALLOW_THREADS st = bs_graph_params_check(&p, n, &e);
     if (st == BS_OK)
         st = bs_graph_build(x, n, d, &p, &g, &e);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    Py_END_ALLOW_THREADS self->busy = 0;
     if (st != BS_OK)
         return raise_bs(&e);
     return graph_wrap(g);
@@ -807,8 +793,8 @@ static PyObject *EmbStore_set_state(EmbStoreObject *self, PyObject *args)
         int64_t c = n - lo < CHUNK ? n - lo : CHUNK;
         for (int64_t i = 0; i < c; i++)
             idx[i] = lo + i;
-        if (bs_embstore_update(self->s, idx, c,
-                               (const float *)dv.buf + lo * d, &e) != BS_OK) {
+        if (bs_embstore_update(self->s, idx, c, (const float *)dv.buf + lo * d,
+                               &e) != BS_OK) {
             self->busy = 0;
             raise_bs(&e);
             goto out;
@@ -873,8 +859,8 @@ static PyGetSetDef EmbStore_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject EmbStore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "batchsampler._batchsampler.EmbStore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name =
+        "batchsampler._batchsampler.EmbStore",
     .tp_basicsize = sizeof(EmbStoreObject),
     .tp_dealloc = (destructor)EmbStore_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -889,8 +875,7 @@ static PyTypeObject EmbStore_Type = {
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD
-    bs_sampler *s;
+    PyObject_HEAD bs_sampler *s;
     PyObject *graph; /* GraphObject or NULL: kept alive for the sampler */
     int64_t *buf;    /* batch_size ids */
     int64_t b;
@@ -915,9 +900,11 @@ static void Sampler_dealloc(SamplerObject *self)
  */
 static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"n", "batch_size", "kind", "graph", "alpha",
-                          "schedule", "tau", "max_steps", "batches_per_epoch",
-                          "drop_last", "rank", "world", "seed", NULL};
+    static char *kwl[] = {"n",         "batch_size", "kind",
+                          "graph",     "alpha",      "schedule",
+                          "tau",       "max_steps",  "batches_per_epoch",
+                          "drop_last", "rank",       "world",
+                          "seed",      NULL};
     long long n, b, max_steps = 0, bpe = 0;
     const char *kind = "rwr", *schedule = "constant";
     PyObject *grapho = Py_None;
@@ -946,8 +933,9 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     if (grapho != Py_None && !PyObject_TypeCheck(grapho, &Graph_Type)) {
-        PyErr_Format(PyExc_TypeError, "graph: expected a Graph or None, got "
-                                      "%.100s",
+        PyErr_Format(PyExc_TypeError,
+                     "graph: expected a Graph or None, got "
+                     "%.100s",
                      Py_TYPE(grapho)->tp_name);
         return NULL;
     }
@@ -974,8 +962,7 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    const bs_graph *g =
-        grapho == Py_None ? NULL : ((GraphObject *)grapho)->g;
+    const bs_graph *g = grapho == Py_None ? NULL : ((GraphObject *)grapho)->g;
     if (bs_sampler_create(&p, n, g, &self->s, &e) != BS_OK) {
         Py_DECREF(self);
         return raise_bs(&e);
@@ -997,10 +984,8 @@ static PyObject *Sampler_next(SamplerObject *self, PyObject *noargs)
     err_init(&e);
     int64_t count = 0;
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_sampler_next(self->s, self->buf, &count, &e);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    Py_BEGIN_ALLOW_THREADS st = bs_sampler_next(self->s, self->buf, &count, &e);
+    Py_END_ALLOW_THREADS self->busy = 0;
     if (st != BS_OK)
         return raise_bs(&e);
     if (count == 0)
@@ -1034,10 +1019,8 @@ static PyObject *Sampler_set_epoch(SamplerObject *self, PyObject *arg)
     bs_error e;
     err_init(&e);
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_sampler_set_epoch(self->s, epoch, &e);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    Py_BEGIN_ALLOW_THREADS st = bs_sampler_set_epoch(self->s, epoch, &e);
+    Py_END_ALLOW_THREADS self->busy = 0;
     if (st != BS_OK)
         return raise_bs(&e);
     Py_RETURN_NONE;
@@ -1075,8 +1058,8 @@ static PyObject *Sampler_save_state(SamplerObject *self, PyObject *noargs)
     if (!out)
         return NULL;
     size_t got = 0;
-    if (bs_sampler_save_state(self->s, PyBytes_AS_STRING(out), len, &got,
-                              &e) != BS_OK) {
+    if (bs_sampler_save_state(self->s, PyBytes_AS_STRING(out), len, &got, &e) !=
+        BS_OK) {
         Py_DECREF(out);
         return raise_bs(&e);
     }
@@ -1104,11 +1087,11 @@ static PyObject *Sampler_load_state(SamplerObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-#define SAMPLER_INT_GETTER(name, call)                                        \
-    static PyObject *Sampler_get_##name(SamplerObject *self, void *c)         \
-    {                                                                         \
-        (void)c;                                                              \
-        return PyLong_FromLongLong((long long)call(self->s));                 \
+#define SAMPLER_INT_GETTER(name, call)                                         \
+    static PyObject *Sampler_get_##name(SamplerObject *self, void *c)          \
+    {                                                                          \
+        (void)c;                                                               \
+        return PyLong_FromLongLong((long long)call(self->s));                  \
     }
 SAMPLER_INT_GETTER(epoch, bs_sampler_epoch)
 SAMPLER_INT_GETTER(batch_index, bs_sampler_batch_index)
@@ -1139,8 +1122,7 @@ static PyMethodDef Sampler_methods[] = {
      "set_graph(g): replace the graph, keeping coverage and position"},
     {"save_state", (PyCFunction)Sampler_save_state, METH_NOARGS,
      "save_state() -> bytes"},
-    {"load_state", (PyCFunction)Sampler_load_state, METH_O,
-     "load_state(blob)"},
+    {"load_state", (PyCFunction)Sampler_load_state, METH_O, "load_state(blob)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Sampler_getset[] = {
@@ -1158,8 +1140,8 @@ static PyGetSetDef Sampler_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject Sampler_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "batchsampler._batchsampler.Sampler",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name =
+        "batchsampler._batchsampler.Sampler",
     .tp_basicsize = sizeof(SamplerObject),
     .tp_dealloc = (destructor)Sampler_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -1207,8 +1189,8 @@ static PyObject *mod_check_graph_params(PyObject *m, PyObject *args,
     long long n, mm;
     int k, block = 0;
     const char *mode;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LLis|i:check_graph_params",
-                                     kwl, &n, &mm, &k, &mode, &block))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LLis|i:check_graph_params", kwl,
+                                     &n, &mm, &k, &mode, &block))
         return NULL;
     bs_graph_params p;
     if (fill_graph_params(&p, mm, k, mode, 0, block, 0) < 0)
@@ -1296,22 +1278,17 @@ static PyObject *mod_batch_stats(PyObject *m, PyObject *args, PyObject *kw)
     err_init(&e);
     bs_batch_stats s;
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_batch_stats_compute((const float *)xv.buf, n, d, batch, b, labels,
-                                &s, &e);
-    Py_END_ALLOW_THREADS
-    if (st != BS_OK)
-        raise_bs(&e);
-    else if (s.fn_rate < 0)
-        ret = Py_BuildValue("{s:L,s:d,s:d,s:d,s:O}", "pairs",
-                            (long long)s.pairs, "mean_sim", s.mean_sim,
-                            "max_sim", s.max_sim, "mean_max_sim",
-                            s.mean_max_sim, "fn_rate", Py_None);
-    else
-        ret = Py_BuildValue("{s:L,s:d,s:d,s:d,s:d}", "pairs",
-                            (long long)s.pairs, "mean_sim", s.mean_sim,
-                            "max_sim", s.max_sim, "mean_max_sim",
-                            s.mean_max_sim, "fn_rate", s.fn_rate);
+    Py_BEGIN_ALLOW_THREADS st = bs_batch_stats_compute(
+        (const float *)xv.buf, n, d, batch, b, labels, &s, &e);
+    Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
+    else if (s.fn_rate < 0) ret =
+        Py_BuildValue("{s:L,s:d,s:d,s:d,s:O}", "pairs", (long long)s.pairs,
+                      "mean_sim", s.mean_sim, "max_sim", s.max_sim,
+                      "mean_max_sim", s.mean_max_sim, "fn_rate", Py_None);
+    else ret =
+        Py_BuildValue("{s:L,s:d,s:d,s:d,s:d}", "pairs", (long long)s.pairs,
+                      "mean_sim", s.mean_sim, "max_sim", s.max_sim,
+                      "mean_max_sim", s.mean_max_sim, "fn_rate", s.fn_rate);
     if (hl > 0) {
         free(ltmp);
         PyBuffer_Release(&lv);
@@ -1331,8 +1308,8 @@ static PyObject *mod_run_stats(PyObject *m, PyObject *args, PyObject *kw)
     static char *kwl[] = {"x", "batches", "labels", "threads", NULL};
     PyObject *xo, *bo, *lo = Py_None;
     int threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oi:run_stats", kwl, &xo,
-                                     &bo, &lo, &threads))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oi:run_stats", kwl, &xo, &bo,
+                                     &lo, &threads))
         return NULL;
     PyObject *ret = NULL;
     Py_buffer xv, bv, lv;
@@ -1369,21 +1346,17 @@ static PyObject *mod_run_stats(PyObject *m, PyObject *args, PyObject *kw)
     err_init(&e);
     bs_run_stats s;
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = bs_run_stats_compute((const float *)xv.buf, n, d, batches, nb, b,
-                              labels, threads, &s, &e);
-    Py_END_ALLOW_THREADS
-    if (st != BS_OK)
-        raise_bs(&e);
-    else
-        ret = Py_BuildValue(
-            "{s:L,s:d,s:d,s:d,s:N,s:L,s:d,s:L,s:L}", "batches",
-            (long long)s.batches, "mean_sim", s.mean_sim, "max_sim", s.max_sim,
-            "mean_max_sim", s.mean_max_sim, "fn_rate",
-            s.fn_rate < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(s.fn_rate),
-            "count_min", (long long)s.count_min, "count_mean", s.count_mean,
-            "count_max", (long long)s.count_max, "never_seen",
-            (long long)s.never_seen);
+    Py_BEGIN_ALLOW_THREADS st = bs_run_stats_compute(
+        (const float *)xv.buf, n, d, batches, nb, b, labels, threads, &s, &e);
+    Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
+    else ret = Py_BuildValue(
+        "{s:L,s:d,s:d,s:d,s:N,s:L,s:d,s:L,s:L}", "batches",
+        (long long)s.batches, "mean_sim", s.mean_sim, "max_sim", s.max_sim,
+        "mean_max_sim", s.mean_max_sim, "fn_rate",
+        s.fn_rate < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(s.fn_rate),
+        "count_min", (long long)s.count_min, "count_mean", s.count_mean,
+        "count_max", (long long)s.count_max, "never_seen",
+        (long long)s.never_seen);
     if (hl > 0) {
         free(ltmp);
         PyBuffer_Release(&lv);
@@ -1401,7 +1374,8 @@ static PyMethodDef module_methods[] = {
     {"check_embeddings", mod_check_embeddings, METH_O,
      "check_embeddings(x): ValueError if x is unusable for cosine similarity"},
     {"check_graph_params", BS_KWFUNC(mod_check_graph_params),
-     METH_VARARGS | METH_KEYWORDS, "check_graph_params(n, m, k, mode, block=0)"},
+     METH_VARARGS | METH_KEYWORDS,
+     "check_graph_params(n, m, k, mode, block=0)"},
     {"parse_sampler_kind", mod_parse_sampler_kind, METH_VARARGS,
      "parse_sampler_kind(s) -> 'uniform' | 'rwr' | 'knn'"},
     {"parse_graph_mode", mod_parse_graph_mode, METH_VARARGS,

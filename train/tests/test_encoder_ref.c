@@ -115,8 +115,9 @@ static void expect_close_s(const fixture *fx, const char *name,
             maxerr = err;
     }
     if (getenv("BST_VERBOSE") || bad)
-        print_message("%s: max abs err %.3g, tol %.3g (max |ref| %.3g), %d bad\n",
-                      name, maxerr, tol, maxref, bad);
+        print_message(
+            "%s: max abs err %.3g, tol %.3g (max |ref| %.3g), %d bad\n", name,
+            maxerr, tol, maxref, bad);
     assert_int_equal(bad, 0);
     free(ref);
 }
@@ -203,11 +204,13 @@ static void encoder_forward(encoder *e, const float *x, acts *a)
     bst_batchnorm_forward(&e->bn1, a->a1, a->r1, N, 64, 1);
     bst_relu_forward(a->r1, a->r1, sizeof a->r1 / sizeof(float));
     bst_maxpool_forward(a->r1, a->p, N, 4, 8, 8, 2, 2);
-    assert_int_equal(bst_conv2d_forward(&e->conv2, a->p, a->a2, N, 4, 4), BST_OK);
+    assert_int_equal(bst_conv2d_forward(&e->conv2, a->p, a->a2, N, 4, 4),
+                     BST_OK);
     bst_batchnorm_forward(&e->bn2, a->a2, a->r2, N, 16, 1);
     bst_relu_forward(a->r2, a->r2, sizeof a->r2 / sizeof(float));
     bst_add(a->p, a->r2, a->s, sizeof a->s / sizeof(float));
-    assert_int_equal(bst_conv2d_forward(&e->conv3, a->s, a->a3, N, 4, 4), BST_OK);
+    assert_int_equal(bst_conv2d_forward(&e->conv3, a->s, a->a3, N, 4, 4),
+                     BST_OK);
     bst_relu_forward(a->a3, a->r3, sizeof a->r3 / sizeof(float));
     bst_gap_forward(a->r3, a->g, N, 6, 4);
     bst_linear_forward(&e->fc1, a->g, a->f1, N);
@@ -228,13 +231,13 @@ static void encoder_backward(encoder *e, const float *x, const acts *a,
     bst_linear_backward(&e->fc1, a->g, g->df1, g->dg, N);
     bst_gap_backward(g->dg, g->dr3, N, 6, 4);
     bst_relu_backward(a->r3, g->dr3, g->da3, sizeof g->da3 / sizeof(float));
-    assert_int_equal(bst_conv2d_backward(&e->conv3, a->s, g->da3, g->ds, N, 4, 4),
-                     BST_OK);
+    assert_int_equal(
+        bst_conv2d_backward(&e->conv3, a->s, g->da3, g->ds, N, 4, 4), BST_OK);
     /* s = p + r2: ds flows to both branches */
     bst_relu_backward(a->r2, g->ds, g->dr2, sizeof g->dr2 / sizeof(float));
     bst_batchnorm_backward(&e->bn2, a->a2, g->dr2, g->da2, N, 16, 1);
-    assert_int_equal(bst_conv2d_backward(&e->conv2, a->p, g->da2, g->dp, N, 4, 4),
-                     BST_OK);
+    assert_int_equal(
+        bst_conv2d_backward(&e->conv2, a->p, g->da2, g->dp, N, 4, 4), BST_OK);
     bst_add_inplace(g->dp, g->ds, sizeof g->dp / sizeof(float));
     bst_maxpool_backward(a->r1, g->dp, g->dr1, N, 4, 8, 8, 2, 2);
     bst_relu_backward(a->r1, g->dr1, g->dr1, sizeof g->dr1 / sizeof(float));
@@ -268,7 +271,8 @@ static void run_loss(const char *lname, bst_loss_cfg cfg, int check_fwd)
     }
     double loss;
     assert_int_equal(bst_contrastive_loss(&cfg, a->z, a->z + B * 4, B, 4, &loss,
-                                          g->dz, g->dz + B * 4), BST_OK);
+                                          g->dz, g->dz + B * 4),
+                     BST_OK);
     char name[64];
     float lf = (float)loss;
     snprintf(name, sizeof name, "%s.loss", lname);
@@ -284,14 +288,21 @@ static void run_loss(const char *lname, bst_loss_cfg cfg, int check_fwd)
         size_t len;
         const char *scale_by;
     } checks[] = {
-        {"conv1.W", e.conv1.dW, 108, NULL}, {"conv1.b", e.conv1.db, 4, "conv1.W"},
-        {"bn1.gamma", e.bn1.dgamma, 4, NULL}, {"bn1.beta", e.bn1.dbeta, 4, NULL},
+        {"conv1.W", e.conv1.dW, 108, NULL},
+        {"conv1.b", e.conv1.db, 4, "conv1.W"},
+        {"bn1.gamma", e.bn1.dgamma, 4, NULL},
+        {"bn1.beta", e.bn1.dbeta, 4, NULL},
         {"conv2.W", e.conv2.dW, 144, NULL},
-        {"bn2.gamma", e.bn2.dgamma, 4, NULL}, {"bn2.beta", e.bn2.dbeta, 4, NULL},
-        {"conv3.W", e.conv3.dW, 24, NULL}, {"conv3.b", e.conv3.db, 6, NULL},
-        {"fc1.W", e.fc1.dW, 48, NULL}, {"fc1.b", e.fc1.db, 8, "fc1.W"},
-        {"bn3.gamma", e.bn3.dgamma, 8, NULL}, {"bn3.beta", e.bn3.dbeta, 8, NULL},
-        {"fc2.W", e.fc2.dW, 32, NULL}, {"fc2.b", e.fc2.db, 4, NULL},
+        {"bn2.gamma", e.bn2.dgamma, 4, NULL},
+        {"bn2.beta", e.bn2.dbeta, 4, NULL},
+        {"conv3.W", e.conv3.dW, 24, NULL},
+        {"conv3.b", e.conv3.db, 6, NULL},
+        {"fc1.W", e.fc1.dW, 48, NULL},
+        {"fc1.b", e.fc1.db, 8, "fc1.W"},
+        {"bn3.gamma", e.bn3.dgamma, 8, NULL},
+        {"bn3.beta", e.bn3.dbeta, 8, NULL},
+        {"fc2.W", e.fc2.dW, 32, NULL},
+        {"fc2.b", e.fc2.db, 4, NULL},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         double scale = 0.0;
@@ -350,8 +361,8 @@ static void test_clamp(void **state)
     for (int k = 0; k < 2; k++) {
         bst_loss_cfg c = {kinds[k], cfg[2], cfg[3], cfg[4]};
         double loss;
-        assert_int_equal(bst_contrastive_loss(&c, z1, z2, lb, ld, &loss, dz1, dz2),
-                         BST_OK);
+        assert_int_equal(
+            bst_contrastive_loss(&c, z1, z2, lb, ld, &loss, dz1, dz2), BST_OK);
         char name[64];
         float lf = (float)loss;
         snprintf(name, sizeof name, "clamp.%s.loss", names[k]);
@@ -361,7 +372,11 @@ static void test_clamp(void **state)
         snprintf(name, sizeof name, "clamp.%s.dz2", names[k]);
         expect_close(fx, name, dz2, n);
     }
-    free(cfg); free(z1); free(z2); free(dz1); free(dz2);
+    free(cfg);
+    free(z1);
+    free(z2);
+    free(dz1);
+    free(dz2);
     free(fx->buf);
     free(fx);
 }

@@ -21,7 +21,8 @@
 #include "rng.h"
 
 /* |a - b| <= tol in double (cmocka's assert_float_equal rounds to float) */
-#define assert_close(a, b, tol) assert_close_((a), (b), (tol), __FILE__, __LINE__)
+#define assert_close(a, b, tol)                                                \
+    assert_close_((a), (b), (tol), __FILE__, __LINE__)
 static void assert_close_(double a, double b, double tol, const char *file,
                           int line)
 {
@@ -133,7 +134,12 @@ static void test_linear(void **state)
     bst_linear_backward(&l, c.x, c.r, NULL, B);
     for (int i = 0; i < in * out; i++)
         assert_close(l.dW[i], 2 * dW[i], 1e-5);
-    free(dW); free(db); free(dx); free(c.x); free(c.y); free(c.r);
+    free(dW);
+    free(db);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
     bst_linear_free(&l);
 }
 
@@ -164,8 +170,14 @@ static void check_conv(int N, int cin, int cout, int k, int s, int pad, int H,
     int Ho = bst_conv2d_out(H, k, s, pad), Wo = bst_conv2d_out(W, k, s, pad);
     size_t nx = (size_t)N * cin * H * W, ny = (size_t)N * cout * Ho * Wo;
     size_t nw = (size_t)cout * cin * k * k;
-    conv_ctx c = {&cv, randu(nx, 11, -1, 1), malloc(ny * sizeof(float)),
-                  randu(ny, 12, -1, 1), N, H, W, ny};
+    conv_ctx c = {&cv,
+                  randu(nx, 11, -1, 1),
+                  malloc(ny * sizeof(float)),
+                  randu(ny, 12, -1, 1),
+                  N,
+                  H,
+                  W,
+                  ny};
     float *dx = malloc(nx * sizeof(float));
     conv_f(&c);
     assert_int_equal(bst_conv2d_backward(&cv, c.x, c.r, dx, N, H, W), BST_OK);
@@ -177,7 +189,11 @@ static void check_conv(int N, int cin, int cout, int k, int s, int pad, int H,
         check_grad("conv db", conv_f, &c, cv.b, db, (size_t)cout);
         free(db);
     }
-    free(dW); free(dx); free(c.x); free(c.y); free(c.r);
+    free(dW);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
     bst_conv2d_free(&cv);
 }
 
@@ -215,7 +231,8 @@ static void test_conv2d_threads(void **state)
         dx[t] = malloc(nx * sizeof(float));
         memset(cv.dW, 0, nw * sizeof(float));
         assert_int_equal(bst_conv2d_forward(&cv, x, y[t], N, H, W), BST_OK);
-        assert_int_equal(bst_conv2d_backward(&cv, x, dy, dx[t], N, H, W), BST_OK);
+        assert_int_equal(bst_conv2d_backward(&cv, x, dy, dx[t], N, H, W),
+                         BST_OK);
         dW[t] = copyf(cv.dW, nw);
     }
     omp_set_num_threads(saved);
@@ -223,9 +240,12 @@ static void test_conv2d_threads(void **state)
     assert_memory_equal(dx[0], dx[1], nx * sizeof(float));
     assert_memory_equal(dW[0], dW[1], nw * sizeof(float));
     for (int t = 0; t < 2; t++) {
-        free(y[t]); free(dx[t]); free(dW[t]);
+        free(y[t]);
+        free(dx[t]);
+        free(dW[t]);
     }
-    free(x); free(dy);
+    free(x);
+    free(dy);
     bst_conv2d_free(&cv);
 }
 
@@ -254,8 +274,13 @@ static void check_bn(int train, int N, int C, int S)
         bn.running_var[c] = 0.5f + c;
     }
     size_t n = (size_t)N * C * S;
-    bn_ctx c = {&bn, randu(n, 21, -2, 2), malloc(n * sizeof(float)),
-                randu(n, 22, -1, 1), N, S, train};
+    bn_ctx c = {&bn,
+                randu(n, 21, -2, 2),
+                malloc(n * sizeof(float)),
+                randu(n, 22, -1, 1),
+                N,
+                S,
+                train};
     float *dx = malloc(n * sizeof(float));
     bn_f(&c);
     bst_batchnorm_backward(&bn, c.x, c.r, dx, N, S, train);
@@ -263,7 +288,12 @@ static void check_bn(int train, int N, int C, int S)
     check_grad(train ? "bn(train) dx" : "bn(eval) dx", bn_f, &c, c.x, dx, n);
     check_grad("bn dgamma", bn_f, &c, bn.gamma, dg, (size_t)C);
     check_grad("bn dbeta", bn_f, &c, bn.beta, db, (size_t)C);
-    free(dg); free(db); free(dx); free(c.x); free(c.y); free(c.r);
+    free(dg);
+    free(db);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
     bst_batchnorm_free(&bn);
 }
 
@@ -312,14 +342,11 @@ static double el_f(void *p)
     case EL_MAXPOOL:
         bst_maxpool_forward(c->x, c->y, c->N, c->C, c->H, c->W, c->k, c->s);
         break;
-    case EL_GAP:
-        bst_gap_forward(c->x, c->y, c->N, c->C, c->H * c->W);
-        break;
+    case EL_GAP: bst_gap_forward(c->x, c->y, c->N, c->C, c->H * c->W); break;
     case EL_RELU:
         bst_relu_forward(c->x, c->y, (size_t)c->N * c->C * c->H * c->W);
         break;
-    default: /* rows N, width C */
-        bst_l2norm_forward(c->x, c->y, c->N, c->C);
+    default: /* rows N, width C */ bst_l2norm_forward(c->x, c->y, c->N, c->C);
     }
     return dot(c->y, c->r, c->ny);
 }
@@ -347,13 +374,26 @@ static void check_maxpool(int k, int s)
     int N = 2, C = 2, H = 6, W = 5;
     int Ho = (H - k) / s + 1, Wo = (W - k) / s + 1;
     size_t nx = (size_t)N * C * H * W, ny = (size_t)N * C * Ho * Wo;
-    el_ctx c = {shuffled(nx, 5), malloc(ny * sizeof(float)),
-                randu(ny, 6, -1, 1), NULL, N, C, H, W, k, s, EL_MAXPOOL, ny};
+    el_ctx c = {shuffled(nx, 5),
+                malloc(ny * sizeof(float)),
+                randu(ny, 6, -1, 1),
+                NULL,
+                N,
+                C,
+                H,
+                W,
+                k,
+                s,
+                EL_MAXPOOL,
+                ny};
     float *dx = malloc(nx * sizeof(float));
     el_f(&c);
     bst_maxpool_backward(c.x, c.r, dx, N, C, H, W, k, s);
     check_grad("maxpool dx", el_f, &c, c.x, dx, nx);
-    free(dx); free(c.x); free(c.y); free(c.r);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
 }
 
 static void test_pool(void **state)
@@ -363,21 +403,44 @@ static void test_pool(void **state)
     check_maxpool(3, 2); /* overlapping windows */
     int N = 2, C = 3, H = 3, W = 4;
     size_t nx = (size_t)N * C * H * W, ny = (size_t)N * C;
-    el_ctx c = {randu(nx, 7, -1, 1), malloc(ny * sizeof(float)),
-                randu(ny, 8, -1, 1), NULL, N, C, H, W, 0, 0, EL_GAP, ny};
+    el_ctx c = {randu(nx, 7, -1, 1),
+                malloc(ny * sizeof(float)),
+                randu(ny, 8, -1, 1),
+                NULL,
+                N,
+                C,
+                H,
+                W,
+                0,
+                0,
+                EL_GAP,
+                ny};
     float *dx = malloc(nx * sizeof(float));
     el_f(&c);
     bst_gap_backward(c.r, dx, N, C, H * W);
     check_grad("gap dx", el_f, &c, c.x, dx, nx);
-    free(dx); free(c.x); free(c.y); free(c.r);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
 }
 
 static void test_relu(void **state)
 {
     (void)state;
     size_t n = 40;
-    el_ctx c = {shuffled(n, 9), malloc(n * sizeof(float)), randu(n, 10, -1, 1),
-                NULL, 1, 1, 1, (int)n, 0, 0, EL_RELU, n};
+    el_ctx c = {shuffled(n, 9),
+                malloc(n * sizeof(float)),
+                randu(n, 10, -1, 1),
+                NULL,
+                1,
+                1,
+                1,
+                (int)n,
+                0,
+                0,
+                EL_RELU,
+                n};
     c.x[0] = 0.01f; /* 0.01 away from the kink, as shuffled keeps them */
     float *dx = malloc(n * sizeof(float));
     el_f(&c);
@@ -388,7 +451,12 @@ static void test_relu(void **state)
     bst_relu_forward(y, y, n);
     bst_relu_backward(y, g, g, n);
     assert_memory_equal(g, dx, n * sizeof(float));
-    free(y); free(g); free(dx); free(c.x); free(c.y); free(c.r);
+    free(y);
+    free(g);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
 }
 
 static void test_l2norm(void **state)
@@ -396,15 +464,28 @@ static void test_l2norm(void **state)
     (void)state;
     int B = 3, d = 5;
     size_t n = (size_t)B * d;
-    el_ctx c = {randu(n, 13, -1, 1), malloc(n * sizeof(float)),
-                randu(n, 14, -1, 1), NULL, B, d, 1, 1, 0, 0, EL_L2, n};
+    el_ctx c = {randu(n, 13, -1, 1),
+                malloc(n * sizeof(float)),
+                randu(n, 14, -1, 1),
+                NULL,
+                B,
+                d,
+                1,
+                1,
+                0,
+                0,
+                EL_L2,
+                n};
     float *dx = malloc(n * sizeof(float));
     el_f(&c);
     for (int b = 0; b < B; b++)
         assert_close(dot(c.y + b * d, c.y + b * d, (size_t)d), 1.0, 1e-6);
     bst_l2norm_backward(c.x, c.y, c.r, dx, B, d);
     check_grad("l2norm dx", el_f, &c, c.x, dx, n);
-    free(dx); free(c.x); free(c.y); free(c.r);
+    free(dx);
+    free(c.x);
+    free(c.y);
+    free(c.r);
 }
 
 static void test_dropout_residual(void **state)
@@ -423,7 +504,7 @@ static void test_dropout_residual(void **state)
         assert_close(y[i], x[i] * m1[i], 0);
         kept += m1[i] != 0.0f;
     }
-    assert_true(kept > 2850 && kept < 3150); /* ~ 3000 */
+    assert_true(kept > 2850 && kept < 3150);           /* ~ 3000 */
     bst_dropout_forward(x, y, m2, n, 0.25f, 42, 4, 1); /* another step */
     assert_true(memcmp(m1, m2, n * sizeof(float)) != 0);
     bst_dropout_backward(m1, x, dx, n);
@@ -437,7 +518,11 @@ static void test_dropout_residual(void **state)
     assert_close(s[2], 5.0, 0);
     bst_add_inplace(s, a, 3);
     assert_close(s[1], 3.0, 0);
-    free(x); free(y); free(m1); free(m2); free(dx);
+    free(x);
+    free(y);
+    free(m1);
+    free(m2);
+    free(dx);
 }
 
 /* -------------------------------------------------------------------- loss */
@@ -451,8 +536,9 @@ static double loss_f(void *p)
 {
     loss_ctx *c = p;
     double l;
-    assert_int_equal(bst_contrastive_loss(&c->cfg, c->z1, c->z2, c->B, c->d, &l,
-                                          NULL, NULL), BST_OK);
+    assert_int_equal(
+        bst_contrastive_loss(&c->cfg, c->z1, c->z2, c->B, c->d, &l, NULL, NULL),
+        BST_OK);
     return l;
 }
 
@@ -476,7 +562,10 @@ static double check_loss(bst_loss_cfg cfg, int B, int d, uint64_t seed)
                      BST_OK);
     check_grad("loss dz1", loss_f, &c, c.z1, dz1, n);
     check_grad("loss dz2", loss_f, &c, c.z2, dz2, n);
-    free(dz1); free(dz2); free(c.z1); free(c.z2);
+    free(dz1);
+    free(dz2);
+    free(c.z1);
+    free(c.z2);
     return l;
 }
 
@@ -504,7 +593,8 @@ static void test_loss_infonce(void **state)
     }
     assert_close(l, ref / (2 * B), 1e-9);
     check_loss(cfg, 4, 3, 77);
-    free(z1); free(z2);
+    free(z1);
+    free(z2);
 }
 
 static void test_loss_dcl_hcl(void **state)
@@ -532,8 +622,9 @@ static void test_loss_dcl_hcl(void **state)
         omp_set_num_threads(t ? 3 : 1);
         g[t][0] = malloc((size_t)B * d * sizeof(float));
         g[t][1] = malloc((size_t)B * d * sizeof(float));
-        assert_int_equal(bst_contrastive_loss(&hcl, z1, z2, B, d, &l[t], g[t][0],
-                                              g[t][1]), BST_OK);
+        assert_int_equal(
+            bst_contrastive_loss(&hcl, z1, z2, B, d, &l[t], g[t][0], g[t][1]),
+            BST_OK);
     }
     omp_set_num_threads(saved);
     assert_memory_equal(&l[0], &l[1], sizeof l[0]);
@@ -619,8 +710,8 @@ static void test_adamw(void **state)
     bst_adamw_step(&o2, &px, 1, 0.1);
     double m = 0.5 * (1 - pow(0.9, 3)) * 0.9 + 0.1 * 1.0;
     double v = 0.25 * (1 - pow(0.999, 3)) * 0.999 + 0.001 * 1.0;
-    double step = 0.1 * (m / (1 - pow(0.9, 4))) /
-                  (sqrt(v / (1 - pow(0.999, 4))) + 1e-8);
+    double step =
+        0.1 * (m / (1 - pow(0.9, 4))) / (sqrt(v / (1 - pow(0.999, 4))) + 1e-8);
     assert_close(x[0], before - step, 1e-6);
     bst_adamw_free(&o);
     bst_adamw_free(&o2);
@@ -634,7 +725,7 @@ static void test_lr_schedule(void **state)
     assert_close(bst_lr_at(9, 10, 110, 1.0, 0.0), 1.0, 1e-12);
     assert_close(bst_lr_at(10, 10, 110, 1.0, 0.0), 1.0, 1e-12);
     assert_close(bst_lr_at(35, 10, 110, 1.0, 0.0),
-                       0.5 * (1 + cos(3.14159265358979323846 / 4)), 1e-12);
+                 0.5 * (1 + cos(3.14159265358979323846 / 4)), 1e-12);
     assert_close(bst_lr_at(60, 10, 110, 1.0, 0.0), 0.5, 1e-12);
     assert_close(bst_lr_at(60, 10, 110, 2.0, 0.2), 1.1, 1e-12);
     assert_close(bst_lr_at(110, 10, 110, 1.0, 0.01), 0.01, 1e-12);
