@@ -67,6 +67,24 @@ int cli_no_operands(const char *cmd, int argc, char **argv)
     return 0;
 }
 
+int cli_parse_options(const char *cmd, int argc, char **argv,
+                      const char *shortopts, const struct option *longs,
+                      void (*help)(void), cli_opt_fn on_opt, void *ctx)
+{
+    int c, rc;
+    while ((c = getopt_long(argc, argv, shortopts, longs, NULL)) != -1) {
+        if (c == 'h') {
+            help();
+            return -1;
+        }
+        if (c == '?' || c == ':')
+            return cli_getopt_error(cmd, c, argv);
+        if ((rc = on_opt(c, ctx)) != 0)
+            return rc;
+    }
+    return cli_no_operands(cmd, argc, argv);
+}
+
 void cli_getopt_reset(void)
 {
     /* glibc: optind = 0 re-initialises getopt completely */

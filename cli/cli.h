@@ -11,6 +11,7 @@
 #ifndef BS_CLI_H
 #define BS_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,6 +43,20 @@ int cli_getopt_error(const char *cmd, int c, char **argv);
 
 /* Rejects positional arguments left after the options; 0 or 2. */
 int cli_no_operands(const char *cmd, int argc, char **argv);
+
+/* One option of a subcommand (c from getopt_long, its argument in optarg)
+   applied to the subcommand's options ctx: 0, or the usage exit code. */
+typedef int (*cli_opt_fn)(int c, void *ctx);
+
+/*
+ * The option loop every subcommand shares: -h/--help prints help() and
+ * returns -1; an unknown option or a missing argument is the usage error;
+ * every other option goes to on_opt; positional operands are rejected.
+ * Returns 0 to go on, -1 after --help, or the usage exit code.
+ */
+int cli_parse_options(const char *cmd, int argc, char **argv,
+                      const char *shortopts, const struct option *longs,
+                      void (*help)(void), cli_opt_fn on_opt, void *ctx);
 
 /* Resets getopt for a fresh parse (a subcommand parses its own argv). */
 void cli_getopt_reset(void);

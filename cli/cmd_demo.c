@@ -71,8 +71,9 @@ static void help(void)
         "  -h, --help       this help\n");
 }
 
-static int parse_one(int c, demo_opts *o)
+static int parse_one(int c, void *ctx)
 {
+    demo_opts *o = ctx;
     switch (c) {
     case 'n': return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &o->n);
     case 'd': return cli_parse_i64(cmd, "--dim", optarg, 0, 4096, &o->dim);
@@ -107,7 +108,6 @@ static int parse(int argc, char **argv, demo_opts *o)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c, rc;
     *o = (demo_opts){.n = 20000,
                      .dim = 64,
                      .m = 1000,
@@ -115,17 +115,9 @@ static int parse(int argc, char **argv, demo_opts *o)
                      .b = 256,
                      .seed = 1,
                      .data_dir = DEMO_DEFAULT_DIR};
-    while ((c = getopt_long(argc, argv, ":hM:K:B:q", longs, NULL)) != -1) {
-        if (c == 'h') {
-            help();
-            return -1;
-        }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(cmd, c, argv);
-        if ((rc = parse_one(c, o)) != 0)
-            return rc;
-    }
-    if ((rc = cli_no_operands(cmd, argc, argv)) != 0)
+    int rc = cli_parse_options(cmd, argc, argv, ":hM:K:B:q", longs, help,
+                               parse_one, o);
+    if (rc != 0)
         return rc;
     if (o->k > o->m)
         return cli_usage(cmd, "-K %lld is larger than -M %lld", (long long)o->k,

@@ -46,8 +46,9 @@ static void help(void)
         "  -h, --help         this help\n");
 }
 
-static int parse_one(int c, graph_opts *o)
+static int parse_one(int c, void *ctx)
 {
+    graph_opts *o = ctx;
     int64_t v = 0;
     int rc = 0;
     switch (c) {
@@ -96,19 +97,10 @@ static int parse(int argc, char **argv, graph_opts *o)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c, rc;
     bs_graph_params_default(&o->p);
-    while ((c = getopt_long(argc, argv, ":ho:M:K:q", longs, NULL)) != -1) {
-        if (c == 'h') {
-            help();
-            return -1;
-        }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(cmd, c, argv);
-        if ((rc = parse_one(c, o)) != 0)
-            return rc;
-    }
-    if ((rc = cli_no_operands(cmd, argc, argv)) != 0)
+    int rc = cli_parse_options(cmd, argc, argv, ":ho:M:K:q", longs, help,
+                               parse_one, o);
+    if (rc != 0)
         return rc;
     if (!o->emb)
         return cli_usage(cmd, "missing required option --emb");

@@ -92,8 +92,9 @@ static int parse_schedule(const char *s, bs_sampler_params *p)
     return 0;
 }
 
-static int parse_one(int c, sample_opts *o)
+static int parse_one(int c, void *ctx)
 {
+    sample_opts *o = ctx;
     bs_sampler_params *p = &o->p;
     switch (c) {
     case 'g': o->graph = optarg; return 0;
@@ -163,20 +164,11 @@ static int parse(int argc, char **argv, sample_opts *o)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c, rc;
     bs_sampler_params_default(&o->p);
     o->epochs = 1;
-    while ((c = getopt_long(argc, argv, ":hn:o:B:q", longs, NULL)) != -1) {
-        if (c == 'h') {
-            help();
-            return -1;
-        }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(cmd, c, argv);
-        if ((rc = parse_one(c, o)) != 0)
-            return rc;
-    }
-    if ((rc = cli_no_operands(cmd, argc, argv)) != 0)
+    int rc = cli_parse_options(cmd, argc, argv, ":hn:o:B:q", longs, help,
+                               parse_one, o);
+    if (rc != 0)
         return rc;
     return check(o);
 }

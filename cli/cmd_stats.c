@@ -51,6 +51,20 @@ static void help(void)
         "  -h, --help         this help\n");
 }
 
+static int parse_one(int c, void *ctx)
+{
+    stats_opts *o = ctx;
+    switch (c) {
+    case 'e': o->emb = optarg; return 0;
+    case 'l': o->labels = optarg; return 0;
+    case 'b': o->batches = optarg; return 0;
+    case 'j': o->json = 1; return 0;
+    case 't':
+        return cli_parse_int(cmd, "--threads", optarg, 0, 4096, &o->threads);
+    default: return CLI_EXIT_USAGE;
+    }
+}
+
 /* Returns 0 to go on, -1 after --help, or the usage exit code. */
 static int parse(int argc, char **argv, stats_opts *o)
 {
@@ -62,21 +76,9 @@ static int parse(int argc, char **argv, stats_opts *o)
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c, rc = 0;
-    while (!rc && (c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'h': help(); return -1;
-        case 'e': o->emb = optarg; break;
-        case 'l': o->labels = optarg; break;
-        case 'b': o->batches = optarg; break;
-        case 'j': o->json = 1; break;
-        case 't':
-            rc = cli_parse_int(cmd, "--threads", optarg, 0, 4096, &o->threads);
-            break;
-        default: return cli_getopt_error(cmd, c, argv);
-        }
-    }
-    if (rc || (rc = cli_no_operands(cmd, argc, argv)) != 0)
+    int rc =
+        cli_parse_options(cmd, argc, argv, ":h", longs, help, parse_one, o);
+    if (rc != 0)
         return rc;
     if (!o->emb)
         return cli_usage(cmd, "missing required option --emb");

@@ -38,8 +38,9 @@ static void help(void)
         "  -h, --help       this help\n");
 }
 
-static int parse_one(int c, synth_opts *o)
+static int parse_one(int c, void *ctx)
 {
+    synth_opts *o = ctx;
     switch (c) {
     case 'n': return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &o->n);
     case 'd': return cli_parse_i64(cmd, "--dim", optarg, 1, 1 << 16, &o->dim);
@@ -68,20 +69,11 @@ static int parse(int argc, char **argv, synth_opts *o)
         {"labels", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c, rc;
     o->clusters = 10;
     o->noise = 0.5;
-    while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
-        if (c == 'h') {
-            help();
-            return -1;
-        }
-        if (c == '?' || c == ':')
-            return cli_getopt_error(cmd, c, argv);
-        if ((rc = parse_one(c, o)) != 0)
-            return rc;
-    }
-    if ((rc = cli_no_operands(cmd, argc, argv)) != 0)
+    int rc =
+        cli_parse_options(cmd, argc, argv, ":ho:", longs, help, parse_one, o);
+    if (rc != 0)
         return rc;
     if (!o->n || !o->dim)
         return cli_usage(cmd, "missing required option %s",

@@ -275,12 +275,16 @@ const int32_t *bs_graph_neighbors(const bs_graph *g, int64_t i);
 const float *bs_graph_similarities(const bs_graph *g, int64_t i);
 
 /*
- * Graph file (.bsg): magic "BSGRAPH\0", version, n, k, mode, m, seed, block,
- * payload (n*k int32 ids, n*k float32 similarities), CRC-32 of everything
- * before it; little-endian.  Written through a temporary file renamed into
- * place.  Loading checks the magic, version, sizes (file length must match
+ * Graph file (.bsg), little-endian, a 48-byte header then the payload:
+ * magic "BSGRAPH\0" (8 bytes), u32 version (1), u32 mode, i64 n, i32 k,
+ * i32 block, i64 m, u64 seed; n*k int32 ids; n*k float32 similarities;
+ * u32 CRC-32 (zlib) of every byte before it (layout table in
+ * src/graph_io.c).  Written through a temporary file renamed into place.
+ * Saving refuses a graph the loader would reject (BS_ERR_INVALID_ARG).
+ * Loading checks the magic, version, mode, sizes (file length must match
  * exactly), the checksum, every id (< n, not its own row) and every
- * similarity (finite, in [-1.0001, 1.0001]).
+ * similarity (finite, in [-1.0001, 1.0001]); errors are BS_ERR_FORMAT
+ * (BS_ERR_IO when the file cannot be read).
  */
 bs_status bs_graph_save(const bs_graph *g, const char *path, bs_error *err);
 bs_status bs_graph_load(const char *path, bs_graph **out, bs_error *err);
