@@ -6,11 +6,11 @@
 #   peak memory of the N = 1M shared build <= embeddings + graph + 64 MB
 #
 #   bench/run_graph.sh [build-dir] [N] [BIG_N]
-# defaults: build-graph, 50000, 1000000 (BIG_N = 0 skips the 1M run).
+# defaults: build, 50000, 1000000 (BIG_N = 0 skips the 1M run).
 # Python references run with /usr/bin/python3 (Debian torch and faiss).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-graph}
+build=${1:-$root/build}
 n=${2:-50000}
 big=${3:-1000000}
 threads=${THREADS:-2}
