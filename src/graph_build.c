@@ -262,9 +262,13 @@ static int64_t topk_collect(const float *s, const float *scale, int64_t len,
     return c;
 }
 
-void bs__topk_select(const float *s, int64_t len, const int32_t *ids,
-                     int32_t base, int32_t k, uint64_t *scratch, uint64_t *out)
+void bs__topk_select_path(int path, const float *s, int64_t len,
+                          const int32_t *ids, int32_t base, int32_t k,
+                          uint64_t *scratch, uint64_t *out)
 {
+    if (path != BS_TOPK_SCALAR && bs__cpu_has_avx512() &&
+        bs__topk_select_avx512(s, len, ids, base, k, out))
+        return;
     float t = topk_threshold(s, NULL, len, k);
     int64_t c = topk_collect(s, NULL, len, t, ids, base, scratch);
     if (c < k) /* the sample overestimated the threshold */
@@ -273,6 +277,12 @@ void bs__topk_select(const float *s, int64_t len, const int32_t *ids,
         select_u64(scratch, c, k);
     sort_u64(scratch, k);
     memcpy(out, scratch, sizeof *out * (size_t)k);
+}
+
+void bs__topk_select(const float *s, int64_t len, const int32_t *ids,
+                     int32_t base, int32_t k, uint64_t *scratch, uint64_t *out)
+{
+    bs__topk_select_path(BS_TOPK_AUTO, s, len, ids, base, k, scratch, out);
 }
 
 /*

@@ -64,4 +64,33 @@ static inline int32_t bs__key_id(uint64_t key)
 void bs__topk_select(const float *s, int64_t len, const int32_t *ids,
                      int32_t base, int32_t k, uint64_t *scratch, uint64_t *out);
 
+/*
+ * The implementations behind bs__topk_select, which picks the AVX-512 one
+ * when the CPU has it (checked on every call: cheap, and no global state)
+ * and falls back to the scalar one whenever it declines.  Both give the
+ * same bytes; tests force each path with bs__topk_select_path.
+ */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define BS_HAVE_AVX512_TOPK 1
+#else
+#define BS_HAVE_AVX512_TOPK 0
+#endif
+
+enum { BS_TOPK_AUTO = 0, BS_TOPK_SCALAR = 1, BS_TOPK_AVX512 = 2 };
+
+/* 1 if this build has the AVX-512 path and the CPU runs it (F, BW, VL, DQ). */
+int bs__cpu_has_avx512(void);
+
+/* bs__topk_select on the given path (BS_TOPK_AVX512 on a CPU without it,
+   or when the SIMD path declines, runs the scalar one). */
+void bs__topk_select_path(int path, const float *s, int64_t len,
+                          const int32_t *ids, int32_t base, int32_t k,
+                          uint64_t *scratch, uint64_t *out);
+
+/* topk_simd.c: the AVX-512 path.  Returns 0, with out untouched, when it
+   declines (k > 240, no threshold with k..256 survivors found quickly,
+   fewer than k finite entries); call only if bs__cpu_has_avx512(). */
+int bs__topk_select_avx512(const float *s, int64_t len, const int32_t *ids,
+                           int32_t base, int32_t k, uint64_t *out);
+
 #endif

@@ -174,6 +174,100 @@ static void test_topk_select(void **state)
     free(scratch);
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t mix64(uint64_t *st)
+{
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The scalar and the AVX-512 top-K (where the CPU has it) against a qsort
+   reference: many lengths and k, Gaussian-like and heavily tied values,
+   +-0, masked (-inf) entries, explicit ids or base + j. */
+static void test_topk_paths(void **state)
+{
+    (void)state;
+    enum { MAXLEN = 3001 };
+    float *s = malloc(sizeof(float) * MAXLEN);
+    int32_t *ids = malloc(sizeof(int32_t) * MAXLEN);
+    uint64_t *scratch = malloc(sizeof(uint64_t) * (MAXLEN + 300));
+    uint64_t *ref = malloc(sizeof(uint64_t) * MAXLEN);
+    uint64_t out[300];
+    const int64_t lens[] = {1,   2,   7,   16,   17,   63,   64,   65,  100,
+                            128, 129, 200, 255,  256,  257,  300,  511, 512,
+                            513, 700, 999, 1001, 1024, 1500, 2048, 3001};
+    const int32_t ks[] = {1,   5,   8,   31,  64,  65, 100,
+                          112, 113, 128, 200, 240, 250};
+    int simd = bs__cpu_has_avx512(), simd_used = 0;
+    uint64_t st = 42;
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (int kind = 0; kind < 5; kind++) {
+                int64_t len = lens[li];
+                int32_t k = ks[ki];
+                for (int64_t j = 0; j < len; j++) {
+                    double u = (double)(mix64(&st) >> 11) / 9007199254740992.0;
+                    double g =
+                        u + (double)(mix64(&st) >> 11) / 9007199254740992.0 +
+                        (double)(mix64(&st) >> 11) / 9007199254740992.0 - 1.5;
+                    ids[j] = (int32_t)(mix64(&st) % 1000000);
+                    switch (kind) {
+                    case 0: s[j] = (float)(0.3 * g); break; /* smooth */
+                    case 1:
+                        s[j] = (float)((int)(u * 9) - 4) / 4.0f;
+                        break; /* ties */
+                    case 2: s[j] = (mix64(&st) & 1) ? 0.0f : -0.0f; break;
+                    case 3:
+                        s[j] = (float)(u < 0.9 ? 0.1 * g : 0.9 + 0.01 * g);
+                        break;
+                    default: s[j] = (float)(u * u * u); break; /* skewed */
+                    }
+                }
+                int64_t nfin = len;
+                for (int64_t j = 3; j < len; j += 97) { /* masked entries */
+                    s[j] = -INFINITY;
+                    nfin--;
+                }
+                if (nfin < k)
+                    continue;
+                const int32_t *idp = (kind & 1) ? ids : NULL;
+                int32_t base = (kind & 1) ? 0 : 1000 + (int32_t)len;
+                int64_t c = 0;
+                for (int64_t j = 0; j < len; j++)
+                    if (s[j] != -INFINITY)
+                        ref[c++] =
+                            bs__sim_key(s[j], idp ? idp[j] : base + (int32_t)j);
+                qsort(ref, (size_t)c, sizeof *ref, u64_cmp);
+                for (int path = BS_TOPK_AUTO; path <= BS_TOPK_AVX512; path++) {
+                    memset(out, 0xA5, sizeof out);
+                    bs__topk_select_path(path, s, len, idp, base, k, scratch,
+                                         out);
+                    assert_memory_equal(out, ref, sizeof *out * (size_t)k);
+                }
+                if (simd) {
+                    memset(out, 0xA5, sizeof out);
+                    if (bs__topk_select_avx512(s, len, idp, base, k, out)) {
+                        simd_used++;
+                        assert_memory_equal(out, ref, sizeof *out * (size_t)k);
+                        assert_true(out[k] == 0xA5A5A5A5A5A5A5A5ULL);
+                    }
+                }
+            }
+    if (simd) /* the SIMD path must not decline the common cases */
+        assert_true(simd_used > 800);
+    free(s);
+    free(ids);
+    free(scratch);
+    free(ref);
+}
+
 static void test_exact_bruteforce(void **state)
 {
     (void)state;
@@ -544,6 +638,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_order),
         cmocka_unit_test(test_topk_select),
+        cmocka_unit_test(test_topk_paths),
         cmocka_unit_test(test_exact_bruteforce),
         cmocka_unit_test(test_exact_full),
         cmocka_unit_test(test_all_candidates),
