@@ -121,19 +121,6 @@ static void both_reject(const void *b, size_t len, bs_status code,
     unlink(path);
 }
 
-static int count_prefix(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* ------------------------------------------------------------ round trips */
 
 static void test_roundtrip(void **state)
@@ -419,7 +406,7 @@ static void test_save_rename_fails_no_temp(void **state)
     bs_graph *g = make_graph(5, 2, BS_MODE_SHARED);
     bs_error err;
     tu_assert_fails(bs_graph_save(g, target, &err), BS_ERR_IO, &err, "rename");
-    assert_int_equal(count_prefix(dir, "g.bsg.tmp."), 0);
+    assert_int_equal(tu_count_prefix(dir, "g.bsg.tmp."), 0);
     bs_graph_free(g);
     rmdir(target);
     rmdir(dir);
@@ -454,7 +441,7 @@ static void test_failed_save_keeps_old(void **state)
         assert_int_equal(bs_graph_load(path, &h, &err), BS_OK);
         assert_same_graph(old, h);
         bs_graph_free(h);
-        assert_int_equal(count_prefix(dir, "g.bsg.tmp."), 0);
+        assert_int_equal(tu_count_prefix(dir, "g.bsg.tmp."), 0);
         if (g != big)
             bs_graph_free(g);
     }

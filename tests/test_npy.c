@@ -88,20 +88,6 @@ static void reject_dict(const char *dict, size_t dlen, bs_status code,
     free(data);
 }
 
-/* Counts entries of dir whose name starts with prefix (leftover temps). */
-static int count_prefix(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* Fills n elements of dtype t with values that differ per element and use
    the whole width (negatives, fractions, large magnitudes). */
 static void fill(bs_dtype t, void *p, int64_t n)
@@ -718,7 +704,7 @@ static void test_write_rename_fails_no_temp(void **state)
     bs_array a = {.dtype = BS_DTYPE_F32, .ndim = 1, .shape = {4}, .data = v};
     bs_error err;
     tu_assert_fails(bs_npy_write(target, &a, &err), BS_ERR_IO, &err, "rename");
-    assert_int_equal(count_prefix(dir, "t.npy.tmp."), 0);
+    assert_int_equal(tu_count_prefix(dir, "t.npy.tmp."), 0);
     rmdir(target);
     rmdir(dir);
 }
@@ -754,7 +740,7 @@ static void write_with_fsize_limit(size_t limit, size_t elems)
     assert_int_equal(b.shape[0], 2);
     assert_int_equal(b.shape[1], 3);
     bs_array_free(&b);
-    assert_int_equal(count_prefix(dir, "old.npy.tmp."), 0);
+    assert_int_equal(tu_count_prefix(dir, "old.npy.tmp."), 0);
     free(v);
     unlink(path);
     rmdir(dir);

@@ -23,6 +23,10 @@ float *tu_clustered(int64_t n, int64_t d, int clusters, double noise,
 /* Writes len bytes to path (no atomicity; for crafting bad inputs). */
 void tu_write_bytes(const char *path, const void *buf, size_t len);
 
+/* Number of entries of dir whose name starts with prefix (e.g. leftover
+   temporary files of an atomic write). */
+int tu_count_prefix(const char *dir, const char *prefix);
+
 /* Asserts that st == want and that err.msg contains `needle` (if non-NULL);
    prints the message on failure. */
 #define tu_assert_fails(st, want, err, needle)                                 \
