@@ -18,15 +18,7 @@
 #include <zlib.h>
 
 #include "batchsampler.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fprintf(stderr, "fuzz_graph: check failed: %s (line %d)\n", #c,    \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 /* Everything a loaded graph promises: ids in range and not self, finite
    similarities near [-1, 1], known mode. */
@@ -102,7 +94,7 @@ static bs_status load_checked(const uint8_t *data, size_t size, bs_graph **g)
     } else {
         CHECK(*g == NULL);
         CHECK(st == BS_ERR_FORMAT || st == BS_ERR_NOMEM);
-        CHECK(err.msg[0] != '\0' && strchr(err.msg, '\n') == NULL);
+        check_msg(&err);
     }
     return st;
 }

@@ -15,22 +15,7 @@
 #include <unistd.h>
 
 #include "batchsampler.h"
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) {                                                            \
-            fprintf(stderr, "fuzz_npy: check failed: %s (line %d)\n", #c,      \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
-
-/* Error messages must be one NUL-terminated line. */
-static void check_msg(const bs_error *err)
-{
-    CHECK(memchr(err->msg, '\0', sizeof err->msg) != NULL);
-    CHECK(strchr(err->msg, '\n') == NULL && err->msg[0] != '\0');
-}
+#include "fuzz_check.h"
 
 /* Touches every byte of the array so ASan sees a short allocation. */
 static unsigned touch(const bs_array *a)
