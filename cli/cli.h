@@ -1,6 +1,7 @@
 /*
  * cli.h — declarations shared by the `batchsampler` command-line tool's
- * sources.  The tool uses only the public header batchsampler.h.
+ * sources.  The tool uses the public header batchsampler.h, and the
+ * training engine's engine.h for the demo's Fashion-MNIST reader.
  *
  * Exit codes (every subcommand):
  *   0  success
@@ -34,7 +35,7 @@ int cli_usage(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 int cli_fail(const bs_error *err);
 
 /* Fills *err with code and a formatted message (for errors the CLI itself
-   detects in data, e.g. an IDX file); returns code. */
+   detects, or reports for the training engine's IDX reader); returns code. */
 bs_status cli_set_error(bs_error *err, bs_status code, const char *fmt, ...)
     CLI_PRINTF(3, 4);
 
@@ -107,20 +108,6 @@ void cli_progress_update(cli_progress *p, int64_t done, int64_t total);
 void cli_progress_end(cli_progress *p, int ok);
 /* A bs_progress_fn whose ctx is a cli_progress*; never cancels. */
 int cli_progress_cb(void *ctx, int64_t done, int64_t total);
-
-/* ----------------------------------------------------------------- idx.c */
-
-/*
- * Reads the first `want` records (want <= 0: all) of a gzip-compressed IDX
- * file: images (magic 0x00000803, count x rows x cols uint8) or labels
- * (magic 0x00000801, count uint8).  *data is malloc'ed.  Errors name the
- * file; a missing file says how to install the data set.
- */
-bs_status cli_idx_read_images(const char *path, int64_t want, uint8_t **data,
-                              int64_t *count, int64_t *rows, int64_t *cols,
-                              bs_error *err);
-bs_status cli_idx_read_labels(const char *path, int64_t want, uint8_t **data,
-                              int64_t *count, bs_error *err);
 
 /* ----------------------------------------------------------------- rng.c */
 

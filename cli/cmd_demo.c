@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine.h"
 
 static const char cmd[] = "demo";
 
@@ -132,6 +133,19 @@ static int parse(int argc, char **argv, demo_opts *o)
 
 /* ------------------------------------------------------------ data */
 
+/* The engine's IDX reader speaks engine codes plus a message; the CLI
+   reports a bs_status and a bs_error. */
+static bs_status idx_status(int rc, const char *msg, bs_error *err)
+{
+    if (rc == BST_OK)
+        return BS_OK;
+    bs_status code = rc == BST_ERR_NOMEM   ? BS_ERR_NOMEM
+                     : rc == BST_ERR_IO    ? BS_ERR_IO
+                     : rc == BST_ERR_INVAL ? BS_ERR_INVALID_ARG
+                                           : BS_ERR_FORMAT;
+    return cli_set_error(err, code, "%s", msg);
+}
+
 static bs_status load_labels(const demo_opts *o, demo_data *dd, bs_error *err)
 {
     char path[PATH_CAP];
@@ -139,7 +153,10 @@ static bs_status load_labels(const demo_opts *o, demo_data *dd, bs_error *err)
     int64_t count = 0;
     bs_status st;
     snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", o->data_dir);
-    st = cli_idx_read_labels(path, o->n, &lab, &count, err);
+    char msg[BS_ERROR_MSG_MAX];
+    st = idx_status(
+        bst_idx_read_labels(path, o->n, &lab, &count, msg, sizeof msg), msg,
+        err);
     if (st != BS_OK)
         return st;
     dd->y = malloc((size_t)count * sizeof *dd->y);
@@ -220,7 +237,10 @@ static bs_status load_data(const demo_opts *o, demo_data *dd, bs_error *err)
     int64_t rows = 0, cols = 0;
     bs_status st;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", o->data_dir);
-    st = cli_idx_read_images(path, o->n, &pix, &dd->n, &rows, &cols, err);
+    char msg[BS_ERROR_MSG_MAX];
+    st = idx_status(bst_idx_read_images(path, o->n, &pix, &dd->n, &rows, &cols,
+                                        msg, sizeof msg),
+                    msg, err);
     if (st == BS_OK)
         st = load_labels(o, dd, err);
     if (st == BS_OK)

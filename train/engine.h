@@ -21,14 +21,16 @@
  *    backward before the next train forward of the same struct.
  *  - Functions returning int return BST_OK or BST_ERR_NOMEM (workspace
  *    allocation failed; outputs then undefined) / BST_ERR_INVAL (bad
- *    arguments).  void functions cannot fail (arguments are the caller's
- *    contract, checked with assert in debug builds).
+ *    arguments); the file readers also return BST_ERR_IO / BST_ERR_FORMAT
+ *    and can write a one-line message into a caller's buffer.  void
+ *    functions cannot fail (arguments are the caller's contract, checked
+ *    with assert in debug builds).
  *  - Thread safety: functions are reentrant (no global state); a layer struct
  *    may not be used from two threads at once.  Internally they parallelise
  *    with OpenMP and OpenBLAS; results are bitwise identical for any number
  *    of threads (no floating-point atomics; reductions run in a fixed order).
- *  - Randomness (initialisation, dropout) is a pure function of
- *    (seed, index) through bs_rng_derive (src/rng.h).
+ *  - Randomness (initialisation, dropout, augmentation) is a pure function
+ *    of (seed, index) through bs_rng_derive (src/rng.h).
  */
 #ifndef BS_TRAIN_ENGINE_H
 #define BS_TRAIN_ENGINE_H
@@ -36,10 +38,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { BST_OK = 0, BST_ERR_NOMEM = -1, BST_ERR_INVAL = -2 };
+enum {
+    BST_OK = 0,
+    BST_ERR_NOMEM = -1,
+    BST_ERR_INVAL = -2,
+    BST_ERR_IO = -3,    /* a file could not be opened (errno text) */
+    BST_ERR_FORMAT = -4 /* a file is malformed, truncated or too short */
+};
 
 /* bs_rng_derive purposes used by the engine (distinct from the library's). */
-enum { BST_STREAM_INIT = 0x7401, BST_STREAM_DROPOUT = 0x7402 };
+enum {
+    BST_STREAM_INIT = 0x7401,
+    BST_STREAM_DROPOUT = 0x7402,
+    BST_STREAM_AUGMENT = 0x7403
+};
 
 /* One parameter tensor and its gradient, as seen by the optimiser. */
 typedef struct {
@@ -220,5 +232,76 @@ double bst_lr_at(long step, long warmup, long total, double base_lr,
  */
 void bst_kaiming_normal(float *w, size_t n, int fan_in, uint64_t seed,
                         uint64_t index);
+
+/* -------------------------------------------------------------------- idx */
+/* Reader for the gzip-compressed IDX files of (Fashion-)MNIST: a big-endian
+   header (magic 0x00000800 | type << 8 | ndim, then ndim uint32 sizes) and
+   the uint8 payload.  Images: magic 0x00000803, (count, rows, cols); labels:
+   magic 0x00000801, (count).
+
+   Reads the first `want` records (want <= 0: all).  *data (count x rows x
+   cols, resp. count bytes) is malloc'ed; free() it.  Returns BST_OK,
+   BST_ERR_IO (missing or unreadable file; the message says how to install
+   the data set), BST_ERR_FORMAT (bad magic, bad sizes, no records,
+   truncated or corrupt, or fewer than `want` records), BST_ERR_NOMEM or
+   BST_ERR_INVAL (NULL arguments).  On error nothing is allocated and, if
+   msg is non-NULL, a one-line message naming the file is written to msg
+   (at most cap bytes, NUL-terminated). */
+int bst_idx_read_images(const char *path, int64_t want, uint8_t **data,
+                        int64_t *count, int64_t *rows, int64_t *cols, char *msg,
+                        size_t cap);
+int bst_idx_read_labels(const char *path, int64_t want, uint8_t **data,
+                        int64_t *count, char *msg, size_t cap);
+/* out[i] = in[i] / 255 (uint8 pixels to floats in [0, 1]). */
+void bst_u8_to_float(const uint8_t *in, float *out, size_t n);
+
+/* ---------------------------------------------------------------- augment */
+/* SimCLR views of 28 x 28 grayscale images (Fashion-MNIST), values in
+   [0, 1].  Per view, in this order:
+     1. random resized crop: area fraction ~ U(scale_min, scale_max) of the
+        image, aspect w/h log-uniform in (ratio_min, ratio_max), integer box
+        placed uniformly; 10 tries, then the largest centred box of a
+        permitted aspect (torchvision.RandomResizedCrop); the box is resized
+        back to 28 x 28 by bilinear sampling (align_corners=False, no
+        antialias);
+     2. horizontal flip with probability flip_p;
+     3. with probability jitter_p: brightness x *= U(1 - brightness,
+        1 + brightness), then contrast x = c x + (1 - c) mean(x) with
+        c ~ U(1 - contrast, 1 + contrast), each clamped to [0, 1]
+        (torchvision ColorJitter on one channel, fixed order);
+     4. additive Gaussian noise N(0, noise_std^2) per pixel, clamped to
+        [0, 1].
+   Identity: scale (1, 1), flip_p = 0, jitter_p = 0 (or brightness =
+   contrast = 0), noise_std = 0. */
+enum { BST_AUG_SIDE = 28 };
+
+typedef struct {
+    float scale_min, scale_max; /* 0 < min <= max <= 1 */
+    float ratio_min, ratio_max; /* 0 < min <= max, finite */
+    float flip_p;               /* [0, 1] */
+    float jitter_p;             /* [0, 1] */
+    float brightness, contrast; /* [0, 1] */
+    float noise_std;            /* [0, 1] */
+} bst_augment_params;
+
+/* SimCLR's recipe adapted to 28 x 28 grayscale: scale (0.2, 1), ratio
+   (3/4, 4/3), flip 0.5, jitter p 0.8 with brightness = contrast = 0.4,
+   noise_std 0.05. */
+void bst_augment_params_default(bst_augment_params *p);
+/* BST_OK, or BST_ERR_INVAL for NULL or any field out of range (NaN
+   included). */
+int bst_augment_check(const bst_augment_params *p);
+
+/* images (n, 28, 28): the source set.  idx (b): rows of it, each in
+   [0, n).  out (b, 1, 28, 28).  View k of the batch is a pure function of
+   (seed, epoch, idx[k], view) through stream BST_STREAM_AUGMENT: the same
+   for any batch position or OpenMP thread count (OpenMP over the batch).
+   epoch >= 0, view >= 0 (normally 0 and 1 for SimCLR's two views).
+   Returns BST_OK, or BST_ERR_INVAL for bad params, NULL arrays, b < 0,
+   n < 1, a negative epoch or view, or an index out of range (then nothing
+   is written). */
+int bst_augment_batch(const bst_augment_params *p, const float *images,
+                      int64_t n, const int64_t *idx, int64_t b, uint64_t seed,
+                      int64_t epoch, int view, float *out);
 
 #endif /* BS_TRAIN_ENGINE_H */
