@@ -64,12 +64,7 @@ static void differential(const uint8_t *data, size_t size, bs_status st,
                          const bs_graph *g)
 {
     char path[64];
-    snprintf(path, sizeof path, "/tmp/fuzz_graph.%ld.bsg", (long)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return;
-    int ok = fwrite(data, 1, size, f) == size;
-    if (fclose(f) != 0 || !ok)
+    if (!write_scratch("fuzz_graph.bsg", data, size, path, sizeof path))
         return;
     bs_graph *h;
     bs_error err;

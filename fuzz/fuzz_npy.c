@@ -67,12 +67,7 @@ static void differential(const uint8_t *data, size_t size, bs_status st,
                          const bs_array *a)
 {
     char path[64];
-    snprintf(path, sizeof path, "/tmp/fuzz_npy.%ld.npy", (long)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return;
-    int ok = fwrite(data, 1, size, f) == size;
-    if (fclose(f) != 0 || !ok)
+    if (!write_scratch("fuzz_npy.npy", data, size, path, sizeof path))
         return;
     bs_array b;
     bs_error err;
