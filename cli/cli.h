@@ -127,6 +127,8 @@ int cli_cmd_graph(int argc, char **argv);
 int cli_cmd_sample(int argc, char **argv);
 int cli_cmd_stats(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_compare(int argc, char **argv);
 int cli_cmd_synth(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
 
 #endif /* BS_CLI_H */

@@ -15,8 +15,10 @@ static const cli_command commands[] = {
     {"graph", cli_cmd_graph, "build a proximity graph from embeddings"},
     {"sample", cli_cmd_sample, "sample mini-batches (rwr, knn, uniform)"},
     {"stats", cli_cmd_stats, "hardness, false negatives, coverage of batches"},
-    {"demo", cli_cmd_demo, "compare the samplers on Fashion-MNIST"},
+    {"demo", cli_cmd_demo, "SimCLR with uniform vs BatchSampler batches"},
+    {"compare", cli_cmd_compare, "compare the samplers on fixed embeddings"},
     {"synth", cli_cmd_synth, "write a synthetic clustered data set"},
+    {"train", cli_cmd_train, "train a contrastive encoder (simclr)"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

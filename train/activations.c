@@ -6,16 +6,23 @@
 #include "engine.h"
 #include "rng.h"
 
+/* Elementwise and memory-bound: threads pay off only on large tensors. */
+enum { PAR_MIN = 1 << 16 };
+
 void bst_relu_forward(const float *x, float *y, size_t n)
 {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void bst_relu_backward(const float *x, const float *dy, float *dx, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float d = dy[i]; /* loaded unconditionally: the select vectorises */
+        dx[i] = x[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 void bst_dropout_forward(const float *x, float *y, float *mask, size_t n,

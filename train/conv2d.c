@@ -2,10 +2,12 @@
    by im2col + sgemm, one sample at a time, OpenMP over the batch.
 
    Determinism: samples are independent in the forward and for dx; the
-   weight gradient is summed per fixed-size chunk of samples (CONV_CHUNK,
-   independent of the thread count) and the chunks are added in order, so
+   weight gradient is summed per part of the batch (min(N, CONV_PARTS)
+   parts whose bounds depend on N only, not on the thread count) and the
+   parts are added in order, so
    the result does not depend on how many threads ran. */
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +16,21 @@
 
 #include "engine.h"
 
-enum { CONV_CHUNK = 4 }; /* samples per weight-gradient partial sum */
+enum { CONV_PARTS = 8 }; /* weight-gradient partial sums per call */
+
+/* The layer's scratch, at least n floats (grown, never shrunk). */
+static float *workspace(bst_conv2d *c, size_t n)
+{
+    if (c->ws_cap >= n)
+        return c->ws;
+    float *p = malloc(n * sizeof(float));
+    if (!p)
+        return NULL;
+    free(c->ws);
+    c->ws = p;
+    c->ws_cap = n;
+    return p;
+}
 
 int bst_conv2d_init(bst_conv2d *c, int cin, int cout, int k, int stride,
                     int pad, int bias)
@@ -44,6 +60,7 @@ void bst_conv2d_free(bst_conv2d *c)
     free(c->dW);
     free(c->b);
     free(c->db);
+    free(c->ws);
     memset(c, 0, sizeof *c);
 }
 
@@ -77,7 +94,21 @@ static int is_pointwise(const bst_conv2d *c)
     return c->k == 1 && c->stride == 1 && c->pad == 0;
 }
 
-/* col (cin k k, Ho Wo) from one sample x (cin, H, W); row (ci, ki, kj). */
+/* Output columns [*lo, *hi) whose input column ow*s - p + kj lies in
+   [0, W): the rest of a col row is padding. */
+static void valid_cols(int W, int Wo, int s, int p, int kj, int *lo, int *hi)
+{
+    int a = p - kj > 0 ? (p - kj + s - 1) / s : 0; /* first ow with iw >= 0 */
+    int b = (W - 1 + p - kj) >= 0 ? (W - 1 + p - kj) / s + 1 : 0;
+    *lo = a < Wo ? a : Wo;
+    *hi = b < Wo ? b : Wo;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* col (cin k k, Ho Wo) from one sample x (cin, H, W); row (ci, ki, kj).
+   Padding is written as zeros; the valid span of each output row is a
+   contiguous (stride 1) or strided copy without per-pixel branches. */
 static void im2col(const bst_conv2d *c, const float *x, float *col, int H,
                    int W, int Ho, int Wo)
 {
@@ -87,13 +118,29 @@ static void im2col(const bst_conv2d *c, const float *x, float *col, int H,
             for (int kj = 0; kj < k; kj++) {
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * Ho * Wo;
                 const float *xc = x + (size_t)ci * H * W;
+                int lo, hi;
+                valid_cols(W, Wo, s, p, kj, &lo, &hi);
                 for (int oh = 0; oh < Ho; oh++) {
                     int ih = oh * s - p + ki;
-                    for (int ow = 0; ow < Wo; ow++) {
-                        int iw = ow * s - p + kj;
-                        int in = ih >= 0 && ih < H && iw >= 0 && iw < W;
-                        row[oh * Wo + ow] = in ? xc[ih * W + iw] : 0.0f;
+                    float *r = row + oh * Wo;
+                    if (ih < 0 || ih >= H) {
+                        for (int ow = 0; ow < Wo; ow++)
+                            r[ow] = 0.0f;
+                        continue;
                     }
+                    /* input index of output column ow: base + ow * s */
+                    ptrdiff_t base = (ptrdiff_t)ih * W - p + kj;
+                    for (int ow = 0; ow < lo; ow++)
+                        r[ow] = 0.0f;
+                    /* rows are short (4..28): a plain loop beats memcpy */
+                    if (s == 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            r[ow] = xc[base + ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++)
+                            r[ow] = xc[base + (ptrdiff_t)ow * s];
+                    for (int ow = hi; ow < Wo; ow++)
+                        r[ow] = 0.0f;
                 }
             }
 }
@@ -110,21 +157,120 @@ static void col2im(const bst_conv2d *c, const float *col, float *dx, int H,
                 const float *row =
                     col + ((size_t)(ci * k + ki) * k + kj) * Ho * Wo;
                 float *dxc = dx + (size_t)ci * H * W;
+                int lo, hi;
+                valid_cols(W, Wo, s, p, kj, &lo, &hi);
                 for (int oh = 0; oh < Ho; oh++) {
                     int ih = oh * s - p + ki;
                     if (ih < 0 || ih >= H)
                         continue;
-                    for (int ow = 0; ow < Wo; ow++) {
-                        int iw = ow * s - p + kj;
-                        if (iw >= 0 && iw < W)
-                            dxc[ih * W + iw] += row[oh * Wo + ow];
-                    }
+                    const float *r = row + oh * Wo;
+                    ptrdiff_t base = (ptrdiff_t)ih * W - p + kj;
+                    for (int ow = lo; ow < hi; ow++)
+                        dxc[base + (ptrdiff_t)ow * s] += r[ow];
                 }
             }
 }
 
-int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
-                       int H, int W)
+/* "Same" convolutions (stride 1, output as large as the input: the 3x3
+   pad-1 layers) shift whole planes: col row (ci, ki, kj) is the input
+   plane moved by (ki - p, kj - p), so it is one contiguous copy, then the
+   columns that wrapped around a row edge and the rows outside the plane
+   are zeroed.  Far fewer, longer copies than row by row (Wo is 4..28). */
+static int is_same(const bst_conv2d *c, int H, int W, int Ho, int Wo)
+{
+    return c->stride == 1 && Ho == H && Wo == W;
+}
+
+/* Valid output rows [*lo, *hi) of a vertical shift dy (ih = oh + dy). */
+static void valid_rows(int H, int dy, int *lo, int *hi)
+{
+    *lo = dy < 0 ? -dy : 0;
+    *hi = dy > 0 ? H - dy : H;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+static void im2col_same(const bst_conv2d *c, const float *x, float *col, int H,
+                        int W)
+{
+    int k = c->k, p = c->pad;
+    ptrdiff_t HW = (ptrdiff_t)H * W;
+    for (int ci = 0; ci < c->cin; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
+                const float *xc = x + (size_t)ci * HW;
+                int dy = ki - p, dx = kj - p, lo, hi;
+                valid_rows(H, dy, &lo, &hi);
+                /* row[i] = xc[i + off] for i in [lo W, hi W), clipped to
+                   the plane; the clipped ends are edge columns */
+                ptrdiff_t off = (ptrdiff_t)dy * W + dx;
+                ptrdiff_t a = (ptrdiff_t)lo * W, b = (ptrdiff_t)hi * W;
+                if (a + off < 0)
+                    a = -off;
+                if (b + off > HW)
+                    b = HW - off;
+                for (ptrdiff_t i = 0; i < (ptrdiff_t)lo * W; i++)
+                    row[i] = 0.0f;
+                if (b > a)
+                    memcpy(row + a, xc + (a + off),
+                           (size_t)(b - a) * sizeof(float));
+                for (ptrdiff_t i = (ptrdiff_t)hi * W; i < HW; i++)
+                    row[i] = 0.0f;
+                /* edge columns: a left shift (dx < 0) leaves columns
+                   [0, -dx) empty, a right shift [W - dx, W) */
+                for (int oh = lo; oh < hi; oh++) {
+                    float *r = row + (size_t)oh * W;
+                    for (int ow = 0; ow < -dx; ow++)
+                        r[ow] = 0.0f;
+                    for (int ow = W - dx; ow < W; ow++)
+                        r[ow] = 0.0f;
+                }
+                if (lo * W > a) /* [lo W, a) was clipped */
+                    for (ptrdiff_t i = (ptrdiff_t)lo * W; i < a; i++)
+                        row[i] = 0.0f;
+                if (b < (ptrdiff_t)hi * W)
+                    for (ptrdiff_t i = b; i < (ptrdiff_t)hi * W; i++)
+                        row[i] = 0.0f;
+            }
+}
+
+/* The adjoint of im2col_same: the edge entries of dcol (padding) are
+   zeroed in place first, then each shifted plane is added contiguously.
+   Adds happen in the same order as col2im's, so results are identical. */
+static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
+                        int W)
+{
+    int k = c->k, p = c->pad;
+    ptrdiff_t HW = (ptrdiff_t)H * W;
+    memset(dx, 0, (size_t)c->cin * HW * sizeof(float));
+    for (int ci = 0; ci < c->cin; ci++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
+                float *dxc = dx + (size_t)ci * HW;
+                int dy = ki - p, sx = kj - p, lo, hi;
+                valid_rows(H, dy, &lo, &hi);
+                for (int oh = lo; oh < hi; oh++) {
+                    float *r = row + (size_t)oh * W;
+                    for (int ow = 0; ow < -sx; ow++)
+                        r[ow] = 0.0f;
+                    for (int ow = W - sx; ow < W; ow++)
+                        r[ow] = 0.0f;
+                }
+                ptrdiff_t off = (ptrdiff_t)dy * W + sx;
+                ptrdiff_t a = (ptrdiff_t)lo * W, b = (ptrdiff_t)hi * W;
+                if (a + off < 0)
+                    a = -off;
+                if (b + off > HW)
+                    b = HW - off;
+                for (ptrdiff_t i = a; i < b; i++)
+                    dxc[i + off] += row[i];
+            }
+}
+
+int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
+                       int W)
 {
     int Ho = bst_conv2d_out(H, c->k, c->stride, c->pad);
     int Wo = bst_conv2d_out(W, c->k, c->stride, c->pad);
@@ -132,7 +278,8 @@ int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
         return BST_ERR_INVAL;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
     int pw = is_pointwise(c), nt = omp_get_max_threads();
-    float *cols = pw ? NULL : malloc((size_t)nt * K * P * sizeof(float));
+    int same = is_same(c, H, W, Ho, Wo);
+    float *cols = pw ? NULL : workspace(c, (size_t)nt * K * P);
     if (!pw && !cols)
         return BST_ERR_NOMEM;
 #pragma omp parallel for schedule(static)
@@ -142,7 +289,10 @@ int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
         const float *col = xn;
         if (!pw) {
             float *mine = cols + (size_t)omp_get_thread_num() * K * P;
-            im2col(c, xn, mine, H, W, Ho, Wo);
+            if (same)
+                im2col_same(c, xn, mine, H, W);
+            else
+                im2col(c, xn, mine, H, W, Ho, Wo);
             col = mine;
         }
         /* yn (cout, P) = W (cout, K) . col (K, P) */
@@ -153,7 +303,6 @@ int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
                 for (size_t q = 0; q < P; q++)
                     yn[o * P + q] += c->b[o];
     }
-    free(cols);
     return BST_OK;
 }
 
@@ -167,15 +316,15 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
     size_t nw = (size_t)c->cout * K;
     int pw = is_pointwise(c), nt = omp_get_max_threads();
-    int nchunk = (N + CONV_CHUNK - 1) / CONV_CHUNK;
-    /* per thread: col and dcol (K, P); per chunk: a dW partial (cout, K) */
-    float *work = pw ? NULL : malloc((size_t)nt * 2 * K * P * sizeof(float));
-    float *part = calloc((size_t)nchunk * nw, sizeof(float));
-    if ((!pw && !work) || !part) {
-        free(work);
-        free(part);
+    int same = is_same(c, H, W, Ho, Wo);
+    int nchunk = N < CONV_PARTS ? N : CONV_PARTS;
+    /* per part: a dW partial (cout, K); per thread: col and dcol (K, P) */
+    float *part =
+        workspace(c, (size_t)nchunk * nw + (pw ? 0 : (size_t)nt * 2 * K * P));
+    if (!part)
         return BST_ERR_NOMEM;
-    }
+    float *work = part + (size_t)nchunk * nw;
+    memset(part, 0, (size_t)nchunk * nw * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < nchunk; ch++) {
         float *col = NULL, *dcol = NULL;
@@ -183,13 +332,16 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
             col = work + (size_t)omp_get_thread_num() * 2 * K * P;
             dcol = col + K * P;
         }
-        int end = (ch + 1) * CONV_CHUNK < N ? (ch + 1) * CONV_CHUNK : N;
-        for (int n = ch * CONV_CHUNK; n < end; n++) {
+        int beg = (int)((int64_t)ch * N / nchunk);
+        int end = (int)((int64_t)(ch + 1) * N / nchunk);
+        for (int n = beg; n < end; n++) {
             const float *xn = x + (size_t)n * c->cin * H * W;
             const float *dyn = dy + (size_t)n * c->cout * P;
             float *dxn = dx ? dx + (size_t)n * c->cin * H * W : NULL;
             if (pw)
                 col = (float *)xn; /* read only below */
+            else if (same)
+                im2col_same(c, xn, col, H, W);
             else
                 im2col(c, xn, col, H, W, Ho, Wo);
             /* part (cout, K) += dyn (cout, P) . col^T (P, K) */
@@ -204,7 +356,11 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P,
                         c->cout, 1.0f, c->W, (int)K, dyn, (int)P, 0.0f, dst,
                         (int)P);
-            if (!pw)
+            if (pw)
+                continue;
+            if (same)
+                col2im_same(c, dcol, dxn, H, W);
+            else
                 col2im(c, dcol, dxn, H, W, Ho, Wo);
         }
     }
@@ -220,7 +376,5 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
                     s += d[q];
                 c->db[o] += s;
             }
-    free(work);
-    free(part);
     return BST_OK;
 }

@@ -90,6 +90,11 @@ typedef struct {
     int cin, cout, k, stride, pad;
     float *W, *dW; /* (cout, cin, k, k) */
     float *b, *db; /* (cout), NULL without bias */
+    /* scratch kept between calls (grow-only): im2col columns and the
+       weight-gradient partials; allocating them per call cost page faults
+       and TLB shootdowns worth ~5% of a training step */
+    float *ws;
+    size_t ws_cap; /* floats */
 } bst_conv2d;
 
 int bst_conv2d_init(bst_conv2d *c, int cin, int cout, int k, int stride,
@@ -102,11 +107,11 @@ int bst_conv2d_params(bst_conv2d *c, bst_param out[2]);
 int bst_conv2d_out(int in, int k, int stride, int pad);
 /* x (N, cin, H, W) -> y (N, cout, Ho, Wo).  im2col + sgemm per sample,
    OpenMP over the batch. */
-int bst_conv2d_forward(const bst_conv2d *c, const float *x, float *y, int N,
-                       int H, int W);
-/* dW += sum_n dy_n col(x_n)^T (per fixed-size chunk of samples, chunks
-   summed in order), db += sum dy, dx = col2im(W^T dy_n).
-   x, dx (N, cin, H, W); dy (N, cout, Ho, Wo). */
+int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
+                       int W);
+/* dW += sum_n dy_n col(x_n)^T (per part of the batch: min(N, 8) parts
+   fixed by N alone, each summed in sample order, parts summed in order), db +=
+   sum dy, dx = col2im(W^T dy_n). x, dx (N, cin, H, W); dy (N, cout, Ho, Wo). */
 int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
                         float *dx, int N, int H, int W);
 
@@ -136,6 +141,33 @@ void bst_batchnorm_forward(bst_batchnorm *bn, const float *x, float *y, int N,
 /* Same mode as the forward just before.  dx (N, C, S). */
 void bst_batchnorm_backward(bst_batchnorm *bn, const float *x, const float *dy,
                             float *dx, int N, int S, int train);
+
+/* Batch norm followed by ReLU in one pass: y = max(BN(x), 0).  The
+   backward takes that y (the ReLU's mask) and dy = dloss/dy, and gives
+   dx as bst_relu_backward then bst_batchnorm_backward would, without the
+   intermediate tensor; y may not alias x. */
+void bst_batchnorm_relu_forward(bst_batchnorm *bn, const float *x, float *y,
+                                int N, int S, int train);
+void bst_batchnorm_relu_backward(bst_batchnorm *bn, const float *x,
+                                 const float *y, const float *dy, float *dx,
+                                 int N, int S, int train);
+
+/* BN -> ReLU -> 2x2 max-pool (stride 2) in one pass each way, for a
+   stem whose full-size normalised tensor is never needed: the forward
+   writes the pooled p (N, C, H/2, W/2) and, per window, the position of
+   its first maximum idx (0..3: (0,0), (0,1), (1,0), (1,1); strict >, as
+   bst_maxpool_forward); the backward takes the pooled gradient dp and
+   gives dx (N, C, H, W; may be NULL) as bst_maxpool_backward, ReLU and
+   batch-norm backward would (up to rounding), without the full-size
+   intermediate tensors (which cost ~15% of a training step in memory
+   traffic).  H and W even. */
+void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
+                                      float *p, uint8_t *idx, int N, int H,
+                                      int W, int train);
+void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
+                                       const float *p, const uint8_t *idx,
+                                       const float *dp, float *dx, int N, int H,
+                                       int W, int train);
 
 /* -------------------------------------------------------------------- pool */
 /* Max pooling, window k, stride s, no padding: x (N, C, H, W) ->

@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$BIN" help | grep -q '^usage: batchsampler' || fail "batchsampler help"
 "$BIN" --version | grep -Eq '^batchsampler [0-9]+\.[0-9]+\.[0-9]+' \
   || fail "--version"
-for cmd in graph sample stats demo synth; do
+for cmd in graph sample stats demo compare synth train; do
   out=$("$BIN" "$cmd" --help) || fail "$cmd --help exited non-zero"
   grep -q "^usage: batchsampler $cmd" <<<"$out" || fail "$cmd --help text"
   out=$("$BIN" help "$cmd") || fail "help $cmd exited non-zero"

@@ -67,10 +67,10 @@ usage2 stats --batches "$T/b.npy"                    # missing --emb
 usage2 stats --emb "$T/x.npy" --batches "$T/b.npy" --threads x
 usage2 stats --emb "$T/x.npy" --batches "$T/b.npy" --bogus
 
-usage2 demo --n abc
-usage2 demo --n 1
-usage2 demo -M 10 -K 20
-usage2 demo --bogus
+usage2 compare --n abc
+usage2 compare --n 1
+usage2 compare -M 10 -K 20
+usage2 compare --bogus
 usage2 synth --n 10 -o "$T/o"                        # missing --dim
 usage2 synth --n 10 --dim 3 -o "$T/o" --clusters 11
 echo "ok"

@@ -425,6 +425,72 @@ static void test_pool(void **state)
     free(c.r);
 }
 
+/* The fused BN -> ReLU -> 2x2 max-pool (forward and backward) equals
+   the separate layers: BN then ReLU (the fused bst_batchnorm_relu_* too)
+   then max-pool, and back, including max-pool ties among the ReLU's
+   zeros and a negative gamma. */
+static void test_bn_relu_pool_fused(void **state)
+{
+    (void)state;
+    enum { N = 3, C = 4, H = 6, W = 8, S = H * W };
+    size_t n = (size_t)N * C * S, np = n / 4;
+    float *x = randu(n, 31, -1.0f, 1.0f);
+    float *dp = randu(np, 32, -1.0f, 1.0f);
+    float *y = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    float *dy = malloc(n * sizeof(float)), *dr = malloc(n * sizeof(float));
+    float *dx1 = malloc(n * sizeof(float)), *dx2 = malloc(n * sizeof(float));
+    float *dx3 = malloc(n * sizeof(float));
+    float *p1 = malloc(np * sizeof(float)), *p2 = malloc(np * sizeof(float));
+    uint8_t *idx = malloc(np);
+    bst_batchnorm a, b, c3;
+    assert_int_equal(bst_batchnorm_init(&a, C), BST_OK);
+    assert_int_equal(bst_batchnorm_init(&b, C), BST_OK);
+    assert_int_equal(bst_batchnorm_init(&c3, C), BST_OK);
+    for (int c = 0; c < C; c++) { /* a negative gamma flips the order */
+        float g = c == 1 ? -0.7f : 1.0f + 0.1f * c, be = 0.05f * c;
+        a.gamma[c] = b.gamma[c] = c3.gamma[c] = g;
+        a.beta[c] = b.beta[c] = c3.beta[c] = be;
+    }
+    /* forward: fused pool vs BN-ReLU (fused) + max-pool vs BN + ReLU */
+    bst_batchnorm_relu_pool2_forward(&a, x, p1, idx, N, H, W, 1);
+    bst_batchnorm_relu_forward(&b, x, r, N, S, 1);
+    bst_maxpool_forward(r, p2, N, C, H, W, 2, 2);
+    for (size_t i = 0; i < np; i++)
+        assert_close(p1[i], p2[i], 1e-6);
+    bst_batchnorm_forward(&c3, x, y, N, S, 1);
+    bst_relu_forward(y, y, n);
+    for (size_t i = 0; i < n; i++)
+        assert_close(r[i], y[i], 1e-6);
+    int zeros = 0;
+    for (size_t i = 0; i < np; i++)
+        zeros += p1[i] == 0.0f;
+    assert_true(zeros > 0); /* all-zero windows: ties exercised */
+    for (int c = 0; c < C; c++) {
+        assert_close(a.running_mean[c], c3.running_mean[c], 1e-7);
+        assert_close(a.running_var[c], c3.running_var[c], 1e-7);
+    }
+    /* backward: fused vs max-pool + fused BN-ReLU vs max-pool + ReLU + BN */
+    bst_batchnorm_relu_pool2_backward(&a, x, p1, idx, dp, dx1, N, H, W, 1);
+    bst_maxpool_backward(r, dp, dy, N, C, H, W, 2, 2);
+    bst_batchnorm_relu_backward(&b, x, r, dy, dx2, N, S, 1);
+    bst_relu_backward(r, dy, dr, n);
+    bst_batchnorm_backward(&c3, x, dr, dx3, N, S, 1);
+    for (size_t i = 0; i < n; i++) {
+        assert_close(dx1[i], dx2[i], 1e-5);
+        assert_close(dx2[i], dx3[i], 1e-5);
+    }
+    for (int c = 0; c < C; c++) {
+        assert_close(a.dgamma[c], c3.dgamma[c], 1e-5);
+        assert_close(a.dbeta[c], c3.dbeta[c], 1e-5);
+        assert_close(b.dgamma[c], c3.dgamma[c], 1e-5);
+    }
+    bst_batchnorm_free(&a);
+    bst_batchnorm_free(&b);
+    bst_batchnorm_free(&c3);
+    free(x), free(dp), free(y), free(r), free(dy), free(dr), free(dx1);
+    free(dx2), free(dx3), free(p1), free(p2), free(idx);
+}
+
 static void test_relu(void **state)
 {
     (void)state;
@@ -774,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_grad),
         cmocka_unit_test(test_batchnorm_stats),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_bn_relu_pool_fused),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_l2norm),
         cmocka_unit_test(test_dropout_residual),

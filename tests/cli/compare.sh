@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: its IDX reader's errors (missing data set, bad magic, truncated
+# The compare: its IDX reader's errors (missing data set, bad magic, truncated
 # file) and, when Fashion-MNIST is installed, a small run of the whole job.
 set -euo pipefail
 BIN=$1
@@ -23,7 +23,7 @@ $(($1 & 255)))"; }
 
 mkdir -p "$T/empty"
 data1 'train-images-idx3-ubyte.gz.*install it with scripts/setup.sh' \
-  demo --data-dir "$T/empty" -q
+  compare --data-dir "$T/empty" -q
 
 # a tiny fake data set: 8 images of 2x2 pixels
 mkdir -p "$T/fake"
@@ -31,24 +31,24 @@ mkdir -p "$T/fake"
   | gzip >"$T/fake/train-images-idx3-ubyte.gz"
 { be32 0x801; be32 8; printf '\0\1\2\3\4\5\6\7'; } \
   | gzip >"$T/fake/train-labels-idx1-ubyte.gz"
-data1 'holds 8 records, 100 requested' demo --data-dir "$T/fake" --n 100 \
+data1 'holds 8 records, 100 requested' compare --data-dir "$T/fake" --n 100 \
   -B 4 -q
 mkdir -p "$T/badmagic"
 { be32 0x801; be32 8; be32 2; be32 2; } | gzip \
   >"$T/badmagic/train-images-idx3-ubyte.gz"
 data1 'bad IDX magic 0x00000801, expected 0x00000803' \
-  demo --data-dir "$T/badmagic" -q
+  compare --data-dir "$T/badmagic" -q
 mkdir -p "$T/trunc"
 { be32 0x803; be32 8; be32 2; be32 2; head -c 10 /dev/zero; } | gzip \
   >"$T/trunc/train-images-idx3-ubyte.gz"
-data1 'train-images-idx3-ubyte.gz: truncated' demo --data-dir "$T/trunc" \
+data1 'train-images-idx3-ubyte.gz: truncated' compare --data-dir "$T/trunc" \
   --n 8 -B 4 -q
 
 if [ ! -r "$DATA/train-images-idx3-ubyte.gz" ]; then
   echo "skipping the Fashion-MNIST run: $DATA not installed"
   exit 0
 fi
-"$BIN" demo --n 1500 --dim 32 -M 200 -K 20 -B 128 -q >"$T/table"
+"$BIN" compare --n 1500 --dim 32 -M 200 -K 20 -B 128 -q >"$T/table"
 for s in uniform knn rwr; do
   grep -q "^$s " "$T/table" || fail "no $s row: $(cat "$T/table")"
 done

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `batchsampler train simclr` and `batchsampler demo`: option and data
+# errors, and on a small slice of Fashion-MNIST: an interrupted run resumed
+# from its checkpoint ends exactly like an uninterrupted one; a checkpoint
+# made with other settings, a corrupt one and a truncated one are refused;
+# the same seed gives the same log whatever the thread count.
+set -euo pipefail
+BIN=$1
+T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_train_$$"
+rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+DATA=/usr/share/datasets/fashion-mnist
+
+# expect CODE PATTERN ARGS...: exit CODE, one stderr line matching PATTERN.
+expect() {
+  local code=$1 pat=$2 rc=0; shift 2
+  "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
+  [ "$rc" -eq "$code" ] || fail "exit $rc, want $code: $* ($(cat "$T/err"))"
+  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
+  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
+}
+
+expect 2 'expected a trainer' train
+expect 2 "unknown trainer 'moco'" train moco
+expect 2 "--sampler 'bfs'" train simclr --sampler bfs
+expect 2 "--loss 'nce'" train simclr --loss nce
+expect 2 '--alpha' train simclr --alpha 1
+expect 2 '--tau' train simclr --tau 0
+expect 2 '--tau-plus' train simclr --tau-plus 1
+expect 2 '-K 50 is larger than -M 20' train simclr -M 20 -K 50
+expect 2 '--resume needs --checkpoint' train simclr --resume
+expect 2 '--graph-mode' train simclr --graph-mode exact
+expect 2 '--epochs' train simclr --epochs 0
+expect 2 'bogus' train simclr --bogus
+expect 2 '--n' demo --n 10
+mkdir -p "$T/empty"
+expect 1 'train-images-idx3-ubyte.gz.*install it with scripts/setup.sh' \
+  train simclr --data-dir "$T/empty" -q
+expect 1 'train-images-idx3-ubyte.gz.*install it' demo --data-dir "$T/empty" -q
+
+if [ ! -r "$DATA/train-images-idx3-ubyte.gz" ]; then
+  echo "skipping the Fashion-MNIST runs: $DATA not installed"
+  exit 0
+fi
+# a small, fast configuration: 768 images, B 64, 12 steps an epoch
+small=(--n 768 --test-n 300 -B 64 --width 4 -M 200 -K 10 --refresh 5
+       --epochs 3 --seed 7 -q)
+cut_time() { cut -d, -f1-8 "$1"; } # the CSV without its timing columns
+
+expect 1 'batch size 1024: expected 2 <= B <= 768' train simclr \
+  "${small[@]}" -B 1024
+
+# uninterrupted, with a checkpoint every epoch
+"$BIN" train simclr "${small[@]}" --log "$T/full.csv" \
+  --checkpoint "$T/full.ckpt" >"$T/full.out"
+grep -q '^kNN top-1 ' "$T/full.out" || fail "no result: $(cat "$T/full.out")"
+[ "$(wc -l <"$T/full.csv")" -eq 4 ] || fail "log rows: $(cat "$T/full.csv")"
+head -1 "$T/full.csv" | grep -q '^epoch,steps,loss,lr,knn_top1,mean_sim' \
+  || fail "log header"
+
+# interrupted after 1 epoch, resumed twice (1 more epoch, then the rest)
+"$BIN" train simclr "${small[@]}" --log "$T/part.csv" \
+  --checkpoint "$T/part.ckpt" --stop-after 1 >"$T/p1.out"
+grep -q 'stopped after 1 epochs' "$T/p1.out" || fail "stop: $(cat "$T/p1.out")"
+"$BIN" train simclr "${small[@]}" --log "$T/part.csv" \
+  --checkpoint "$T/part.ckpt" --resume --stop-after 1 >/dev/null
+"$BIN" train simclr "${small[@]}" --log "$T/part.csv" \
+  --checkpoint "$T/part.ckpt" --resume >"$T/part.out"
+diff <(cut_time "$T/full.csv") <(cut_time "$T/part.csv") \
+  || fail "resumed log differs"
+diff <(grep -v '^time' "$T/full.out") <(grep -v '^time' "$T/part.out") \
+  || fail "resumed result differs"
+
+# resuming a finished run re-evaluates and prints the same result
+"$BIN" train simclr "${small[@]}" --checkpoint "$T/part.ckpt" --resume \
+  >"$T/again.out"
+diff <(grep -v '^time' "$T/full.out") <(grep -v '^time' "$T/again.out") \
+  || fail "finished run resumed differs"
+
+# one thread gives the same log as two
+OMP_NUM_THREADS=1 "$BIN" train simclr "${small[@]}" --epochs 2 \
+  --log "$T/t1.csv" --no-probe >/dev/null
+OMP_NUM_THREADS=2 "$BIN" train simclr "${small[@]}" --epochs 2 \
+  --log "$T/t2.csv" --no-probe >/dev/null
+diff <(cut_time "$T/t1.csv") <(cut_time "$T/t2.csv") || fail "threads"
+
+# checkpoints that must be refused, leaving them untouched
+expect 1 'other settings' train simclr "${small[@]}" --seed 8 \
+  --checkpoint "$T/full.ckpt" --resume
+cp "$T/full.ckpt" "$T/bad.ckpt"
+printf '\377' | dd of="$T/bad.ckpt" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect 1 'bad.ckpt' train simclr "${small[@]}" --checkpoint "$T/bad.ckpt" \
+  --resume
+head -c 1000 "$T/full.ckpt" >"$T/short.ckpt"
+expect 1 'short.ckpt' train simclr "${small[@]}" \
+  --checkpoint "$T/short.ckpt" --resume
+printf 'not a checkpoint' >"$T/text.ckpt"
+expect 1 'text.ckpt' train simclr "${small[@]}" --checkpoint "$T/text.ckpt" \
+  --resume
+# an unwritable checkpoint path fails cleanly, naming it
+expect 1 "$T/nodir/x.ckpt" train simclr "${small[@]}" --epochs 1 \
+  --checkpoint "$T/nodir/x.ckpt"
+ls "$T" | grep -q 'tmp' && fail "temporary files left: $(ls "$T")"
+echo "ok"

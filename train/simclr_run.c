@@ -1,0 +1,691 @@
+/* simclr_run.c — a whole SimCLR training run (simclr_run.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ckpt.h"
+#include "eval.h"
+#include "simclr_run.h"
+
+enum { PIX = BST_AUG_SIDE * BST_AUG_SIDE, NCLASS = 10 };
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(char *msg, size_t cap, int code, const char *fmt, ...)
+{
+    if (msg && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, cap, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* bs_status of the core -> engine code, message passed through. */
+static int core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
+{
+    int code = st == BS_ERR_NOMEM    ? BST_ERR_NOMEM
+               : st == BS_ERR_IO     ? BST_ERR_IO
+               : st == BS_ERR_FORMAT ? BST_ERR_FORMAT
+                                     : BST_ERR_INVAL;
+    return fail(msg, cap, code, "%s", err->msg);
+}
+
+void bst_run_cfg_default(bst_run_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    bst_simclr_cfg_default(&cfg->model);
+    bst_batcher_cfg_default(&cfg->batcher);
+    cfg->batcher.steps_per_epoch = 0;
+    cfg->data_dir = FMNIST_DIR;
+    cfg->epochs = 10;
+    cfg->lr = 1e-3;
+    cfg->min_lr = 0.0;
+    cfg->lr_warmup_steps = -1; /* one epoch */
+    cfg->knn_k = 200;
+    cfg->knn_t = 0.5;
+    cfg->eval_every = 1;
+    cfg->probe = 1;
+    cfg->ckpt_every = 1;
+}
+
+/* ------------------------------------------------------------------ data */
+
+typedef struct {
+    float *train, *test; /* (n, 28, 28) in [0, 1] */
+    uint8_t *ytrain, *ytest;
+    int64_t ntrain, ntest;
+    int64_t *ylong; /* ytrain as int64 for the core's metrics */
+} fmnist;
+
+static void fmnist_free(fmnist *d)
+{
+    free(d->train);
+    free(d->test);
+    free(d->ytrain);
+    free(d->ytest);
+    free(d->ylong);
+    memset(d, 0, sizeof *d);
+}
+
+static int load_split(const char *dir, const char *split, int64_t want,
+                      float **x, uint8_t **y, int64_t *n, char *msg, size_t cap)
+{
+    char path[4096];
+    uint8_t *pix = NULL;
+    int64_t count = 0, rows = 0, cols = 0, nl = 0;
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, split);
+    int rc =
+        bst_idx_read_images(path, want, &pix, &count, &rows, &cols, msg, cap);
+    if (rc)
+        return rc;
+    if (rows != BST_AUG_SIDE || cols != BST_AUG_SIDE) {
+        free(pix);
+        return fail(msg, cap, BST_ERR_FORMAT,
+                    "%s: images are %lldx%lld, expected 28x28", path,
+                    (long long)rows, (long long)cols);
+    }
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, split);
+    if ((rc = bst_idx_read_labels(path, count, y, &nl, msg, cap))) {
+        free(pix);
+        return rc;
+    }
+    for (int64_t i = 0; i < nl; i++)
+        if ((*y)[i] >= NCLASS) {
+            free(pix);
+            free(*y);
+            *y = NULL;
+            return fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: label %d at record %lld, expected 0..9", path,
+                        (*y)[i], (long long)i);
+        }
+    *x = malloc(sizeof(float) * (size_t)count * PIX);
+    if (!*x) {
+        free(pix);
+        free(*y);
+        *y = NULL;
+        return fail(msg, cap, BST_ERR_NOMEM, "out of memory for %s", split);
+    }
+    bst_u8_to_float(pix, *x, (size_t)count * PIX);
+    free(pix);
+    *n = count;
+    return BST_OK;
+}
+
+static int fmnist_load(const bst_run_cfg *cfg, fmnist *d, char *msg, size_t cap)
+{
+    memset(d, 0, sizeof *d);
+    int rc = load_split(cfg->data_dir, "train", cfg->train_n, &d->train,
+                        &d->ytrain, &d->ntrain, msg, cap);
+    if (!rc)
+        rc = load_split(cfg->data_dir, "t10k", cfg->test_n, &d->test, &d->ytest,
+                        &d->ntest, msg, cap);
+    if (!rc && !(d->ylong = malloc(sizeof(int64_t) * (size_t)d->ntrain)))
+        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; !rc && i < d->ntrain; i++)
+        d->ylong[i] = d->ytrain[i];
+    if (rc)
+        fmnist_free(d);
+    return rc;
+}
+
+/* ------------------------------------------------------------- the run */
+
+typedef struct {
+    bst_run_cfg cfg;
+    fmnist data;
+    bst_simclr model;
+    bst_batcher batcher;
+    int64_t spe, total_steps, warmup_steps;
+    int64_t epoch;               /* next epoch to run */
+    int64_t *ids, *local, *blab; /* (B) batch ids, 0..B-1, their labels */
+    float *mean_z;               /* (B, D) stored projections */
+    float *ftrain, *ftest;       /* features for evaluation */
+    char *log;                   /* CSV text so far (also in checkpoints) */
+    size_t log_len, log_cap;
+    bst_run_result *res;
+    double graph_sim, graph_hard, graph_fn; /* sums over graph epochs */
+    int64_t graph_epochs;
+    int feats_fresh; /* ftrain / ftest hold the current model's features */
+} run;
+
+/* ----------------------------------------------------------- checkpoints */
+/* Sections (ckpt.h container): "config" (text of every setting that
+   changes the result; resuming with other settings is refused), "position"
+   (counters and running sums), "params", "bn" (running statistics),
+   "adam_m", "adam_v", "batcher" (its state blob), "store" and "snapshot"
+   (the embedding store and the copy the graph in force was built from),
+   "log" (the CSV so far).  Payloads are in host byte order: a checkpoint
+   is for resuming on the same kind of machine. */
+
+static void config_text(const run *r, char *buf, size_t cap)
+{
+    const bst_run_cfg *c = &r->cfg;
+    const bst_simclr_cfg *m = &c->model;
+    const bst_augment_params *a = &m->aug;
+    const bst_batcher_cfg *b = &r->batcher.cfg;
+    snprintf(buf, cap,
+             "simclr v1\nwidth %d proj %d out %d\nloss %d tau %.17g "
+             "tau_plus %.17g beta %.17g\naug %.9g %.9g %.9g %.9g %.9g %.9g "
+             "%.9g %.9g %.9g\nbatch %d wd %.17g seed %llu\nsampler %d spe "
+             "%lld warmup %lld refresh %lld mode %d m %lld k %d block %d "
+             "alpha %.17g schedule %d\nntrain %lld ntest %lld epochs %lld lr "
+             "%.17g min_lr %.17g lr_warmup %lld knn %d %.17g eval %lld\n",
+             m->enc.width, m->enc.proj_dim, m->enc.out_dim, (int)m->loss.kind,
+             m->loss.tau, m->loss.tau_plus, m->loss.beta, a->scale_min,
+             a->scale_max, a->ratio_min, a->ratio_max, a->flip_p, a->jitter_p,
+             a->brightness, a->contrast, a->noise_std, m->batch,
+             m->weight_decay, (unsigned long long)m->seed, (int)b->kind,
+             (long long)b->steps_per_epoch, (long long)b->warmup_epochs,
+             (long long)b->refresh_every, (int)b->graph.mode,
+             (long long)b->graph.m, (int)b->graph.k, (int)b->graph.block,
+             b->alpha, (int)b->schedule, (long long)r->data.ntrain,
+             (long long)r->data.ntest, (long long)c->epochs, c->lr, c->min_lr,
+             (long long)r->warmup_steps, c->knn_k, c->knn_t,
+             (long long)c->eval_every);
+}
+
+typedef struct {
+    int64_t epoch, step, adam_t, graph_epochs;
+    double graph_sim, graph_hard, graph_fn;
+} position;
+
+static size_t bn_floats(const bst_encoder *e)
+{
+    size_t n = 0;
+    for (int i = 0; i < e->nbns; i++)
+        n += 2 * (size_t)e->bns[i]->C;
+    return n;
+}
+
+/* params (or with bn: running statistics) <-> one flat array */
+static void flat_params(bst_encoder *e, float *flat, int to_flat)
+{
+    size_t off = 0;
+    for (int i = 0; i < e->nparams; i++) {
+        bst_param *p = &e->params[i];
+        if (to_flat)
+            memcpy(flat + off, p->w, p->n * sizeof(float));
+        else
+            memcpy(p->w, flat + off, p->n * sizeof(float));
+        off += p->n;
+    }
+}
+
+static void flat_bn(bst_encoder *e, float *flat, int to_flat)
+{
+    size_t off = 0;
+    for (int i = 0; i < e->nbns; i++) {
+        bst_batchnorm *bn = e->bns[i];
+        size_t C = (size_t)bn->C;
+        float *arr[2] = {bn->running_mean, bn->running_var};
+        for (int k = 0; k < 2; k++, off += C)
+            if (to_flat)
+                memcpy(flat + off, arr[k], C * sizeof(float));
+            else
+                memcpy(arr[k], flat + off, C * sizeof(float));
+    }
+}
+
+static int ckpt_save(run *r, char *msg, size_t cap)
+{
+    bst_encoder *e = &r->model.enc;
+    size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
+    size_t nd = (size_t)r->batcher.n * (size_t)r->batcher.d;
+    char config[2048];
+    config_text(r, config, sizeof config);
+    position pos = {r->epoch,        r->model.step, r->model.opt.t,
+                    r->graph_epochs, r->graph_sim,  r->graph_hard,
+                    r->graph_fn};
+    float *params = malloc(sizeof(float) * np);
+    float *bns = malloc(sizeof(float) * (nb ? nb : 1));
+    void *blob = NULL;
+    size_t blob_len = 0;
+    bs_error err = {0};
+    int rc = BST_OK;
+    bst_ckpt_writer *w = NULL;
+    if (!params || !bns) {
+        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
+        goto done;
+    }
+    bs_status st = bst_batcher_state_save(&r->batcher, &blob, &blob_len, &err);
+    if (st) {
+        rc = core_fail(st, &err, msg, cap);
+        goto done;
+    }
+    flat_params(e, params, 1);
+    flat_bn(e, bns, 1);
+    if ((rc = bst_ckpt_writer_new(&w))) {
+        rc = fail(msg, cap, rc, "out of memory for a checkpoint");
+        goto done;
+    }
+    struct {
+        const char *name;
+        const void *data;
+        size_t len;
+    } sec[] = {
+        {"config", config, strlen(config)},
+        {"position", &pos, sizeof pos},
+        {"params", params, np * sizeof(float)},
+        {"bn", bns, nb * sizeof(float)},
+        {"adam_m", r->model.opt.m, np * sizeof(float)},
+        {"adam_v", r->model.opt.v, np * sizeof(float)},
+        {"batcher", blob, blob_len},
+        {"store", bs_embstore_data(r->batcher.store), nd * sizeof(float)},
+        {"snapshot", r->batcher.snapshot, nd * sizeof(float)},
+        {"log", r->log, r->log_len},
+    };
+    /* referenced, not copied: everything stays alive until the commit;
+       a failed add makes the commit fail with its message */
+    for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++)
+        bst_ckpt_add_ref(w, sec[i].name, sec[i].data, sec[i].len);
+    rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
+done:
+    bst_ckpt_writer_free(w);
+    free(params);
+    free(bns);
+    free(blob);
+    return rc;
+}
+
+/* Restores the run from cfg.ckpt_path; a missing file starts afresh. */
+static int ckpt_load(run *r, char *msg, size_t cap)
+{
+    FILE *probe = fopen(r->cfg.ckpt_path, "rb");
+    if (!probe)
+        return BST_OK; /* nothing to resume: a fresh run */
+    fclose(probe);
+    bst_encoder *e = &r->model.enc;
+    size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
+    size_t nd = (size_t)r->batcher.n * (size_t)r->batcher.d;
+    const char *path = r->cfg.ckpt_path;
+    bst_ckpt_reader *rd = NULL;
+    float *params = NULL, *bns = NULL;
+    int rc = bst_ckpt_open(path, &rd, msg, cap);
+    if (rc)
+        return rc;
+    char want[2048];
+    config_text(r, want, sizeof want);
+    const void *data = NULL;
+    size_t len = 0;
+    if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
+        goto done;
+    if (len != strlen(want) || memcmp(data, want, len) != 0) {
+        rc = fail(msg, cap, BST_ERR_FORMAT,
+                  "%s: saved with other settings; resume with the same "
+                  "options or remove the checkpoint",
+                  path);
+        goto done;
+    }
+    position pos;
+    params = malloc(sizeof(float) * np);
+    bns = malloc(sizeof(float) * (nb ? nb : 1));
+    if (!params || !bns) {
+        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc =
+             bst_ckpt_read_exact(rd, "position", &pos, sizeof pos, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "params", params, np * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "bn", bns, nb * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_m", r->model.opt.m,
+                                  np * sizeof(float), msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_v", r->model.opt.v,
+                                  np * sizeof(float), msg, cap)))
+        goto done;
+    if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step < 0 ||
+        pos.adam_t != pos.step || pos.graph_epochs < 0) {
+        rc = fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position", path);
+        goto done;
+    }
+    const void *blob, *store, *snap, *log;
+    size_t blob_len, store_len, snap_len, log_len;
+    if ((rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "store", &store, &store_len, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "snapshot", &snap, &snap_len, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+        goto done;
+    if (store_len != nd * sizeof(float) || snap_len != nd * sizeof(float)) {
+        rc = fail(msg, cap, BST_ERR_FORMAT,
+                  "%s: embedding store of %zu bytes, expected %zu", path,
+                  store_len, nd * sizeof(float));
+        goto done;
+    }
+    bs_error err = {0};
+    bs_status st =
+        bst_batcher_state_load(&r->batcher, blob, blob_len, store, snap, &err);
+    if (st) {
+        rc = core_fail(st, &err, msg, cap);
+        goto done;
+    }
+    flat_params(e, params, 0);
+    flat_bn(e, bns, 0);
+    r->model.opt.t = pos.adam_t;
+    r->model.step = pos.step;
+    r->epoch = pos.epoch;
+    r->graph_epochs = pos.graph_epochs;
+    r->graph_sim = pos.graph_sim;
+    r->graph_hard = pos.graph_hard;
+    r->graph_fn = pos.graph_fn;
+    r->log_len = 0;
+    if (r->log_cap < log_len + 1) {
+        char *p = realloc(r->log, log_len + 1);
+        if (!p) {
+            rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        r->log = p, r->log_cap = log_len + 1;
+    }
+    memcpy(r->log, log, log_len);
+    r->log[log_len] = 0;
+    r->log_len = log_len;
+done:
+    bst_ckpt_close(rd);
+    free(params);
+    free(bns);
+    return rc;
+}
+
+static int log_append(run *r, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof line)
+        return BST_ERR_INVAL;
+    if (r->log_len + (size_t)len + 1 > r->log_cap) {
+        size_t cap = 2 * r->log_cap + (size_t)len + 1024;
+        char *p = realloc(r->log, cap);
+        if (!p)
+            return BST_ERR_NOMEM;
+        r->log = p, r->log_cap = cap;
+    }
+    memcpy(r->log + r->log_len, line, (size_t)len + 1);
+    r->log_len += (size_t)len;
+    return BST_OK;
+}
+
+static const char LOG_HEADER[] =
+    "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,sampler_s,"
+    "step_s,total_s\n";
+
+/* Writes the CSV atomically (temp file + rename). */
+static int log_write(const run *r, char *msg, size_t cap)
+{
+    const char *path = r->cfg.log_path;
+    if (!path)
+        return BST_OK;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return fail(msg, cap, BST_ERR_IO, "cannot write log %s", tmp);
+    int ok = fwrite(r->log, 1, r->log_len, f) == r->log_len;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return fail(msg, cap, BST_ERR_IO, "cannot write log %s", path);
+    }
+    return BST_OK;
+}
+
+static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
+{
+    if (c->epochs < 1 || c->train_n < 0 || c->test_n < 0)
+        return fail(msg, cap, BST_ERR_INVAL,
+                    "epochs must be >= 1 and image counts >= 0");
+    if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
+        return fail(msg, cap, BST_ERR_INVAL,
+                    "learning rates: expected 0 <= min_lr <= lr, lr > 0");
+    if (c->knn_k < 1 || !(c->knn_t > 0) || c->eval_every < 0 ||
+        c->ckpt_every < 1 || c->stop_after < 0)
+        return fail(msg, cap, BST_ERR_INVAL,
+                    "kNN k >= 1, T > 0, eval/checkpoint periods >= 0 / 1");
+    if (c->resume && !c->ckpt_path)
+        return fail(msg, cap, BST_ERR_INVAL, "resume needs a checkpoint path");
+    if (c->model.loss.kind != BST_LOSS_INFONCE &&
+        !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
+        return fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
+    return BST_OK;
+}
+
+static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
+                    char *msg, size_t cap)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->res = res;
+    if ((rc = check_cfg(cfg, msg, cap)) ||
+        (rc = fmnist_load(cfg, &r->data, msg, cap)))
+        return rc;
+    int64_t B = cfg->model.batch, n = r->data.ntrain;
+    if (B < 2 || B > n)
+        return fail(msg, cap, BST_ERR_INVAL,
+                    "batch size %lld: expected 2 <= B <= %lld images",
+                    (long long)B, (long long)n);
+    r->spe = cfg->batcher.steps_per_epoch ? cfg->batcher.steps_per_epoch
+                                          : (n + B - 1) / B;
+    r->total_steps = r->spe * cfg->epochs;
+    r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
+    if ((rc = bst_simclr_init(&r->model, &cfg->model)))
+        return fail(msg, cap, rc, "bad model configuration");
+    bst_batcher_cfg bc = cfg->batcher;
+    bc.batch = B;
+    bc.steps_per_epoch = r->spe;
+    bc.seed = cfg->model.seed;
+    bs_error err = {0};
+    bs_status st = bst_batcher_init(&r->batcher, &bc, n, cfg->model.enc.out_dim,
+                                    NULL, &err);
+    if (st)
+        return core_fail(st, &err, msg, cap);
+    int D = cfg->model.enc.out_dim, F = bst_encoder_feat_dim(&cfg->model.enc);
+    r->ids = malloc(sizeof(int64_t) * (size_t)B);
+    r->local = malloc(sizeof(int64_t) * (size_t)B);
+    r->blab = malloc(sizeof(int64_t) * (size_t)B);
+    r->mean_z = malloc(sizeof(float) * (size_t)B * D);
+    r->ftrain = malloc(sizeof(float) * (size_t)n * F);
+    r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
+    if (!r->ids || !r->local || !r->blab || !r->mean_z || !r->ftrain ||
+        !r->ftest)
+        return fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < B; i++)
+        r->local[i] = i;
+    return log_append(r, "%s", LOG_HEADER);
+}
+
+static void run_free(run *r)
+{
+    fmnist_free(&r->data);
+    bst_simclr_free(&r->model);
+    bst_batcher_free(&r->batcher);
+    free(r->ids);
+    free(r->local);
+    free(r->blab);
+    free(r->mean_z);
+    free(r->ftrain);
+    free(r->ftest);
+    free(r->log);
+    memset(r, 0, sizeof *r);
+}
+
+/* Weighted kNN top-1 of the test split against the training split. */
+static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
+{
+    int F = bst_encoder_feat_dim(&r->cfg.model.enc), rc;
+    if ((rc = bst_simclr_features(&r->model, r->data.train, r->data.ntrain,
+                                  r->ftrain)) ||
+        (rc = bst_simclr_features(&r->model, r->data.test, r->data.ntest,
+                                  r->ftest)))
+        return fail(msg, cap, rc, "feature extraction failed");
+    r->feats_fresh = 1;
+    return bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
+                            r->data.ntest, F, NCLASS, r->cfg.knn_k,
+                            r->cfg.knn_t, NULL, r->data.ytest, top1, msg, cap);
+}
+
+/* One training step on the batcher's next batch; adds loss and batch
+   diagnostics to sums[0..3]. */
+static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
+                      size_t cap)
+{
+    bs_error err = {0};
+    int64_t B = r->cfg.model.batch, ep = 0;
+    int D = r->cfg.model.enc.out_dim, rc;
+    bs_status st = bst_batcher_next(&r->batcher, r->ids, &ep, &err);
+    if (st)
+        return core_fail(st, &err, msg, cap);
+    double lr = bst_lr_at(r->model.step, (long)r->warmup_steps,
+                          (long)r->total_steps, r->cfg.lr, r->cfg.min_lr);
+    double loss = 0;
+    if ((rc = bst_simclr_step(&r->model, r->data.train, r->data.ntrain, r->ids,
+                              lr, &loss)))
+        return fail(msg, cap, rc,
+                    "training step %ld failed (%s): try a lower learning "
+                    "rate",
+                    r->model.step,
+                    rc == BST_ERR_NOMEM ? "out of memory" : "non-finite loss");
+    /* the store gets the mean of the two views' projections */
+    const float *z1 = r->model.z, *z2 = z1 + (size_t)B * D;
+    for (size_t i = 0; i < (size_t)B * D; i++)
+        r->mean_z[i] = 0.5f * (z1[i] + z2[i]);
+    if ((st = bst_batcher_update(&r->batcher, r->ids, B, r->mean_z, &err)))
+        return core_fail(st, &err, msg, cap);
+    /* diagnostics: the batch's view-0 projections, labels of its ids */
+    for (int64_t i = 0; i < B; i++)
+        r->blab[i] = r->data.ylong[r->ids[i]];
+    bs_batch_stats bsx;
+    if ((st = bs_batch_stats_compute(z1, B, D, r->local, B, r->blab, &bsx,
+                                     &err)))
+        return core_fail(st, &err, msg, cap);
+    sums[0] += loss;
+    sums[1] += bsx.mean_sim;
+    sums[2] += bsx.mean_max_sim;
+    sums[3] += bsx.fn_rate;
+    row->lr = lr;
+    return BST_OK;
+}
+
+static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
+{
+    r->feats_fresh = 0;
+    const bst_run_cfg *c = &r->cfg;
+    double t0 = now_s(), sampler0 = r->batcher.build_s + r->batcher.sample_s;
+    double sums[4] = {0, 0, 0, 0};
+    int rc;
+    memset(row, 0, sizeof *row);
+    row->epoch = r->epoch;
+    for (int64_t s = 0; s < r->spe; s++) {
+        if ((rc = train_step(r, row, sums, msg, cap)))
+            return rc;
+        if (c->progress) {
+            row->steps = r->model.step;
+            if (c->progress(c->progress_ctx, r->model.step, r->total_steps,
+                            NULL))
+                return fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+        }
+    }
+    double t1 = now_s();
+    row->steps = r->model.step;
+    row->loss = sums[0] / (double)r->spe;
+    row->mean_sim = sums[1] / (double)r->spe;
+    row->hard_sim = sums[2] / (double)r->spe;
+    row->fn_rate = sums[3] / (double)r->spe;
+    row->sampler_s = r->batcher.build_s + r->batcher.sample_s - sampler0;
+    row->step_s = (t1 - t0) - row->sampler_s;
+    row->knn_top1 = -1;
+    int last = r->epoch + 1 == c->epochs;
+    if (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) {
+        if ((rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
+            return rc;
+        r->res->eval_s += now_s() - t1;
+    }
+    row->total_s = now_s() - t0;
+    /* the batch averages of the result cover the epochs after the warm-up,
+       for every sampler (uniform too), so that they compare */
+    if (r->epoch >= c->batcher.warmup_epochs) {
+        r->graph_sim += row->mean_sim;
+        r->graph_hard += row->hard_sim;
+        r->graph_fn += row->fn_rate;
+        r->graph_epochs++;
+    }
+    return log_append(r,
+                      "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
+                      "%.3f\n",
+                      (long long)row->epoch, (long long)row->steps, row->loss,
+                      row->lr, row->knn_top1, row->mean_sim, row->hard_sim,
+                      row->fn_rate, row->sampler_s, row->step_s, row->total_s);
+}
+
+int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
+                   size_t cap)
+{
+    if (!cfg || !res)
+        return fail(msg, cap, BST_ERR_INVAL, "NULL configuration or result");
+    memset(res, 0, sizeof *res);
+    res->knn_top1 = res->probe_top1 = res->probe_train_top1 = -1;
+    double t0 = now_s();
+    run r;
+    int rc = run_init(&r, cfg, res, msg, cap);
+    if (!rc && cfg->resume)
+        rc = ckpt_load(&r, msg, cap);
+    while (!rc && r.epoch < cfg->epochs) {
+        rc = run_epoch(&r, &res->last, msg, cap);
+        r.epoch++;
+        res->epochs_run++;
+        if (!rc)
+            rc = log_write(&r, msg, cap);
+        if (!rc && cfg->ckpt_path &&
+            (r.epoch % cfg->ckpt_every == 0 || r.epoch == cfg->epochs))
+            rc = ckpt_save(&r, msg, cap);
+        if (!rc && cfg->progress &&
+            cfg->progress(cfg->progress_ctx, r.model.step, r.total_steps,
+                          &res->last))
+            rc = fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+        if (cfg->stop_after && res->epochs_run == cfg->stop_after)
+            break;
+    }
+    res->last.steps = r.model.step;
+    if (!rc && r.epoch == cfg->epochs) {
+        res->knn_top1 = res->last.knn_top1;
+        if (r.graph_epochs) {
+            res->mean_sim = r.graph_sim / (double)r.graph_epochs;
+            res->hard_sim = r.graph_hard / (double)r.graph_epochs;
+            res->fn_rate = r.graph_fn / (double)r.graph_epochs;
+        }
+        if (cfg->probe && !r.feats_fresh) /* resumed after the last epoch */
+            rc = evaluate_knn(&r, &res->knn_top1, msg, cap);
+        if (!rc && cfg->probe) {
+            double tp = now_s();
+            bst_probe_cfg pc;
+            bst_probe_cfg_default(&pc);
+            rc = bst_linear_probe(&pc, r.ftrain, r.data.ytrain, r.data.ntrain,
+                                  r.ftest, r.data.ytest, r.data.ntest,
+                                  bst_encoder_feat_dim(&cfg->model.enc), NCLASS,
+                                  &res->probe_train_top1, &res->probe_top1, msg,
+                                  cap);
+            res->eval_s += now_s() - tp;
+        }
+    }
+    res->sampler_s = r.batcher.build_s + r.batcher.sample_s;
+    res->total_s = now_s() - t0;
+    res->step_s = res->total_s - res->sampler_s - res->eval_s;
+    run_free(&r);
+    return rc;
+}

@@ -1,0 +1,96 @@
+/*
+ * simclr_run.h — a whole SimCLR training run on Fashion-MNIST: data,
+ * batches from the BatchSampler core (batcher.h), training steps
+ * (simclr.h), per-epoch evaluation and CSV log, checkpoints, final linear
+ * probe.  `batchsampler train simclr` and `batchsampler demo` are thin
+ * front ends over bst_simclr_run.
+ *
+ * Per epoch (steps_per_epoch optimiser steps, the same for every sampler):
+ *   - the batcher yields B ids (uniform during the warm-up epochs, then the
+ *     chosen sampler over a graph rebuilt every t batches);
+ *   - one SimCLR step; the mean of the two views' projections of the batch
+ *     goes back into the embedding store (no extra forward passes);
+ *   - diagnostics of the batch actually trained on, from the step's own
+ *     view-0 projections: mean in-batch cosine, mean hardest-negative
+ *     cosine, and the same-class pair rate (labels are used for this
+ *     diagnostic and the evaluation only, never for training).
+ * At the end of every eval_every-th epoch (and the last): weighted kNN
+ * top-1 of the test split against the training features (eval-mode batch
+ * norm, no augmentation).  After the last epoch: the linear probe.
+ *
+ * Checkpoints (ckpt.h format) are written atomically after every
+ * ckpt_every-th epoch; they hold the model, batch-norm statistics, AdamW
+ * state, the batcher (sampler state, embedding store, graph snapshot), the
+ * log so far and the configuration.  Resuming requires the same
+ * configuration and gives bitwise the same result as an uninterrupted run.
+ *
+ * Thread safety: one run per process at a time is the expected use; the
+ * function has no global state.  Errors: BST_OK or a BST_ERR_* code with a
+ * one-line message in msg (cap bytes).
+ */
+#ifndef BS_TRAIN_SIMCLR_RUN_H
+#define BS_TRAIN_SIMCLR_RUN_H
+
+#include "batcher.h"
+#include "simclr.h"
+
+/* One row of the per-epoch log. */
+typedef struct {
+    int64_t epoch;    /* 0-based */
+    int64_t steps;    /* optimiser steps so far */
+    double loss;      /* mean training loss of the epoch */
+    double lr;        /* learning rate of the epoch's last step */
+    double knn_top1;  /* -1 if not evaluated this epoch */
+    double mean_sim;  /* hardness: mean in-batch cosine (view-0 z) */
+    double hard_sim;  /* mean over anchors of the hardest negative */
+    double fn_rate;   /* same-class in-batch pairs */
+    double sampler_s; /* graph builds + sampling this epoch */
+    double step_s;    /* training steps (augment, fwd, bwd, update) */
+    double total_s;   /* the whole epoch incl. evaluation */
+} bst_epoch_log;
+
+typedef int (*bst_run_progress_fn)(void *ctx, int64_t step, int64_t total,
+                                   const bst_epoch_log *last);
+
+typedef struct {
+    bst_simclr_cfg model;    /* model.batch is also the batcher's B */
+    bst_batcher_cfg batcher; /* steps_per_epoch 0 = ceil(train_n / B) */
+    const char *data_dir;    /* Fashion-MNIST .gz files */
+    int64_t train_n, test_n; /* first N images of each split (0 = all) */
+    int64_t epochs;
+    double lr, min_lr;            /* AdamW, cosine from lr to min_lr */
+    int64_t lr_warmup_steps;      /* linear warm-up */
+    int knn_k;                    /* 200 */
+    double knn_t;                 /* 0.5 */
+    int64_t eval_every;           /* epochs; 0 = last epoch only */
+    int probe;                    /* run the linear probe at the end */
+    const char *log_path;         /* CSV, may be NULL */
+    const char *ckpt_path;        /* may be NULL */
+    int64_t ckpt_every;           /* epochs (>= 1) */
+    int resume;                   /* start from ckpt_path if it exists */
+    int64_t stop_after;           /* testing: stop after this many epochs of
+                                     this invocation (0 = no), as if killed */
+    bst_run_progress_fn progress; /* may be NULL; non-zero return stops */
+    void *progress_ctx;
+} bst_run_cfg;
+
+typedef struct {
+    bst_epoch_log last; /* the last epoch's row */
+    double knn_top1;    /* final kNN top-1 */
+    double probe_top1;  /* -1 without the probe */
+    double probe_train_top1;
+    double mean_sim, hard_sim, fn_rate;        /* averages over the epochs after
+                                                  the warm-up (every sampler) */
+    double sampler_s, step_s, eval_s, total_s; /* whole run */
+    int64_t epochs_run;                        /* by this invocation */
+} bst_run_result;
+
+/* Fashion-MNIST in the Debian package's folder; 10 epochs of B = 256 over
+   all 60000 images; lr 1e-3 with one epoch of warm-up; kNN k = 200,
+   T = 0.5 every epoch; probe on. */
+void bst_run_cfg_default(bst_run_cfg *cfg);
+
+int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
+                   size_t cap);
+
+#endif /* BS_TRAIN_SIMCLR_RUN_H */

@@ -1,0 +1,296 @@
+/* test_encoder.c — the SimCLR encoder (encoder.h) and training step
+   (simclr.h): wiring checked by finite differences through the whole
+   network and loss, architecture size against the PyTorch twin
+   (bench/ref_torch_train.py), thread invariance, eval-mode features, the
+   step's argument checks, and that training lowers the loss. */
+#include <math.h>
+#include <omp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "simclr.h"
+
+enum { PIX = 28 * 28 };
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* n images of smooth random blobs in [0, 1] (class-like structure, so the
+   loss has something to learn). */
+static float *make_images(int64_t n, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * (size_t)n * PIX);
+    assert_non_null(x);
+    for (int64_t i = 0; i < n; i++) {
+        double cx = 6 + lcg(&seed) % 16, cy = 6 + lcg(&seed) % 16;
+        double r = 3 + lcg(&seed) % 6;
+        for (int p = 0; p < PIX; p++) {
+            double dx = p % 28 - cx, dy = p / 28 - cy;
+            double v = exp(-(dx * dx + dy * dy) / (2 * r * r));
+            x[i * PIX + p] = (float)v;
+        }
+    }
+    return x;
+}
+
+/* loss of the encoder on x (N images) with z split into two halves */
+static double loss_of(bst_encoder *e, bst_encoder_acts *a, const float *x,
+                      int N, const bst_loss_cfg *lc, float *dz)
+{
+    double loss = 0;
+    assert_int_equal(bst_encoder_forward(e, a, x, N, 1, 1), BST_OK);
+    int D = e->cfg.out_dim, B = N / 2;
+    assert_int_equal(bst_contrastive_loss(lc, a->z, a->z + (size_t)B * D, B, D,
+                                          &loss, dz,
+                                          dz ? dz + (size_t)B * D : NULL),
+                     BST_OK);
+    return loss;
+}
+
+/* Every parameter tensor: two entries' analytic gradient against central
+   differences of the loss through the whole network. */
+static void test_finite_differences(void **state)
+{
+    (void)state;
+    bst_encoder_cfg cfg = {.width = 2, .proj_dim = 8, .out_dim = 4};
+    enum { N = 6 };
+    bst_encoder e;
+    bst_encoder_acts a;
+    assert_int_equal(bst_encoder_init(&e, &cfg, 7), BST_OK);
+    assert_int_equal(bst_encoder_acts_init(&a, &cfg, N), BST_OK);
+    assert_int_equal(e.nparams, BST_ENCODER_MAX_PARAMS);
+    float *x = make_images(N, 3);
+    uint64_t s = 11;
+    for (size_t i = 0; i < (size_t)N * PIX; i++) /* break symmetries */
+        x[i] += 0.05f * (float)((double)lcg(&s) / 2147483648.0 - 0.5);
+    bst_loss_cfg lc = {.kind = BST_LOSS_INFONCE, .tau = 0.5};
+    float dz[N * 4];
+    loss_of(&e, &a, x, N, &lc, dz);
+    bst_zero_grads(e.params, e.nparams);
+    assert_int_equal(bst_encoder_backward(&e, &a, x, dz, N), BST_OK);
+    /* The loss is only piecewise smooth (ReLU, max-pool ties among zeros):
+       over ~10^4 activations a step can cross kinks.  An entry passes if
+       the central difference agrees at one of three step sizes; a wiring
+       error (a missing, misrouted or mis-scaled gradient) fails at all. */
+    static const double steps[3] = {1e-3, 3e-4, 1e-4};
+    int checked = 0, bad = 0;
+    for (int p = 0; p < e.nparams; p++) {
+        bst_param *ps = &e.params[p];
+        for (int t = 0; t < 2; t++) {
+            size_t j = t == 0 ? 0 : ps->n - 1;
+            float keep = ps->w[j];
+            double an = ps->g[j], num = 0;
+            int ok = 0;
+            for (int k = 0; k < 3 && !ok; k++) {
+                double eps = steps[k];
+                ps->w[j] = keep + (float)eps;
+                double lp = loss_of(&e, &a, x, N, &lc, NULL);
+                ps->w[j] = keep - (float)eps;
+                double lm = loss_of(&e, &a, x, N, &lc, NULL);
+                ps->w[j] = keep;
+                num = (lp - lm) / (2 * eps);
+                ok = fabs(an - num) <= 2e-3 + 2e-2 * fabs(num);
+            }
+            checked++;
+            if (!ok) {
+                bad++;
+                printf("param %d entry %zu: analytic %.6g numeric %.6g\n", p, j,
+                       an, num);
+            }
+        }
+    }
+    printf("%d entries checked\n", checked);
+    assert_int_equal(checked, 2 * BST_ENCODER_MAX_PARAMS);
+    assert_int_equal(bad, 0);
+    free(x);
+    bst_encoder_acts_free(&a);
+    bst_encoder_free(&e);
+}
+
+/* The default network has as many parameters as its PyTorch twin
+   (bench/ref_torch_train.py prints params=89648), and every tensor is in
+   the optimiser's list once. */
+static void test_architecture(void **state)
+{
+    (void)state;
+    bst_encoder_cfg cfg;
+    bst_encoder_cfg_default(&cfg);
+    bst_encoder e;
+    assert_int_equal(bst_encoder_init(&e, &cfg, 1), BST_OK);
+    assert_int_equal(bst_encoder_param_count(&e), 89648);
+    assert_int_equal(bst_encoder_feat_dim(&cfg), 64);
+    assert_int_equal(e.nbns, BST_ENCODER_BNS);
+    for (int i = 0; i < e.nparams; i++)
+        for (int j = i + 1; j < e.nparams; j++)
+            assert_ptr_not_equal(e.params[i].w, e.params[j].w);
+    bst_encoder_free(&e);
+    bst_encoder_cfg badc = cfg;
+    badc.width = 0;
+    assert_int_equal(bst_encoder_init(&e, &badc, 1), BST_ERR_INVAL);
+    assert_int_equal(bst_encoder_cfg_check(NULL), BST_ERR_INVAL);
+    bst_encoder_acts a;
+    assert_int_equal(bst_encoder_acts_init(&a, &cfg, 0), BST_ERR_INVAL);
+}
+
+static void small_cfg(bst_simclr_cfg *c)
+{
+    bst_simclr_cfg_default(c);
+    c->enc.width = 4;
+    c->enc.proj_dim = 16;
+    c->enc.out_dim = 8;
+    c->batch = 8;
+    c->seed = 5;
+}
+
+/* Two steps with 1 and with 3 threads give bitwise equal parameters. */
+static void test_threads(void **state)
+{
+    (void)state;
+    int64_t n = 40;
+    float *img = make_images(n, 9);
+    float *w[2];
+    double loss[2];
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t ? 3 : 1);
+        bst_simclr_cfg c;
+        small_cfg(&c);
+        bst_simclr s;
+        assert_int_equal(bst_simclr_init(&s, &c), BST_OK);
+        int64_t idx[8];
+        for (int step = 0; step < 2; step++) {
+            for (int i = 0; i < 8; i++)
+                idx[i] = (step * 8 + i * 3) % n;
+            assert_int_equal(bst_simclr_step(&s, img, n, idx, 1e-3, &loss[t]),
+                             BST_OK);
+        }
+        size_t np = bst_encoder_param_count(&s.enc), off = 0;
+        w[t] = malloc(sizeof(float) * np);
+        for (int p = 0; p < s.enc.nparams; p++) {
+            memcpy(w[t] + off, s.enc.params[p].w,
+                   sizeof(float) * s.enc.params[p].n);
+            off += s.enc.params[p].n;
+        }
+        if (t == 1)
+            assert_memory_equal(w[0], w[1], sizeof(float) * np);
+        bst_simclr_free(&s);
+    }
+    assert_true(loss[0] == loss[1]);
+    omp_set_num_threads(2);
+    free(w[0]);
+    free(w[1]);
+    free(img);
+}
+
+/* Eval-mode features of an image do not depend on the other images in
+   its chunk; they are finite and not all equal. */
+static void test_features(void **state)
+{
+    (void)state;
+    int64_t n = 21;
+    float *img = make_images(n, 4);
+    bst_simclr_cfg c;
+    small_cfg(&c);
+    c.batch = 4; /* chunks of 8 */
+    bst_simclr s;
+    assert_int_equal(bst_simclr_init(&s, &c), BST_OK);
+    int F = bst_encoder_feat_dim(&c.enc);
+    float *all = malloc(sizeof(float) * (size_t)n * F);
+    float *one = malloc(sizeof(float) * F);
+    assert_int_equal(bst_simclr_features(&s, img, n, all), BST_OK);
+    for (int64_t i = 0; i < n; i += 5) {
+        assert_int_equal(bst_simclr_features(&s, img + i * PIX, 1, one),
+                         BST_OK);
+        assert_memory_equal(one, all + i * F, sizeof(float) * F);
+    }
+    int differ = 0;
+    for (int64_t i = 0; i < n * F; i++) {
+        assert_true(isfinite(all[i]));
+        differ |= all[i] != all[i % F];
+    }
+    assert_true(differ);
+    free(all);
+    free(one);
+    free(img);
+    bst_simclr_free(&s);
+}
+
+static void test_step_rejects(void **state)
+{
+    (void)state;
+    int64_t n = 10;
+    float *img = make_images(n, 1);
+    bst_simclr_cfg c;
+    small_cfg(&c);
+    bst_simclr s;
+    bst_simclr_cfg bad = c;
+    bad.batch = 1;
+    assert_int_equal(bst_simclr_init(&s, &bad), BST_ERR_INVAL);
+    bad = c;
+    bad.loss.tau = 0;
+    assert_int_equal(bst_simclr_init(&s, &bad), BST_ERR_INVAL);
+    bad = c;
+    bad.aug.flip_p = 2;
+    assert_int_equal(bst_simclr_init(&s, &bad), BST_ERR_INVAL);
+    assert_int_equal(bst_simclr_init(&s, &c), BST_OK);
+    int64_t idx[8] = {0, 1, 2, 3, 4, 5, 6, 10}; /* 10 is out of range */
+    double loss = 0;
+    assert_int_equal(bst_simclr_step(&s, img, n, idx, 1e-3, &loss),
+                     BST_ERR_INVAL);
+    assert_int_equal(s.step, 0);
+    idx[7] = -1;
+    assert_int_equal(bst_simclr_step(&s, img, n, idx, 1e-3, &loss),
+                     BST_ERR_INVAL);
+    bst_simclr_free(&s);
+    free(img);
+}
+
+/* 60 steps on blob images lower the loss well below its start. */
+static void test_learns(void **state)
+{
+    (void)state;
+    int64_t n = 64;
+    float *img = make_images(n, 2);
+    bst_simclr_cfg c;
+    small_cfg(&c);
+    c.batch = 16;
+    bst_simclr s;
+    assert_int_equal(bst_simclr_init(&s, &c), BST_OK);
+    int64_t idx[16];
+    double first = 0, last = 0, loss = 0;
+    for (int step = 0; step < 60; step++) {
+        for (int i = 0; i < 16; i++)
+            idx[i] = (step * 16 + i) % n;
+        assert_int_equal(bst_simclr_step(&s, img, n, idx, 3e-3, &loss), BST_OK);
+        if (step < 5)
+            first += loss / 5;
+        if (step >= 55)
+            last += loss / 5;
+    }
+    printf("loss: first 5 steps %.4f, last 5 %.4f\n", first, last);
+    assert_true(last < first - 0.3);
+    bst_simclr_free(&s);
+    free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_architecture),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_features),
+        cmocka_unit_test(test_step_rejects),
+        cmocka_unit_test(test_learns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
