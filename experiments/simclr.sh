@@ -14,13 +14,14 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BIN:-$root/build/batchsampler}"
+[ -x "$BIN" ] || { echo "no $BIN: build first (bash scripts/setup.sh)" >&2; exit 1; }
 OUT="${OUT:-$root/results/simclr}"
 JOBS="${1:-2}"
 mkdir -p "$OUT"
 
-# shared budget: 20000 training images, 12 epochs of 79 steps (B = 256),
+# shared budget: 20000 training images, 10 epochs of 79 steps (B = 256),
 # kNN on the whole test split every epoch, linear probe at the end
-common=(--n 20000 --epochs 12 -B 256 --eval-every 1)
+common=(--n 20000 --epochs 10 -B 256 --eval-every 1)
 
 runs=()
 add() { runs+=("$*"); } # name seed args...
@@ -30,14 +31,18 @@ for seed in 0 1 2; do
   add "rwr $seed --sampler rwr -M 1000 -K 100 --alpha 0.2"
 done
 for loss in dcl hcl; do
-  for seed in 0 1 2; do
+  for seed in 0 1; do
     add "uniform-$loss $seed --sampler uniform --loss $loss"
     add "rwr-$loss $seed --sampler rwr -M 1000 -K 100 --alpha 0.2 --loss $loss"
   done
 done
-# sweep (one seed): candidates M and restart probability alpha
+# sweep (seed 0): candidates M, neighbours K, restart probability alpha,
+# refresh period t and uniform warm-up epochs, one at a time
 for m in 200 4000; do add "rwr-M$m 0 --sampler rwr -M $m -K 100 --alpha 0.2"; done
+add "rwr-K20 0 --sampler rwr -M 1000 -K 20 --alpha 0.2"
 for a in 0.5 0.9; do add "rwr-a$a 0 --sampler rwr -M 1000 -K 100 --alpha $a"; done
+add "rwr-t25 0 --sampler rwr -M 1000 -K 100 --alpha 0.2 --refresh 25"
+add "rwr-w3 0 --sampler rwr -M 1000 -K 100 --alpha 0.2 --warmup-epochs 3"
 
 one() {
   local name=$1 seed=$2; shift 2

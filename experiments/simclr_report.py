@@ -79,8 +79,10 @@ def table(names, title):
 
 table(["uniform", "knn", "rwr"], "InfoNCE (SimCLR):")
 table(["uniform-dcl", "rwr-dcl", "uniform-hcl", "rwr-hcl"], "DCL and HCL:")
-table(["rwr-M200", "rwr", "rwr-M4000", "rwr-a0.5", "rwr-a0.9"],
-      "BatchSampler sweep (seed 0 for the variants):")
+table(["rwr-M200", "rwr", "rwr-M4000", "rwr-K20", "rwr-a0.5", "rwr-a0.9",
+       "rwr-t25", "rwr-w3"],
+      "BatchSampler sweep (seed 0 for the variants; rwr: M 1000, K 100, "
+      "alpha 0.2, t 100, 1 warm-up epoch):")
 
 
 def curve(name, col):

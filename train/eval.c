@@ -55,8 +55,8 @@ static int check_set(const char *what, const float *x, const uint8_t *y,
                     (long long)(at / d), (long long)(at % d));
     if (y && (at = bad_label(y, n, nclasses)) >= 0)
         return fail(BST_ERR_INVAL, msg, cap,
-                    "%s label %d at row %lld is not below nclasses = %d",
-                    what, (int)y[at], (long long)at, nclasses);
+                    "%s label %d at row %lld is not below nclasses = %d", what,
+                    (int)y[at], (long long)at, nclasses);
     return BST_OK;
 }
 
@@ -175,8 +175,8 @@ int bst_knn_classify(const float *train, const uint8_t *train_labels,
     int rc = check_set("knn: train", train, train_labels, ntrain, d, nclasses,
                        msg, cap);
     if (rc == BST_OK)
-        rc = check_set("knn: test", test, test_labels, ntest, d, nclasses,
-                       msg, cap);
+        rc = check_set("knn: test", test, test_labels, ntest, d, nclasses, msg,
+                       cap);
     if (rc != BST_OK)
         return rc;
 
@@ -206,16 +206,15 @@ int bst_knn_classify(const float *train, const uint8_t *train_labels,
     for (int64_t b0 = 0; b0 < ntest; b0 += blk) {
         int nb = (int)(ntest - b0 < blk ? ntest - b0 : blk);
         /* sim (nb, ntrain) = te[b0 : b0 + nb] tr^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)ntrain,
-                    d, 1.0f, te + (size_t)b0 * d, d, tr, d, 0.0f, sim,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)ntrain, d,
+                    1.0f, te + (size_t)b0 * d, d, tr, d, 0.0f, sim,
                     (int)ntrain);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < nb; r++) {
             int t = omp_get_thread_num();
-            out[b0 + r] = (uint8_t)knn_row(sim + (size_t)r * ntrain, ntrain,
-                                           train_labels, kk, T, nclasses,
-                                           heaps + (size_t)t * kk,
-                                           votes + (size_t)t * nclasses);
+            out[b0 + r] = (uint8_t)knn_row(
+                sim + (size_t)r * ntrain, ntrain, train_labels, kk, T, nclasses,
+                heaps + (size_t)t * kk, votes + (size_t)t * nclasses);
         }
     }
 
@@ -246,15 +245,15 @@ void bst_probe_cfg_default(bst_probe_cfg *c)
 }
 
 typedef struct {
-    const float *X;    /* (n, d) standardised train features */
-    const uint8_t *y;  /* (n) */
+    const float *X;   /* (n, d) standardised train features */
+    const uint8_t *y; /* (n) */
     int64_t n;
     int d, C;
     double l2;
-    float *W;          /* (C, d) float copy of the weights */
-    float *L;          /* (n, C) logits, then dloss/dlogits */
-    float *dW;         /* (C, d) */
-    double *rowloss;   /* (n) */
+    float *W;        /* (C, d) float copy of the weights */
+    float *L;        /* (n, C) logits, then dloss/dlogits */
+    float *dW;       /* (C, d) */
+    double *rowloss; /* (n) */
 } probe_ws;
 
 /* f(theta) and its gradient g; theta = [W (C, d), b (C)] in double. */
@@ -325,6 +324,43 @@ static double max_abs(const double *a, size_t n)
         if (fabs(a[i]) > m)
             m = fabs(a[i]);
     return m;
+}
+
+int bst_probe_objective(const float *X, const uint8_t *y, int64_t n, int d,
+                        int nclasses, double l2, const double *theta, double *f,
+                        double *grad, char *msg, size_t cap)
+{
+    if (!X || !y || !theta || !f || !grad)
+        return fail(BST_ERR_INVAL, msg, cap,
+                    "probe objective: X, y, theta, f and grad must not be "
+                    "NULL");
+    if (n < 1 || n > INT_MAX || d < 1 || nclasses < 1 || nclasses > 256)
+        return fail(BST_ERR_INVAL, msg, cap,
+                    "probe objective: n = %lld, d = %d, nclasses = %d out of "
+                    "range",
+                    (long long)n, d, nclasses);
+    if (!(l2 >= 0.0) || !isfinite(l2))
+        return fail(BST_ERR_INVAL, msg, cap,
+                    "probe objective: l2 = %g must be finite and >= 0", l2);
+    int rc = check_set("probe objective:", X, y, n, d, nclasses, msg, cap);
+    if (rc != BST_OK)
+        return rc;
+    const int C = nclasses;
+    float *W = malloc((size_t)C * d * sizeof *W);
+    float *dW = malloc((size_t)C * d * sizeof *dW);
+    float *L = malloc((size_t)n * C * sizeof *L);
+    double *rowloss = malloc((size_t)n * sizeof *rowloss);
+    if (W && dW && L && rowloss) {
+        probe_ws w = {X, y, n, d, C, l2, W, L, dW, rowloss};
+        *f = probe_objective(&w, theta, grad);
+    } else {
+        rc = fail(BST_ERR_NOMEM, msg, cap, "probe objective: out of memory");
+    }
+    free(W);
+    free(dW);
+    free(L);
+    free(rowloss);
+    return rc;
 }
 
 /* Full-batch L-BFGS from theta (updated in place). */
@@ -415,8 +451,8 @@ static void lbfgs(probe_ws *w, double *theta, size_t P, int max_iter,
 static double probe_top1(const float *X, const uint8_t *y, int64_t n, int d,
                          int C, const float *W, const double *b, float *L)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f,
-                X, d, W, d, 0.0f, L, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f, X,
+                d, W, d, 0.0f, L, C);
     int64_t ok = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *li = L + (size_t)i * C;
@@ -478,8 +514,8 @@ int bst_linear_probe(const bst_probe_cfg *cfg, const float *train,
     if (nclasses < 1 || nclasses > 256)
         return fail(BST_ERR_INVAL, msg, cap,
                     "probe: nclasses = %d must be in 1..256", nclasses);
-    int rc = check_set("probe: train", train, train_labels, ntrain, d,
-                       nclasses, msg, cap);
+    int rc = check_set("probe: train", train, train_labels, ntrain, d, nclasses,
+                       msg, cap);
     if (rc == BST_OK)
         rc = check_set("probe: test", test, test_labels, ntest, d, nclasses,
                        msg, cap);
@@ -534,19 +570,17 @@ int bst_linear_probe(const bst_probe_cfg *cfg, const float *train,
     standardise(train, Xtr, ntrain, d, mean, inv);
     standardise(test, Xte, ntest, d, mean, inv);
 
-    double *theta = opt, *g = theta + P, *gn = g + P, *p = gn + P,
-           *xn = p + P, *S = xn + P, *Y = S + LBFGS_M * P,
-           *rho = Y + LBFGS_M * P, *alpha = rho + LBFGS_M;
-    probe_ws w = {Xtr, train_labels, ntrain, d, C, cfg->l2,
-                  Wf, L, dW, rowloss};
+    double *theta = opt, *g = theta + P, *gn = g + P, *p = gn + P, *xn = p + P,
+           *S = xn + P, *Y = S + LBFGS_M * P, *rho = Y + LBFGS_M * P,
+           *alpha = rho + LBFGS_M;
+    probe_ws w = {Xtr, train_labels, ntrain, d, C, cfg->l2, Wf, L, dW, rowloss};
     lbfgs(&w, theta, P, cfg->max_iter, cfg->tol, S, Y, rho, g, gn, p, xn,
           alpha);
 
     for (size_t i = 0; i < (size_t)C * d; i++)
         Wf[i] = (float)theta[i];
     const double *b = theta + (size_t)C * d;
-    double acc_tr =
-        probe_top1(Xtr, train_labels, ntrain, d, C, Wf, b, L);
+    double acc_tr = probe_top1(Xtr, train_labels, ntrain, d, C, Wf, b, L);
     double acc_te = probe_top1(Xte, test_labels, ntest, d, C, Wf, b, L);
     if (train_top1)
         *train_top1 = acc_tr;

@@ -80,11 +80,22 @@ void bst_probe_cfg_default(bst_probe_cfg *c);
    (test, test_labels) (ntest, d); either output may be NULL.  cfg NULL means
    the defaults.  Returns BST_OK, BST_ERR_NOMEM, or BST_ERR_INVAL for a bad
    cfg field, NULL arrays, ntrain < 1 or > INT_MAX, ntest < 1 or > INT_MAX,
-   d < 1, nclasses outside 1..256, a label >= nclasses, or a NaN / inf feature. */
+   d < 1, nclasses outside 1..256, a label >= nclasses, or a NaN / inf feature.
+ */
 int bst_linear_probe(const bst_probe_cfg *cfg, const float *train,
                      const uint8_t *train_labels, int64_t ntrain,
                      const float *test, const uint8_t *test_labels,
                      int64_t ntest, int d, int nclasses, double *train_top1,
                      double *test_top1, char *msg, size_t cap);
+
+/* The probe's objective, exposed for tests (gradient check): f(theta) as
+   above for features X (n, d) used as given (already standardised),
+   theta = [W (C, d) row-major, b (C)] in double; writes the gradient into
+   grad (C d + C) and f into *f.  Same checks as bst_linear_probe (except
+   the config; l2 >= 0, finite).  Returns BST_OK, BST_ERR_INVAL or
+   BST_ERR_NOMEM. */
+int bst_probe_objective(const float *X, const uint8_t *y, int64_t n, int d,
+                        int nclasses, double l2, const double *theta, double *f,
+                        double *grad, char *msg, size_t cap);
 
 #endif /* BS_TRAIN_EVAL_H */
