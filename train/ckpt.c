@@ -39,21 +39,6 @@ enum {
 #define CK_PRINTF(a, b)
 #endif
 
-/* Writes the message (if wanted) and returns code. */
-static int ck_fail(char *msg, size_t cap, int code, const char *fmt, ...)
-    CK_PRINTF(4, 5);
-
-static int ck_fail(char *msg, size_t cap, int code, const char *fmt, ...)
-{
-    if (msg && cap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, cap, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* strerror is not thread-safe for every errno value; strerror_r (the XSI
    version under _POSIX_C_SOURCE) writes into the caller's buffer. */
 static const char *ck_errstr(int e, char *buf, size_t n)
@@ -312,10 +297,10 @@ static int out_check(const bst_ckpt_writer *w, const char *what, char *msg,
                      size_t cap)
 {
     if (!w)
-        return ck_fail(msg, cap, BST_ERR_INVAL, "%s: no writer", what);
+        return bst_fail(msg, cap, BST_ERR_INVAL, "%s: no writer", what);
     if (w->err != BST_OK)
-        return ck_fail(msg, cap, w->err, "checkpoint %s not written: %s", what,
-                       w->errmsg);
+        return bst_fail(msg, cap, w->err, "checkpoint %s not written: %s", what,
+                        w->errmsg);
     return BST_OK;
 }
 
@@ -327,17 +312,17 @@ int bst_ckpt_to_mem(const bst_ckpt_writer *w, void **out, size_t *len,
     if (len)
         *len = 0;
     if (!out || !len)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_to_mem: NULL output pointer");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_to_mem: NULL output pointer");
     int rc = out_check(w, "<memory>", msg, cap);
     if (rc != BST_OK)
         return rc;
     size_t total = encoded_size(w);
     mem_sink m = {total ? malloc(total) : NULL, 0};
     if (!m.p)
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "out of memory encoding a checkpoint of %zu bytes",
-                       total);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "out of memory encoding a checkpoint of %zu bytes",
+                        total);
     ck_sink s = {mem_put, &m};
     (void)encode(w, &s); /* memory puts cannot fail */
     *out = m.p;
@@ -427,8 +412,8 @@ int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
                     size_t cap)
 {
     if (!path || !*path)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_commit: no checkpoint path given");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_commit: no checkpoint path given");
     int rc = out_check(w, path, msg, cap);
     if (rc != BST_OK)
         return rc;
@@ -440,8 +425,8 @@ int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
     if (!tmp || !f.buf) {
         free(tmp);
         free(f.buf);
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "cannot write checkpoint %s: out of memory", path);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "cannot write checkpoint %s: out of memory", path);
     }
     /* O_EXCL: never reuse a file we did not create (a stale temporary of a
        crashed run with the same pid, or another thread's) */
@@ -456,9 +441,9 @@ int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
             break;
     }
     if (f.fd < 0) {
-        rc = ck_fail(msg, cap, BST_ERR_IO,
-                     "cannot write checkpoint %s: cannot create %s: %s", path,
-                     tmp, ck_errstr(e, eb, sizeof eb));
+        rc = bst_fail(msg, cap, BST_ERR_IO,
+                      "cannot write checkpoint %s: cannot create %s: %s", path,
+                      tmp, ck_errstr(e, eb, sizeof eb));
         free(tmp);
         free(f.buf);
         return rc;
@@ -481,13 +466,13 @@ int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
     }
     if (!e && rename(tmp, path) != 0) {
         e = errno;
-        rc = ck_fail(msg, cap, BST_ERR_IO,
-                     "cannot write checkpoint %s: renaming %s to it: %s", path,
-                     tmp, ck_errstr(e, eb, sizeof eb));
+        rc = bst_fail(msg, cap, BST_ERR_IO,
+                      "cannot write checkpoint %s: renaming %s to it: %s", path,
+                      tmp, ck_errstr(e, eb, sizeof eb));
     } else if (e) {
-        rc = ck_fail(msg, cap, BST_ERR_IO,
-                     "cannot write checkpoint %s: %s %s: %s", path, step, tmp,
-                     ck_errstr(e, eb, sizeof eb));
+        rc = bst_fail(msg, cap, BST_ERR_IO,
+                      "cannot write checkpoint %s: %s %s: %s", path, step, tmp,
+                      ck_errstr(e, eb, sizeof eb));
     }
     if (e)
         unlink(tmp);
@@ -540,35 +525,35 @@ static int parse(bst_ckpt_reader *r, char *msg, size_t cap)
     const char *p = r->path;
     size_t size = r->size;
     if (size < 8 && memcmp(b, ck_magic, size) == 0)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: truncated (%zu bytes, a checkpoint has at least "
-                       "%d)",
-                       p, size, BST_CKPT_MIN_SIZE);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: truncated (%zu bytes, a checkpoint has at least "
+                        "%d)",
+                        p, size, BST_CKPT_MIN_SIZE);
     if (size < 8 || memcmp(b, ck_magic, 8) != 0)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: not a checkpoint (expected the magic "
-                       "\"BSCKPT\\0\\0\" at the start)",
-                       p);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: not a checkpoint (expected the magic "
+                        "\"BSCKPT\\0\\0\" at the start)",
+                        p);
     if (size < BST_CKPT_MIN_SIZE)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: truncated (%zu bytes, a checkpoint has at least "
-                       "%d)",
-                       p, size, BST_CKPT_MIN_SIZE);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: truncated (%zu bytes, a checkpoint has at least "
+                        "%d)",
+                        p, size, BST_CKPT_MIN_SIZE);
     uint32_t version = get_u32(b + 8);
     if (version != BST_CKPT_VERSION)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: unsupported checkpoint version %u (expected %d)", p,
-                       version, BST_CKPT_VERSION);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: unsupported checkpoint version %u (expected %d)",
+                        p, version, BST_CKPT_VERSION);
     uint32_t count = get_u32(b + 12);
     size_t limit = size - 4; /* where the file CRC starts */
     if (count > BST_CKPT_MAX_SECTIONS)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: %u sections (expected at most %d)", p, count,
-                       BST_CKPT_MAX_SECTIONS);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: %u sections (expected at most %d)", p, count,
+                        BST_CKPT_MAX_SECTIONS);
     if (count > (limit - CK_HEAD) / CK_SEC_MIN)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: truncated (%u sections cannot fit in %zu bytes)", p,
-                       count, size);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: truncated (%u sections cannot fit in %zu bytes)",
+                        p, count, size);
 
     /* count is now bounded by the file size: the tables are at most a
        small multiple of it */
@@ -578,31 +563,31 @@ static int parse(bst_ckpt_reader *r, char *msg, size_t cap)
                           ? (size_t)count * (BST_CKPT_MAX_NAME + 1) + 1
                           : size + count + 1);
     if (!r->secs || !r->sorted || !r->names)
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "%s: out of memory for %u sections", p, count);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "%s: out of memory for %u sections", p, count);
 
     size_t pos = CK_HEAD, npos = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (limit - pos < 4)
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: truncated in the header of section %u of %u", p,
-                           i + 1, count);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: truncated in the header of section %u of %u",
+                            p, i + 1, count);
         uint32_t nl = get_u32(b + pos);
         pos += 4;
         if (nl < 1 || nl > BST_CKPT_MAX_NAME)
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: section %u has a name length of %u (expected "
-                           "1..%d)",
-                           p, i + 1, nl, BST_CKPT_MAX_NAME);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: section %u has a name length of %u (expected "
+                            "1..%d)",
+                            p, i + 1, nl, BST_CKPT_MAX_NAME);
         if (limit - pos < (size_t)nl + 12)
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: truncated in the header of section %u of %u", p,
-                           i + 1, count);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: truncated in the header of section %u of %u",
+                            p, i + 1, count);
         if (!name_ok((const char *)b + pos, nl))
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: section %u has a name with bytes outside "
-                           "visible ASCII 0x21..0x7e",
-                           p, i + 1);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: section %u has a name with bytes outside "
+                            "visible ASCII 0x21..0x7e",
+                            p, i + 1);
         char *name = r->names + npos;
         memcpy(name, b + pos, nl);
         name[nl] = '\0';
@@ -612,42 +597,42 @@ static int parse(bst_ckpt_reader *r, char *msg, size_t cap)
         uint32_t crc = get_u32(b + pos + 8);
         pos += 12;
         if (len > (uint64_t)(limit - pos))
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: truncated: section \"%s\" declares %llu "
-                           "payload bytes but only %zu remain before the "
-                           "file checksum",
-                           p, name, (unsigned long long)len, limit - pos);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: truncated: section \"%s\" declares %llu "
+                            "payload bytes but only %zu remain before the "
+                            "file checksum",
+                            p, name, (unsigned long long)len, limit - pos);
         ck_rsec *s = &r->secs[i];
         s->name = name;
         s->data = len > 0 ? b + pos : NULL;
         s->len = (size_t)len;
         if (ck_crc(0, s->data, s->len) != crc)
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: section \"%s\" fails its CRC check (payload "
-                           "corrupt)",
-                           p, name);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: section \"%s\" fails its CRC check (payload "
+                            "corrupt)",
+                            p, name);
         pos += (size_t)len;
     }
     if (pos != limit)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: %zu unexpected bytes after the last of %u "
-                       "sections (trailing data or a wrong section count)",
-                       p, limit - pos, count);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: %zu unexpected bytes after the last of %u "
+                        "sections (trailing data or a wrong section count)",
+                        p, limit - pos, count);
     uint32_t stored = get_u32(b + limit), actual = ck_crc(0, b, limit);
     if (stored != actual)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: file CRC mismatch (stored %08x, computed %08x): "
-                       "the file is corrupt",
-                       p, stored, actual);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: file CRC mismatch (stored %08x, computed %08x): "
+                        "the file is corrupt",
+                        p, stored, actual);
     r->n = count;
     if (count > 0)
         memcpy(r->sorted, r->secs, count * sizeof *r->sorted);
     qsort(r->sorted, count, sizeof *r->sorted, sec_cmp);
     for (size_t i = 1; i < count; i++)
         if (strcmp(r->sorted[i - 1].name, r->sorted[i].name) == 0)
-            return ck_fail(msg, cap, BST_ERR_FORMAT,
-                           "%s: duplicate section name \"%s\"", p,
-                           r->sorted[i].name);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: duplicate section name \"%s\"", p,
+                            r->sorted[i].name);
     return BST_OK;
 }
 
@@ -662,7 +647,7 @@ static int make_reader(unsigned char *buf, size_t size, const char *name,
         free(r);
         free(path);
         free(buf);
-        return ck_fail(msg, cap, BST_ERR_NOMEM, "%s: out of memory", name);
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "%s: out of memory", name);
     }
     r->buf = buf;
     r->size = size;
@@ -684,12 +669,12 @@ int bst_ckpt_open_mem(const void *data, size_t len, const char *name,
     if (out)
         *out = NULL;
     if (!out || (!data && len > 0))
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "%s: bst_ckpt_open_mem: NULL argument", name);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "%s: bst_ckpt_open_mem: NULL argument", name);
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf)
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "%s: out of memory for %zu bytes", name, len);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "%s: out of memory for %zu bytes", name, len);
     if (len > 0)
         memcpy(buf, data, len);
     return make_reader(buf, len, name, out, msg, cap);
@@ -701,37 +686,38 @@ int bst_ckpt_open(const char *path, bst_ckpt_reader **out, char *msg,
     if (out)
         *out = NULL;
     if (!path || !out)
-        return ck_fail(msg, cap, BST_ERR_INVAL, "bst_ckpt_open: NULL argument");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_open: NULL argument");
     char eb[128];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return ck_fail(msg, cap, BST_ERR_IO, "cannot open checkpoint %s: %s",
-                       path, ck_errstr(errno, eb, sizeof eb));
+        return bst_fail(msg, cap, BST_ERR_IO, "cannot open checkpoint %s: %s",
+                        path, ck_errstr(errno, eb, sizeof eb));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return ck_fail(msg, cap, BST_ERR_IO, "cannot stat checkpoint %s: %s",
-                       path, ck_errstr(e, eb, sizeof eb));
+        return bst_fail(msg, cap, BST_ERR_IO, "cannot stat checkpoint %s: %s",
+                        path, ck_errstr(e, eb, sizeof eb));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return ck_fail(msg, cap, BST_ERR_IO,
-                       "cannot read checkpoint %s: not a regular file", path);
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot read checkpoint %s: not a regular file", path);
     }
     if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX - 1) {
         close(fd);
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "checkpoint %s is too large for memory", path);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "checkpoint %s is too large for memory", path);
     }
     size_t size = (size_t)st.st_size;
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
         close(fd);
-        return ck_fail(msg, cap, BST_ERR_NOMEM,
-                       "cannot read checkpoint %s: out of memory for %zu "
-                       "bytes",
-                       path, size);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "cannot read checkpoint %s: out of memory for %zu "
+                        "bytes",
+                        path, size);
     }
     /* read exactly size bytes, then expect end of file: a file that
        shrinks or grows meanwhile is reported rather than half read */
@@ -768,13 +754,13 @@ int bst_ckpt_open(const char *path, bst_ckpt_reader **out, char *msg,
     if (e || changed) {
         free(buf);
         if (e)
-            return ck_fail(msg, cap, BST_ERR_IO,
-                           "cannot read checkpoint %s: %s", path,
-                           ck_errstr(e, eb, sizeof eb));
-        return ck_fail(msg, cap, BST_ERR_IO,
-                       "cannot read checkpoint %s: its size changed while "
-                       "it was read (%zu bytes expected)",
-                       path, size);
+            return bst_fail(msg, cap, BST_ERR_IO,
+                            "cannot read checkpoint %s: %s", path,
+                            ck_errstr(e, eb, sizeof eb));
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot read checkpoint %s: its size changed while "
+                        "it was read (%zu bytes expected)",
+                        path, size);
     }
     return make_reader(buf, size, path, out, msg, cap);
 }
@@ -816,13 +802,13 @@ static int lookup(const bst_ckpt_reader *r, const char *name,
                   const ck_rsec **out, char *msg, size_t cap)
 {
     if (!r || !name)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "checkpoint lookup: NULL reader or section name");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "checkpoint lookup: NULL reader or section name");
     *out = find(r, name);
     if (!*out)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: no section \"%.*s\" in the checkpoint", r->path,
-                       BST_CKPT_MAX_NAME + 1, name);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: no section \"%.*s\" in the checkpoint", r->path,
+                        BST_CKPT_MAX_NAME + 1, name);
     return BST_OK;
 }
 
@@ -830,8 +816,8 @@ int bst_ckpt_get(const bst_ckpt_reader *r, const char *name, const void **data,
                  size_t *len, char *msg, size_t cap)
 {
     if (!data || !len)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_get: NULL output pointer");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_get: NULL output pointer");
     *data = NULL;
     *len = 0;
     const ck_rsec *s;
@@ -847,16 +833,16 @@ int bst_ckpt_read_exact(const bst_ckpt_reader *r, const char *name, void *dst,
                         size_t len, char *msg, size_t cap)
 {
     if (!dst && len > 0)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_read_exact: NULL destination");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_read_exact: NULL destination");
     const ck_rsec *s;
     int rc = lookup(r, name, &s, msg, cap);
     if (rc != BST_OK)
         return rc;
     if (s->len != len)
-        return ck_fail(msg, cap, BST_ERR_FORMAT,
-                       "%s: section \"%s\" has %zu bytes, expected %zu",
-                       r->path, s->name, s->len, len);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: section \"%s\" has %zu bytes, expected %zu",
+                        r->path, s->name, s->len, len);
     if (len > 0)
         memcpy(dst, s->data, len);
     return BST_OK;
@@ -867,8 +853,8 @@ int bst_ckpt_read_u64(const bst_ckpt_reader *r, const char *name, uint64_t *v,
 {
     unsigned char b[8];
     if (!v)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_read_u64: NULL output pointer");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_read_u64: NULL output pointer");
     int rc = bst_ckpt_read_exact(r, name, b, sizeof b, msg, cap);
     if (rc == BST_OK)
         *v = get_u64(b);
@@ -880,8 +866,8 @@ int bst_ckpt_read_f64(const bst_ckpt_reader *r, const char *name, double *v,
 {
     uint64_t bits;
     if (!v)
-        return ck_fail(msg, cap, BST_ERR_INVAL,
-                       "bst_ckpt_read_f64: NULL output pointer");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "bst_ckpt_read_f64: NULL output pointer");
     int rc = bst_ckpt_read_u64(r, name, &bits, msg, cap);
     if (rc == BST_OK)
         memcpy(v, &bits, sizeof *v);

@@ -181,13 +181,25 @@ static int is_same(const bst_conv2d *c, int H, int W, int Ho, int Wo)
     return c->stride == 1 && Ho == H && Wo == W;
 }
 
-/* Valid output rows [*lo, *hi) of a vertical shift dy (ih = oh + dy). */
-static void valid_rows(int H, int dy, int *lo, int *hi)
+/* The plane shifted by (dy, dx): output rows [*lo, *hi) have a source
+   row; element i of the col row reads input element i + *off, and
+   [*a, *b) is the part of [lo W, hi W) whose source lies inside the plane
+   (what is clipped at either end is an edge column). */
+static void shift_span(int H, int W, int dy, int dx, int *lo, int *hi,
+                       ptrdiff_t *off, ptrdiff_t *a, ptrdiff_t *b)
 {
+    ptrdiff_t HW = (ptrdiff_t)H * W;
     *lo = dy < 0 ? -dy : 0;
     *hi = dy > 0 ? H - dy : H;
     if (*hi < *lo)
         *hi = *lo;
+    *off = (ptrdiff_t)dy * W + dx;
+    *a = (ptrdiff_t)*lo * W;
+    *b = (ptrdiff_t)*hi * W;
+    if (*a + *off < 0)
+        *a = -*off;
+    if (*b + *off > HW)
+        *b = HW - *off;
 }
 
 static void im2col_same(const bst_conv2d *c, const float *x, float *col, int H,
@@ -200,16 +212,9 @@ static void im2col_same(const bst_conv2d *c, const float *x, float *col, int H,
             for (int kj = 0; kj < k; kj++) {
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
                 const float *xc = x + (size_t)ci * HW;
-                int dy = ki - p, dx = kj - p, lo, hi;
-                valid_rows(H, dy, &lo, &hi);
-                /* row[i] = xc[i + off] for i in [lo W, hi W), clipped to
-                   the plane; the clipped ends are edge columns */
-                ptrdiff_t off = (ptrdiff_t)dy * W + dx;
-                ptrdiff_t a = (ptrdiff_t)lo * W, b = (ptrdiff_t)hi * W;
-                if (a + off < 0)
-                    a = -off;
-                if (b + off > HW)
-                    b = HW - off;
+                int dx = kj - p, lo, hi;
+                ptrdiff_t off, a, b;
+                shift_span(H, W, ki - p, dx, &lo, &hi, &off, &a, &b);
                 for (ptrdiff_t i = 0; i < (ptrdiff_t)lo * W; i++)
                     row[i] = 0.0f;
                 if (b > a)
@@ -249,8 +254,9 @@ static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
             for (int kj = 0; kj < k; kj++) {
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
                 float *dxc = dx + (size_t)ci * HW;
-                int dy = ki - p, sx = kj - p, lo, hi;
-                valid_rows(H, dy, &lo, &hi);
+                int sx = kj - p, lo, hi;
+                ptrdiff_t off, a, b;
+                shift_span(H, W, ki - p, sx, &lo, &hi, &off, &a, &b);
                 for (int oh = lo; oh < hi; oh++) {
                     float *r = row + (size_t)oh * W;
                     for (int ow = 0; ow < -sx; ow++)
@@ -258,12 +264,6 @@ static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
                     for (int ow = W - sx; ow < W; ow++)
                         r[ow] = 0.0f;
                 }
-                ptrdiff_t off = (ptrdiff_t)dy * W + sx;
-                ptrdiff_t a = (ptrdiff_t)lo * W, b = (ptrdiff_t)hi * W;
-                if (a + off < 0)
-                    a = -off;
-                if (b + off > HW)
-                    b = HW - off;
                 for (ptrdiff_t i = a; i < b; i++)
                     dxc[i + off] += row[i];
             }

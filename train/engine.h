@@ -53,6 +53,15 @@ enum {
     BST_STREAM_AUGMENT = 0x7403
 };
 
+/* Writes the printf-style one-line message into msg (at most cap bytes,
+   NUL-terminated; nothing when msg is NULL or cap is 0) and returns code:
+   how every engine function reports an error. */
+int bst_fail(char *msg, size_t cap, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* One parameter tensor and its gradient, as seen by the optimiser. */
 typedef struct {
     float *w; /* (n) values */

@@ -15,17 +15,6 @@
 #define KNN_BLOCK 256 /* test rows per similarity block */
 #define LBFGS_M 10    /* L-BFGS history */
 
-static int fail(int code, char *msg, size_t cap, const char *fmt, ...)
-{
-    if (msg && cap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, cap, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* Index of the first label >= nclasses, or -1. */
 static int64_t bad_label(const uint8_t *y, int64_t n, int nclasses)
 {
@@ -50,13 +39,13 @@ static int check_set(const char *what, const float *x, const uint8_t *y,
 {
     int64_t at = bad_value(x, (size_t)n * (size_t)d);
     if (at >= 0)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "%s feature (row %lld, column %lld) is not finite", what,
-                    (long long)(at / d), (long long)(at % d));
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "%s feature (row %lld, column %lld) is not finite",
+                        what, (long long)(at / d), (long long)(at % d));
     if (y && (at = bad_label(y, n, nclasses)) >= 0)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "%s label %d at row %lld is not below nclasses = %d", what,
-                    (int)y[at], (long long)at, nclasses);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "%s label %d at row %lld is not below nclasses = %d",
+                        what, (int)y[at], (long long)at, nclasses);
     return BST_OK;
 }
 
@@ -153,25 +142,25 @@ int bst_knn_classify(const float *train, const uint8_t *train_labels,
                      size_t cap)
 {
     if (!train || !train_labels || !test)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "knn: train, train_labels and test must not be NULL");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "knn: train, train_labels and test must not be NULL");
     if (ntrain < 1 || ntrain > INT_MAX || ntest < 1 || ntest > INT_MAX)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "knn: ntrain = %lld and ntest = %lld must be in 1..%d",
-                    (long long)ntrain, (long long)ntest, INT_MAX);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "knn: ntrain = %lld and ntest = %lld must be in 1..%d",
+                        (long long)ntrain, (long long)ntest, INT_MAX);
     if (d < 1)
-        return fail(BST_ERR_INVAL, msg, cap, "knn: d = %d must be >= 1", d);
+        return bst_fail(msg, cap, BST_ERR_INVAL, "knn: d = %d must be >= 1", d);
     if (nclasses < 1 || nclasses > 256)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "knn: nclasses = %d must be in 1..256", nclasses);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "knn: nclasses = %d must be in 1..256", nclasses);
     if (k < 1)
-        return fail(BST_ERR_INVAL, msg, cap, "knn: k = %d must be >= 1", k);
+        return bst_fail(msg, cap, BST_ERR_INVAL, "knn: k = %d must be >= 1", k);
     if (!(T > 0.0) || !isfinite(T))
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "knn: temperature T = %g must be finite and > 0", T);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "knn: temperature T = %g must be finite and > 0", T);
     if (top1 && !test_labels)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "knn: top1 needs test_labels (NULL given)");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "knn: top1 needs test_labels (NULL given)");
     int rc = check_set("knn: train", train, train_labels, ntrain, d, nclasses,
                        msg, cap);
     if (rc == BST_OK)
@@ -196,9 +185,10 @@ int bst_knn_classify(const float *train, const uint8_t *train_labels,
         free(heaps);
         free(votes);
         free(out);
-        return fail(BST_ERR_NOMEM, msg, cap,
-                    "knn: out of memory (ntrain = %lld, ntest = %lld, d = %d)",
-                    (long long)ntrain, (long long)ntest, d);
+        return bst_fail(
+            msg, cap, BST_ERR_NOMEM,
+            "knn: out of memory (ntrain = %lld, ntest = %lld, d = %d)",
+            (long long)ntrain, (long long)ntest, d);
     }
     l2_rows(train, tr, ntrain, d);
     l2_rows(test, te, ntest, d);
@@ -331,17 +321,18 @@ int bst_probe_objective(const float *X, const uint8_t *y, int64_t n, int d,
                         double *grad, char *msg, size_t cap)
 {
     if (!X || !y || !theta || !f || !grad)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe objective: X, y, theta, f and grad must not be "
-                    "NULL");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe objective: X, y, theta, f and grad must not be "
+                        "NULL");
     if (n < 1 || n > INT_MAX || d < 1 || nclasses < 1 || nclasses > 256)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe objective: n = %lld, d = %d, nclasses = %d out of "
-                    "range",
-                    (long long)n, d, nclasses);
+        return bst_fail(
+            msg, cap, BST_ERR_INVAL,
+            "probe objective: n = %lld, d = %d, nclasses = %d out of "
+            "range",
+            (long long)n, d, nclasses);
     if (!(l2 >= 0.0) || !isfinite(l2))
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe objective: l2 = %g must be finite and >= 0", l2);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe objective: l2 = %g must be finite and >= 0", l2);
     int rc = check_set("probe objective:", X, y, n, d, nclasses, msg, cap);
     if (rc != BST_OK)
         return rc;
@@ -354,7 +345,8 @@ int bst_probe_objective(const float *X, const uint8_t *y, int64_t n, int d,
         probe_ws w = {X, y, n, d, C, l2, W, L, dW, rowloss};
         *f = probe_objective(&w, theta, grad);
     } else {
-        rc = fail(BST_ERR_NOMEM, msg, cap, "probe objective: out of memory");
+        rc =
+            bst_fail(msg, cap, BST_ERR_NOMEM, "probe objective: out of memory");
     }
     free(W);
     free(dW);
@@ -493,27 +485,29 @@ int bst_linear_probe(const bst_probe_cfg *cfg, const float *train,
         cfg = &def;
     }
     if (!(cfg->l2 >= 0.0) || !isfinite(cfg->l2))
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: l2 = %g must be finite and >= 0", cfg->l2);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe: l2 = %g must be finite and >= 0", cfg->l2);
     if (cfg->max_iter < 1)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: max_iter = %d must be >= 1", cfg->max_iter);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe: max_iter = %d must be >= 1", cfg->max_iter);
     if (!(cfg->tol >= 0.0) || !isfinite(cfg->tol))
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: tol = %g must be finite and >= 0", cfg->tol);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe: tol = %g must be finite and >= 0", cfg->tol);
     if (!train || !train_labels || !test || !test_labels)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: train, train_labels, test and test_labels must "
-                    "not be NULL");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe: train, train_labels, test and test_labels must "
+                        "not be NULL");
     if (ntrain < 1 || ntrain > INT_MAX || ntest < 1 || ntest > INT_MAX)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: ntrain = %lld and ntest = %lld must be in 1..%d",
-                    (long long)ntrain, (long long)ntest, INT_MAX);
+        return bst_fail(
+            msg, cap, BST_ERR_INVAL,
+            "probe: ntrain = %lld and ntest = %lld must be in 1..%d",
+            (long long)ntrain, (long long)ntest, INT_MAX);
     if (d < 1)
-        return fail(BST_ERR_INVAL, msg, cap, "probe: d = %d must be >= 1", d);
+        return bst_fail(msg, cap, BST_ERR_INVAL, "probe: d = %d must be >= 1",
+                        d);
     if (nclasses < 1 || nclasses > 256)
-        return fail(BST_ERR_INVAL, msg, cap,
-                    "probe: nclasses = %d must be in 1..256", nclasses);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "probe: nclasses = %d must be in 1..256", nclasses);
     int rc = check_set("probe: train", train, train_labels, ntrain, d, nclasses,
                        msg, cap);
     if (rc == BST_OK)
@@ -543,10 +537,10 @@ int bst_linear_probe(const bst_probe_cfg *cfg, const float *train,
         free(rowloss);
         free(stat);
         free(opt);
-        return fail(BST_ERR_NOMEM, msg, cap,
-                    "probe: out of memory (ntrain = %lld, ntest = %lld, "
-                    "d = %d)",
-                    (long long)ntrain, (long long)ntest, d);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "probe: out of memory (ntrain = %lld, ntest = %lld, "
+                        "d = %d)",
+                        (long long)ntrain, (long long)ntest, d);
     }
 
     /* train mean and biased std per column, in double, fixed order */

@@ -22,17 +22,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int fail(char *msg, size_t cap, int code, const char *fmt, ...)
-{
-    if (msg && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, cap, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* bs_status of the core -> engine code, message passed through. */
 static int core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
 {
@@ -40,7 +29,7 @@ static int core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
                : st == BS_ERR_IO     ? BST_ERR_IO
                : st == BS_ERR_FORMAT ? BST_ERR_FORMAT
                                      : BST_ERR_INVAL;
-    return fail(msg, cap, code, "%s", err->msg);
+    return bst_fail(msg, cap, code, "%s", err->msg);
 }
 
 void bst_run_cfg_default(bst_run_cfg *cfg)
@@ -93,9 +82,9 @@ static int load_split(const char *dir, const char *split, int64_t want,
         return rc;
     if (rows != BST_AUG_SIDE || cols != BST_AUG_SIDE) {
         free(pix);
-        return fail(msg, cap, BST_ERR_FORMAT,
-                    "%s: images are %lldx%lld, expected 28x28", path,
-                    (long long)rows, (long long)cols);
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: images are %lldx%lld, expected 28x28", path,
+                        (long long)rows, (long long)cols);
     }
     snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, split);
     if ((rc = bst_idx_read_labels(path, count, y, &nl, msg, cap))) {
@@ -107,16 +96,16 @@ static int load_split(const char *dir, const char *split, int64_t want,
             free(pix);
             free(*y);
             *y = NULL;
-            return fail(msg, cap, BST_ERR_FORMAT,
-                        "%s: label %d at record %lld, expected 0..9", path,
-                        (*y)[i], (long long)i);
+            return bst_fail(msg, cap, BST_ERR_FORMAT,
+                            "%s: label %d at record %lld, expected 0..9", path,
+                            (*y)[i], (long long)i);
         }
     *x = malloc(sizeof(float) * (size_t)count * PIX);
     if (!*x) {
         free(pix);
         free(*y);
         *y = NULL;
-        return fail(msg, cap, BST_ERR_NOMEM, "out of memory for %s", split);
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for %s", split);
     }
     bst_u8_to_float(pix, *x, (size_t)count * PIX);
     free(pix);
@@ -133,7 +122,7 @@ static int fmnist_load(const bst_run_cfg *cfg, fmnist *d, char *msg, size_t cap)
         rc = load_split(cfg->data_dir, "t10k", cfg->test_n, &d->test, &d->ytest,
                         &d->ntest, msg, cap);
     if (!rc && !(d->ylong = malloc(sizeof(int64_t) * (size_t)d->ntrain)))
-        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+        rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; !rc && i < d->ntrain; i++)
         d->ylong[i] = d->ytrain[i];
     if (rc)
@@ -257,7 +246,8 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     int rc = BST_OK;
     bst_ckpt_writer *w = NULL;
     if (!params || !bns) {
-        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
+        rc =
+            bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
         goto done;
     }
     bs_status st = bst_batcher_state_save(&r->batcher, &blob, &blob_len, &err);
@@ -268,7 +258,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     flat_params(e, params, 1);
     flat_bn(e, bns, 1);
     if ((rc = bst_ckpt_writer_new(&w))) {
-        rc = fail(msg, cap, rc, "out of memory for a checkpoint");
+        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
         goto done;
     }
     struct {
@@ -323,17 +313,17 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
     if (len != strlen(want) || memcmp(data, want, len) != 0) {
-        rc = fail(msg, cap, BST_ERR_FORMAT,
-                  "%s: saved with other settings; resume with the same "
-                  "options or remove the checkpoint",
-                  path);
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
+                      "%s: saved with other settings; resume with the same "
+                      "options or remove the checkpoint",
+                      path);
         goto done;
     }
     position pos;
     params = malloc(sizeof(float) * np);
     bns = malloc(sizeof(float) * (nb ? nb : 1));
     if (!params || !bns) {
-        rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+        rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
         goto done;
     }
     if ((rc =
@@ -349,7 +339,8 @@ static int ckpt_load(run *r, char *msg, size_t cap)
         goto done;
     if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step < 0 ||
         pos.adam_t != pos.step || pos.graph_epochs < 0) {
-        rc = fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position", path);
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
+                      path);
         goto done;
     }
     const void *blob, *store, *snap, *log;
@@ -360,9 +351,9 @@ static int ckpt_load(run *r, char *msg, size_t cap)
         (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
         goto done;
     if (store_len != nd * sizeof(float) || snap_len != nd * sizeof(float)) {
-        rc = fail(msg, cap, BST_ERR_FORMAT,
-                  "%s: embedding store of %zu bytes, expected %zu", path,
-                  store_len, nd * sizeof(float));
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
+                      "%s: embedding store of %zu bytes, expected %zu", path,
+                      store_len, nd * sizeof(float));
         goto done;
     }
     bs_error err = {0};
@@ -385,7 +376,7 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     if (r->log_cap < log_len + 1) {
         char *p = realloc(r->log, log_len + 1);
         if (!p) {
-            rc = fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+            rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
             goto done;
         }
         r->log = p, r->log_cap = log_len + 1;
@@ -435,12 +426,12 @@ static int log_write(const run *r, char *msg, size_t cap)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f)
-        return fail(msg, cap, BST_ERR_IO, "cannot write log %s", tmp);
+        return bst_fail(msg, cap, BST_ERR_IO, "cannot write log %s", tmp);
     int ok = fwrite(r->log, 1, r->log_len, f) == r->log_len;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
-        return fail(msg, cap, BST_ERR_IO, "cannot write log %s", path);
+        return bst_fail(msg, cap, BST_ERR_IO, "cannot write log %s", path);
     }
     return BST_OK;
 }
@@ -448,20 +439,21 @@ static int log_write(const run *r, char *msg, size_t cap)
 static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
 {
     if (c->epochs < 1 || c->train_n < 0 || c->test_n < 0)
-        return fail(msg, cap, BST_ERR_INVAL,
-                    "epochs must be >= 1 and image counts >= 0");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "epochs must be >= 1 and image counts >= 0");
     if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
-        return fail(msg, cap, BST_ERR_INVAL,
-                    "learning rates: expected 0 <= min_lr <= lr, lr > 0");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "learning rates: expected 0 <= min_lr <= lr, lr > 0");
     if (c->knn_k < 1 || !(c->knn_t > 0) || c->eval_every < 0 ||
         c->ckpt_every < 1 || c->stop_after < 0)
-        return fail(msg, cap, BST_ERR_INVAL,
-                    "kNN k >= 1, T > 0, eval/checkpoint periods >= 0 / 1");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "kNN k >= 1, T > 0, eval/checkpoint periods >= 0 / 1");
     if (c->resume && !c->ckpt_path)
-        return fail(msg, cap, BST_ERR_INVAL, "resume needs a checkpoint path");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "resume needs a checkpoint path");
     if (c->model.loss.kind != BST_LOSS_INFONCE &&
         !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
-        return fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
+        return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
     return BST_OK;
 }
 
@@ -477,15 +469,15 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
         return rc;
     int64_t B = cfg->model.batch, n = r->data.ntrain;
     if (B < 2 || B > n)
-        return fail(msg, cap, BST_ERR_INVAL,
-                    "batch size %lld: expected 2 <= B <= %lld images",
-                    (long long)B, (long long)n);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "batch size %lld: expected 2 <= B <= %lld images",
+                        (long long)B, (long long)n);
     r->spe = cfg->batcher.steps_per_epoch ? cfg->batcher.steps_per_epoch
                                           : (n + B - 1) / B;
     r->total_steps = r->spe * cfg->epochs;
     r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
     if ((rc = bst_simclr_init(&r->model, &cfg->model)))
-        return fail(msg, cap, rc, "bad model configuration");
+        return bst_fail(msg, cap, rc, "bad model configuration");
     bst_batcher_cfg bc = cfg->batcher;
     bc.batch = B;
     bc.steps_per_epoch = r->spe;
@@ -504,7 +496,7 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
     if (!r->ids || !r->local || !r->blab || !r->mean_z || !r->ftrain ||
         !r->ftest)
-        return fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < B; i++)
         r->local[i] = i;
     return log_append(r, "%s", LOG_HEADER);
@@ -533,7 +525,7 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
                                   r->ftrain)) ||
         (rc = bst_simclr_features(&r->model, r->data.test, r->data.ntest,
                                   r->ftest)))
-        return fail(msg, cap, rc, "feature extraction failed");
+        return bst_fail(msg, cap, rc, "feature extraction failed");
     r->feats_fresh = 1;
     return bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
                             r->data.ntest, F, NCLASS, r->cfg.knn_k,
@@ -556,11 +548,12 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     double loss = 0;
     if ((rc = bst_simclr_step(&r->model, r->data.train, r->data.ntrain, r->ids,
                               lr, &loss)))
-        return fail(msg, cap, rc,
-                    "training step %ld failed (%s): try a lower learning "
-                    "rate",
-                    r->model.step,
-                    rc == BST_ERR_NOMEM ? "out of memory" : "non-finite loss");
+        return bst_fail(msg, cap, rc,
+                        "training step %ld failed (%s): try a lower learning "
+                        "rate",
+                        r->model.step,
+                        rc == BST_ERR_NOMEM ? "out of memory"
+                                            : "non-finite loss");
     /* the store gets the mean of the two views' projections */
     const float *z1 = r->model.z, *z2 = z1 + (size_t)B * D;
     for (size_t i = 0; i < (size_t)B * D; i++)
@@ -598,7 +591,8 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
             row->steps = r->model.step;
             if (c->progress(c->progress_ctx, r->model.step, r->total_steps,
                             NULL))
-                return fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+                return bst_fail(msg, cap, BST_ERR_INVAL,
+                                "stopped by the caller");
         }
     }
     double t1 = now_s();
@@ -637,7 +631,8 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                    size_t cap)
 {
     if (!cfg || !res)
-        return fail(msg, cap, BST_ERR_INVAL, "NULL configuration or result");
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "NULL configuration or result");
     memset(res, 0, sizeof *res);
     res->knn_top1 = res->probe_top1 = res->probe_train_top1 = -1;
     double t0 = now_s();
@@ -657,7 +652,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
         if (!rc && cfg->progress &&
             cfg->progress(cfg->progress_ctx, r.model.step, r.total_steps,
                           &res->last))
-            rc = fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+            rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
         if (cfg->stop_after && res->epochs_run == cfg->stop_after)
             break;
     }
