@@ -50,13 +50,14 @@ for out in sorted(glob.glob(os.path.join(res_dir, "*_s*.out"))):
     runs[name][int(seed)] = (parse_out(out), rows)
 
 
-def ms(vals):
+def ms(vals, digits=2):
     vals = [v for v in vals if v is not None]
     if not vals:
         return "-"
     if len(vals) == 1:
-        return f"{vals[0]:.2f}"
-    return f"{statistics.mean(vals):.2f} ± {statistics.stdev(vals):.2f}"
+        return f"{vals[0]:.{digits}f}"
+    return (f"{statistics.mean(vals):.{digits}f} ± "
+            f"{statistics.stdev(vals):.{digits}f}")
 
 
 def table(names, title):
@@ -72,9 +73,9 @@ def table(names, title):
                  if x.get("total_s")]
         print(f"| {n} | {len(s)} | {ms([x['knn'] for x in s])} | "
               f"{ms([x['probe'] for x in s])} | "
-              f"{ms([x.get('hard') for x in s]).replace('.', '.', 1)} | "
-              f"{ms([x.get('hardest') for x in s])} | "
-              f"{ms([x.get('fn') for x in s])} | {ms(share)}% |")
+              f"{ms([x.get('hard') for x in s], 3)} | "
+              f"{ms([x.get('hardest') for x in s], 3)} | "
+              f"{ms([x.get('fn') for x in s], 3)} | {ms(share)}% |")
 
 
 table(["uniform", "knn", "rwr"], "InfoNCE (SimCLR):")

@@ -101,4 +101,12 @@ expect 1 'text.ckpt' train simclr "${small[@]}" --checkpoint "$T/text.ckpt" \
 expect 1 "$T/nodir/x.ckpt" train simclr "${small[@]}" --epochs 1 \
   --checkpoint "$T/nodir/x.ckpt"
 ls "$T" | grep -q 'tmp' && fail "temporary files left: $(ls "$T")"
+
+# the demo on a small slice: both rows, same table for 1 and 2 threads
+OMP_NUM_THREADS=1 "$BIN" demo --n 512 --epochs 2 -q >"$T/demo1"
+OMP_NUM_THREADS=2 "$BIN" demo --n 512 --epochs 2 -q >"$T/demo2"
+grep -q '^uniform  *[0-9.]*%' "$T/demo1" || fail "demo: $(cat "$T/demo1")"
+grep -q '^BatchSampler (rwr)  *[0-9.]*%' "$T/demo1" || fail "demo rwr row"
+diff <(grep -v '^K = 100' "$T/demo1") <(grep -v '^K = 100' "$T/demo2") \
+  || fail "demo differs between 1 and 2 threads" # (that line has times)
 echo "ok"
