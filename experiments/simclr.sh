@@ -43,6 +43,8 @@ add "rwr-K20 0 --sampler rwr -M 1000 -K 20 --alpha 0.2"
 for a in 0.5 0.9; do add "rwr-a$a 0 --sampler rwr -M 1000 -K 100 --alpha $a"; done
 add "rwr-t25 0 --sampler rwr -M 1000 -K 100 --alpha 0.2 --refresh 25"
 add "rwr-w3 0 --sampler rwr -M 1000 -K 100 --alpha 0.2 --warmup-epochs 3"
+# the best variant of the sweep (M 200), with the other two seeds
+for seed in 1 2; do add "rwr-M200 $seed --sampler rwr -M 200 -K 100 --alpha 0.2"; done
 
 one() {
   local name=$1 seed=$2; shift 2
