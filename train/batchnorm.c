@@ -321,6 +321,12 @@ void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
     }
 }
 
+/* Index in the (H, W) plane of window (i, j)'s maximum, position t. */
+static size_t window_max(int i, int j, int t, int W)
+{
+    return (size_t)(2 * i + (t >> 1)) * W + 2 * j + (t & 1);
+}
+
 /* The gradient reaching the BN output is dp at each window's first
    maximum, where the ReLU passed it (p > 0), and zero elsewhere. */
 void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
@@ -345,9 +351,7 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
                     size_t q = po + i * Wo + j;
                     if (!(p[q] > 0.0f))
                         continue;
-                    int t = idx[q];
-                    size_t at =
-                        (size_t)(2 * i + (t >> 1)) * W + 2 * j + (t & 1);
+                    size_t at = window_max(i, j, idx[q], W);
                     double g = dp[q];
                     sdy += g;
                     sdyx += g * ((double)xc[at] - mean);
@@ -374,10 +378,7 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
                     size_t q = po + i * Wo + j;
                     if (!(p[q] > 0.0f))
                         continue;
-                    int t = idx[q];
-                    size_t at =
-                        (size_t)(2 * i + (t >> 1)) * W + 2 * j + (t & 1);
-                    dxc[at] += k * dp[q];
+                    dxc[window_max(i, j, idx[q], W)] += k * dp[q];
                 }
         }
     }
