@@ -172,6 +172,47 @@ void bst_batchnorm_relu_backward(bst_batchnorm *bn, const float *x,
     bn_backward(bn, x, y, dy, dx, N, S, train);
 }
 
+/* Channel c's statistics as the backward sees them: those of the last
+   train forward, or the running ones in eval mode. */
+static void saved_stats(const bst_batchnorm *bn, int c, int train, double *mean,
+                        double *invstd)
+{
+    if (train) {
+        *mean = bn->mean[c];
+        *invstd = bn->invstd[c];
+    } else {
+        *mean = bn->running_mean[c];
+        *invstd = 1.0 / sqrt((double)bn->running_var[c] + bn->eps);
+    }
+}
+
+/* y = a x + b: the channel's normalisation and affine folded into one
+   multiply-add in float. */
+static void affine(const bst_batchnorm *bn, int c, double mean, double invstd,
+                   float *a, float *b)
+{
+    *a = (float)(bn->gamma[c] * invstd);
+    *b = (float)(bn->beta[c] - bn->gamma[c] * invstd * mean);
+}
+
+/* Adds the channel's parameter gradients from sdy = sum g and sdyx =
+   sum g xhat (g: the gradient at the BN output), and gives dx = k g + u x
+   + v: train mode dx = gamma invstd (g - mean(g) - xhat mean(g xhat)),
+   since mean and variance depend on x; eval mode the statistics are
+   constants (u = v = 0 but for the mean shift). */
+static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
+                           double mean, double invstd, double sdy, double sdyx,
+                           float *k, float *u, float *v)
+{
+    bn->dgamma[c] += (float)sdyx;
+    bn->dbeta[c] += (float)sdy;
+    double g = bn->gamma[c];
+    double mdy = train ? sdy / M : 0.0, mdyx = train ? sdyx / M : 0.0;
+    *k = (float)(g * invstd);
+    *u = (float)(-g * invstd * invstd * mdyx);
+    *v = (float)(-g * invstd * (mdy - mean * invstd * mdyx));
+}
+
 /* Channel c's normalisation: train mode computes the batch mean and
    biased variance (two passes: no cancellation), keeps them for the
    backward and updates the running statistics; eval mode reads the
@@ -182,8 +223,7 @@ static void channel_stats(bst_batchnorm *bn, const float *x, int N, int S,
     int C = bn->C;
     double M = (double)N * S;
     if (!train) {
-        *mean = bn->running_mean[c];
-        *invstd = 1.0 / sqrt((double)bn->running_var[c] + bn->eps);
+        saved_stats(bn, c, 0, mean, invstd);
         return;
     }
     double sum = 0.0, sq = 0.0;
@@ -211,9 +251,8 @@ static void bn_forward(bst_batchnorm *bn, const float *x, float *y, int N,
     for (int c = 0; c < C; c++) {
         double mean, invstd;
         channel_stats(bn, x, N, S, train, c, &mean, &invstd);
-        /* y = a x + b' in float: one fused multiply-add per element */
-        float a = (float)(bn->gamma[c] * invstd);
-        float b = (float)(bn->beta[c] - bn->gamma[c] * invstd * mean);
+        float a, b;
+        affine(bn, c, mean, invstd, &a, &b);
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             float *yc = y + ((size_t)n * C + c) * S;
@@ -237,13 +276,7 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, invstd;
-        if (train) {
-            mean = bn->mean[c];
-            invstd = bn->invstd[c];
-        } else {
-            mean = bn->running_mean[c];
-            invstd = 1.0 / sqrt((double)bn->running_var[c] + bn->eps);
-        }
+        saved_stats(bn, c, train, &mean, &invstd);
         /* sums of dy and dy * xhat over the channel */
         double sdy = 0.0, sdyx = 0.0;
         for (int n = 0; n < N; n++) {
@@ -254,20 +287,11 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
             else
                 plane_dsums(x + o, dy + o, S, (float)mean, &sdy, &sdyx);
         }
-        sdyx *= invstd;
-        bn->dgamma[c] += (float)sdyx;
-        bn->dbeta[c] += (float)sdy;
+        float k, u, v;
+        finish_channel(bn, c, train, M, mean, invstd, sdy, sdyx * invstd, &k,
+                       &u, &v);
         if (!dx)
             continue;
-        double g = bn->gamma[c];
-        /* train: dx = g invstd (dy - mean(dy) - xhat mean(dy xhat)), since
-           mean and var depend on x; eval: statistics are constants. */
-        double mdy = train ? sdy / M : 0.0;
-        double mdyx = train ? sdyx / M : 0.0;
-        /* dx = k (dy - mdy - (x - mean) invstd mdyx) = k dy + u x + v */
-        float k = (float)(g * invstd);
-        float u = (float)(-g * invstd * invstd * mdyx);
-        float v = (float)(-g * invstd * (mdy - mean * invstd * mdyx));
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             const float *dyc = dy + ((size_t)n * C + c) * S;
@@ -299,8 +323,8 @@ void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
     for (int c = 0; c < C; c++) {
         double mean, invstd;
         channel_stats(bn, x, N, S, train, c, &mean, &invstd);
-        float a = (float)(bn->gamma[c] * invstd);
-        float b = (float)(bn->beta[c] - bn->gamma[c] * invstd * mean);
+        float a, b;
+        affine(bn, c, mean, invstd, &a, &b);
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
@@ -338,10 +362,8 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
     double M = (double)N * S;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        double mean = train ? bn->mean[c] : bn->running_mean[c];
-        double invstd = train
-                            ? bn->invstd[c]
-                            : 1.0 / sqrt((double)bn->running_var[c] + bn->eps);
+        double mean, invstd;
+        saved_stats(bn, c, train, &mean, &invstd);
         double sdy = 0.0, sdyx = 0.0;
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
@@ -357,16 +379,11 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
                     sdyx += g * ((double)xc[at] - mean);
                 }
         }
-        sdyx *= invstd;
-        bn->dgamma[c] += (float)sdyx;
-        bn->dbeta[c] += (float)sdy;
+        float k, u, v;
+        finish_channel(bn, c, train, M, mean, invstd, sdy, sdyx * invstd, &k,
+                       &u, &v);
         if (!dx)
             continue;
-        double g = bn->gamma[c];
-        double mdy = train ? sdy / M : 0.0, mdyx = train ? sdyx / M : 0.0;
-        float k = (float)(g * invstd);
-        float u = (float)(-g * invstd * invstd * mdyx);
-        float v = (float)(-g * invstd * (mdy - mean * invstd * mdyx));
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             float *dxc = dx + ((size_t)n * C + c) * S;
