@@ -96,6 +96,23 @@ PARAMS = [
 ]
 
 
+def write_fixture(filename, records):
+    """tests/fixtures/<filename> in the format above (also used by
+    ref_torch_simclr.py)."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "fixtures", filename)
+    with open(out, "wb") as f:
+        f.write(b"BSTREF1\0")
+        for name, t in records:
+            a = t.detach().cpu().numpy().astype("<f4").ravel()
+            nb = name.encode("ascii")
+            f.write(struct.pack("<I", len(nb)) + nb)
+            f.write(struct.pack("<I", a.size) + a.tobytes())
+    print("wrote %s (%d bytes, %d records, torch %s)"
+          % (out, os.path.getsize(out), len(records), torch.__version__),
+          file=sys.stderr)
+
+
 def f32(t):
     """Round to float32 values, keep float64 storage."""
     return t.detach().float().double()
@@ -150,19 +167,7 @@ def main():
             records.append((loss_name + ".d" + name,
                             model.get_parameter(path).grad))
     records += clamp_case()
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "fixtures", "encoder_ref.bin")
-    with open(out, "wb") as f:
-        f.write(b"BSTREF1\0")
-        for name, t in records:
-            a = t.detach().cpu().numpy().astype("<f4").ravel()
-            nb = name.encode("ascii")
-            f.write(struct.pack("<I", len(nb)) + nb)
-            f.write(struct.pack("<I", a.size) + a.tobytes())
-    print("wrote %s (%d bytes, %d records, torch %s)"
-          % (out, os.path.getsize(out), len(records), torch.__version__),
-          file=sys.stderr)
-
+    write_fixture("encoder_ref.bin", records)
 
 if __name__ == "__main__":
     main()

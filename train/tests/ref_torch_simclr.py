@@ -15,7 +15,6 @@ rm<j> / rv<j> (running statistics of batch norm j after the forward, in
 module order = bst_encoder.bns order).  Format as tests/ref_torch.py.
 """
 import os
-import struct
 import sys
 
 import torch
@@ -25,12 +24,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "bench"))
 from ref_torch_train import Encoder  # noqa: E402
+from ref_torch import f32, write_fixture  # noqa: E402  (same folder)
 
 B, W, P, D, TAU = 3, 2, 4, 3, 0.5
-
-
-def f32(t):
-    return t.detach().float().double()
 
 
 def infonce(z, b, tau):
@@ -62,19 +58,7 @@ def main():
     records += [("g%d" % i, p.grad) for i, p in enumerate(params)]
     for j, m in enumerate(bns):
         records += [("rm%d" % j, m.running_mean), ("rv%d" % j, m.running_var)]
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "fixtures", "simclr_ref.bin")
-    with open(out, "wb") as f:
-        f.write(b"BSTREF1\0")
-        for name, t in records:
-            a = t.detach().cpu().numpy().astype("<f4").ravel()
-            nb = name.encode("ascii")
-            f.write(struct.pack("<I", len(nb)) + nb)
-            f.write(struct.pack("<I", a.size) + a.tobytes())
-    print("wrote %s (%d bytes, %d records, %d parameters, torch %s)"
-          % (out, os.path.getsize(out), len(records), len(params),
-             torch.__version__), file=sys.stderr)
-
+    write_fixture("simclr_ref.bin", records)
 
 if __name__ == "__main__":
     main()
