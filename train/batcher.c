@@ -5,21 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batcher.h"
+#include "engine.h"
 #include "rng.h"
 
 enum { BST_STREAM_GRAPH = 0x7404, BST_STREAM_STORE = 0x7405 };
 
 static const char STATE_MAGIC[8] = "BSTBAT1";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static bs_status fail(bs_error *err, bs_status code, const char *msg)
 {
@@ -103,9 +96,9 @@ static bs_status build_graph(bst_batcher *b, int64_t index, bs_graph **out,
     bs_rng r;
     bs_rng_derive(&r, b->cfg.seed, BST_STREAM_GRAPH, (uint64_t)index);
     gp.seed = bs_rng_next(&r);
-    double t0 = now_s();
+    double t0 = bst_now();
     bs_status st = bs_graph_build(b->snapshot, b->n, b->d, &gp, out, err);
-    b->build_s += now_s() - t0;
+    b->build_s += bst_now() - t0;
     return st;
 }
 
@@ -178,10 +171,10 @@ bs_status bst_batcher_next(bst_batcher *b, int64_t *ids, int64_t *epoch,
     if (b->graph_phase && b->since_build >= b->cfg.refresh_every &&
         (st = rebuild(b, err)))
         return st;
-    double t0 = now_s();
+    double t0 = bst_now();
     int64_t count = 0;
     st = bs_sampler_next(b->sampler, ids, &count, err);
-    b->sample_s += now_s() - t0;
+    b->sample_s += bst_now() - t0;
     if (st)
         return st;
     if (count != b->cfg.batch)

@@ -62,6 +62,9 @@ int bst_fail(char *msg, size_t cap, int code, const char *fmt, ...)
 #endif
     ;
 
+/* Seconds on a monotonic clock (for the trainers' timings). */
+double bst_now(void);
+
 /* One parameter tensor and its gradient, as seen by the optimiser. */
 typedef struct {
     float *w; /* (n) values */

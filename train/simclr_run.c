@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ckpt.h"
 #include "eval.h"
@@ -14,13 +13,6 @@
 enum { PIX = BST_AUG_SIDE * BST_AUG_SIDE, NCLASS = 10 };
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* bs_status of the core -> engine code, message passed through. */
 static int core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
@@ -579,7 +571,7 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
     r->feats_fresh = 0;
     const bst_run_cfg *c = &r->cfg;
-    double t0 = now_s(), sampler0 = r->batcher.build_s + r->batcher.sample_s;
+    double t0 = bst_now(), sampler0 = r->batcher.build_s + r->batcher.sample_s;
     double sums[4] = {0, 0, 0, 0};
     int rc;
     memset(row, 0, sizeof *row);
@@ -595,7 +587,7 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
                                 "stopped by the caller");
         }
     }
-    double t1 = now_s();
+    double t1 = bst_now();
     row->steps = r->model.step;
     row->loss = sums[0] / (double)r->spe;
     row->mean_sim = sums[1] / (double)r->spe;
@@ -608,9 +600,9 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     if (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) {
         if ((rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
             return rc;
-        r->res->eval_s += now_s() - t1;
+        r->res->eval_s += bst_now() - t1;
     }
-    row->total_s = now_s() - t0;
+    row->total_s = bst_now() - t0;
     /* the batch averages of the result cover the epochs after the warm-up,
        for every sampler (uniform too), so that they compare */
     if (r->epoch >= c->batcher.warmup_epochs) {
@@ -635,7 +627,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                         "NULL configuration or result");
     memset(res, 0, sizeof *res);
     res->knn_top1 = res->probe_top1 = res->probe_train_top1 = -1;
-    double t0 = now_s();
+    double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->resume)
@@ -667,7 +659,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
         if (cfg->probe && !r.feats_fresh) /* resumed after the last epoch */
             rc = evaluate_knn(&r, &res->knn_top1, msg, cap);
         if (!rc && cfg->probe) {
-            double tp = now_s();
+            double tp = bst_now();
             bst_probe_cfg pc;
             bst_probe_cfg_default(&pc);
             rc = bst_linear_probe(&pc, r.ftrain, r.data.ytrain, r.data.ntrain,
@@ -675,11 +667,11 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                                   bst_encoder_feat_dim(&cfg->model.enc), NCLASS,
                                   &res->probe_train_top1, &res->probe_top1, msg,
                                   cap);
-            res->eval_s += now_s() - tp;
+            res->eval_s += bst_now() - tp;
         }
     }
     res->sampler_s = r.batcher.build_s + r.batcher.sample_s;
-    res->total_s = now_s() - t0;
+    res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;
     run_free(&r);
     return rc;
