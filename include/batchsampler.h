@@ -46,6 +46,13 @@
 extern "C" {
 #endif
 
+/* The library is compiled with hidden visibility: what this header declares
+   is exported from libbatchsampler.so, and nothing else.  BS_NO_EXPORT
+   (the static library's build) leaves the declarations hidden too. */
+#if defined(__GNUC__) && !defined(BS_NO_EXPORT)
+#pragma GCC visibility push(default)
+#endif
+
 #define BS_VERSION_MAJOR 0
 #define BS_VERSION_MINOR 1
 #define BS_VERSION_PATCH 0
@@ -463,6 +470,10 @@ bs_status bs_run_stats_compute(const float *x, int64_t n, int64_t d,
                                const int64_t *batches, int64_t nb, int64_t b,
                                const int64_t *labels, int threads,
                                bs_run_stats *out, bs_error *err);
+
+#if defined(__GNUC__) && !defined(BS_NO_EXPORT)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
