@@ -226,10 +226,12 @@ void bst_l2norm_backward(const float *x, const float *y, const float *dy,
    out = [z1; z2] (2B, d); anchor i's positive is its other view; the 2B - 2
    others are negatives, N = 2B - 2.
      infonce  Ng = sum neg
-     dcl      Ng = max((-tau_plus N pos + sum neg) / (1 - tau_plus), N
-   e^{-1/tau}) hcl      Ng as dcl with sum neg replaced by sum(imp neg) /
-   mean(imp), imp = neg^beta loss = mean_i -log(pos_i / (pos_i + Ng_i)).
-   Gradients through the clamp are zero where it binds (as torch.clamp). */
+     dcl      Ng = max((-tau_plus N pos + sum neg) / (1 - tau_plus),
+                       N e^{-1/tau})
+     hcl      Ng as dcl with sum neg replaced by sum(imp neg) / mean(imp),
+              imp = neg^beta
+   loss = mean_i -log(pos_i / (pos_i + Ng_i)).  Gradients through the clamp
+   are zero where it binds (as torch.clamp). */
 typedef enum {
     BST_LOSS_INFONCE = 0,
     BST_LOSS_DCL = 1,
