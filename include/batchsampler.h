@@ -167,7 +167,9 @@ bs_status bs_npy_load_labels(const char *path, int64_t **y, int64_t *n,
 
 /*
  * Checks that an n x d row-major matrix is usable for cosine similarity:
- * n >= 1, d >= 1, every value finite, no all-zero row.  The error names the
+ * n >= 1, d >= 1, every value finite, no all-zero row.  A row whose norm is
+ * below FLT_MIN counts as all-zero: its float dot products and inverse norm
+ * underflow, so its similarities would be wrong.  The error names the
  * first bad row (and column for NaN/Inf).  Const-safe.
  */
 bs_status bs_check_embeddings(const float *x, int64_t n, int64_t d,
@@ -212,6 +214,11 @@ typedef enum {
     BS_MODE_EXACT = 2
 } bs_graph_mode;
 
+/* The largest value any `threads` parameter accepts (bs_graph_params.threads,
+   bs_run_stats_compute): more fail with BS_ERR_INVALID_ARG instead of
+   asking OpenMP for threads it cannot create. */
+#define BS_MAX_THREADS 4096
+
 typedef struct {
     bs_graph_mode mode;      /* default BS_MODE_SHARED */
     int64_t m;               /* candidates per node, K <= M < n; ignored by
@@ -221,7 +228,7 @@ typedef struct {
     int32_t block;           /* BS_MODE_SHARED block size; 0 = default (256).
                                 Part of the result: changing it changes the
                                 graph. */
-    int threads;             /* 0 = OpenMP default */
+    int threads;             /* 0 = OpenMP default; at most BS_MAX_THREADS */
     bs_progress_fn progress; /* may be NULL */
     void *progress_ctx;
 } bs_graph_params;
@@ -311,10 +318,64 @@ typedef enum {
 
 typedef enum {
     BS_ALPHA_CONSTANT = 0,
-    /* alpha_e = max(0.05, alpha_0 - 0.1 * floor(e / 5)) for epoch e (the
-       reference implementation's step decay). */
-    BS_ALPHA_DECAY = 1
+    /* "step": alpha_e = max(0.05, alpha_0 - 0.1 * floor(e / 5)) for epoch e
+       (0-based): 0.1 less every 5 epochs. */
+    BS_ALPHA_STEP = 1,
+    /* "reference": the reference implementation's schedule exactly:
+       restart_p = alpha_0 - ((e + 1) / 5) * 0.1 with true division and the
+       epoch counted from 1 (warm-up epochs included), floor 0.05; i.e. 0.02
+       less every epoch, starting at alpha_0 - 0.02 in epoch 0. */
+    BS_ALPHA_REFERENCE = 2
 } bs_alpha_schedule;
+/* The former name of BS_ALPHA_STEP ("decay" is still parsed). */
+#define BS_ALPHA_DECAY BS_ALPHA_STEP
+
+/* "constant" / "step" / "reference"; NULL for an unknown value. */
+const char *bs_alpha_schedule_name(bs_alpha_schedule s);
+/* Parses a schedule name ("decay" is accepted for "step");
+   BS_ERR_INVALID_ARG for an unknown one. */
+bs_status bs_alpha_schedule_parse(const char *s, bs_alpha_schedule *out,
+                                  bs_error *err);
+/* alpha in force in epoch e (>= 0) under a schedule.  Const-safe. */
+double bs_alpha_at_epoch(double alpha0, bs_alpha_schedule s, int64_t e);
+
+/*
+ * How a graph sampler's coverage (the instances that already appeared)
+ * relates to epochs.  Start nodes are always drawn among the uncovered
+ * instances; the modes differ in when coverage is cleared and in whether a
+ * batch may hold covered instances.  Uniform samplers ignore the mode (a
+ * permutation per pass is already `exact`).  See docs/samplers.md for the
+ * coverage each mode gives, measured.
+ */
+typedef enum {
+    /* Coverage is cleared at every epoch start (and, with
+       batches_per_epoch > 0, whenever every instance has appeared).  Walks
+       add any node they visit.  With fixed-length epochs an epoch covers
+       only part of the data (about 60% at N/B batches), and low in-degree
+       instances rarely appear. */
+    BS_EPOCH_FIXED = 0,
+    /* As fixed, but coverage is carried across epoch boundaries and cleared
+       only once every instance has appeared: the reference implementation's
+       coverage rule at an equal step budget.  Epoch e's batches then depend
+       on the coverage left by epoch e - 1 (bs_sampler_set_epoch keeps the
+       coverage instead of clearing it).  With batches_per_epoch = 0 it is
+       the same as fixed. */
+    BS_EPOCH_CARRY = 1,
+    /* Every instance exactly once per pass: walks pass through covered
+       instances without adding them and, when they stop finding uncovered
+       ones, restart from an uncovered instance.  With batches_per_epoch = 0
+       a pass is an epoch (its last batch is completed with covered
+       instances); with batches_per_epoch > 0 passes follow each other
+       across epochs, and the batch in which a pass ends counts for both
+       passes.  Beyond the paper: uniform's coverage with RWR's
+       neighbourhoods. */
+    BS_EPOCH_EXACT = 2
+} bs_epoch_mode;
+
+/* "fixed" / "carry" / "exact"; NULL for an unknown value. */
+const char *bs_epoch_mode_name(bs_epoch_mode m);
+bs_status bs_epoch_mode_parse(const char *s, bs_epoch_mode *out,
+                              bs_error *err);
 
 typedef struct {
     bs_sampler_kind kind;       /* default BS_SAMPLER_RWR */
@@ -325,17 +386,23 @@ typedef struct {
        > 0 = probability proportional to exp(similarity / tau). */
     double tau;
     /* Walk steps allowed per start node before the walk continues from
-       another uncovered node (a small component can hold fewer than B
-       nodes).  0 = default: 16 * W * B / (1 - alpha)^2 (16 global batches'
-       worth, so that W ranks walk exactly as one rank with batch W*B,
-       scaled up for large alpha, whose walks rarely leave the start's
-       neighbours). */
+       another uncovered node.  A step is one move to a neighbour, made from
+       the start node with probability alpha (a restart) and from the
+       current node otherwise: restarts that land on the start again visit
+       nothing new, so they are folded into the next move, which keeps the
+       cost per step independent of alpha.  Whatever this budget, a walk
+       that has made 2K + 32 steps in a row without adding a node (a small
+       component, a hub, alpha near 1, or exact epochs late in a pass)
+       continues from a new start.  0 = default: 16 * W * B (16 global
+       batches' worth, so that W ranks walk exactly as one rank with batch
+       W*B). */
     int64_t max_steps;
     /* 0: the epoch ends once every instance has appeared (graph samplers) or
        the permutation is used up (uniform).  > 0: the epoch is exactly this
-       many batches; coverage starts afresh whenever every instance has
-       appeared.  Use it to give every sampler the same number of steps. */
+       many batches (see epoch_mode for coverage).  Use it to give every
+       sampler the same number of steps. */
     int64_t batches_per_epoch;
+    bs_epoch_mode epoch_mode; /* default BS_EPOCH_FIXED */
     int drop_last;   /* drop an epoch's incomplete last batch
                         instead of completing it; default 0 */
     int rank, world; /* shard r of W; default 0 of 1 */
@@ -463,8 +530,8 @@ typedef struct {
 /*
  * Statistics of nb batches of b ids each (batches[i*b + j]), e.g. one epoch
  * of a sampler: averages of the per-batch metrics and how often each
- * instance appeared.  Uses `threads` OpenMP threads (0 = default); the
- * result does not depend on it.
+ * instance appeared.  Uses `threads` OpenMP threads (0 = default, at most
+ * BS_MAX_THREADS); the result does not depend on it.
  */
 bs_status bs_run_stats_compute(const float *x, int64_t n, int64_t d,
                                const int64_t *batches, int64_t nb, int64_t b,

@@ -2,12 +2,13 @@
  * sampler.c — sampler parameters, life cycle and the batch iterator.
  *
  * Decisions on points the header leaves open (also in docs/samplers.md):
- *  - max_steps = 0 means 16 * W * B / (1 - alpha)^2: a multiple of the
+ *  - A walk step is a move (restarts fold into the next move, see the
+ *    header), so max_steps = 0 means 16 * W * B moves: a multiple of the
  *    *global* batch, so that W ranks and one rank with batch W*B walk
- *    identically, scaled by 1/(1-alpha)^2 because a walk reaches 2-hop
- *    nodes only through two steps without restart: at alpha = 0.9 a budget
- *    of 16*B ran out before the start's neighbourhood was explored and cut
- *    batches into several starts (measured with `batchsampler demo`).
+ *    identically.  The former budget counted restart steps too and had to
+ *    grow as 1/(1-alpha)^2, which made alpha = 0.999 take minutes per epoch
+ *    and hub graphs hang; now the stall rule (2K + 32 moves without a new
+ *    node: a new start) bounds the work per node added for any alpha.
  *  - A batch's first node is its start; ids come in the order the walk
  *    (or BFS) first reached them, and rank r gets [r*B, (r+1)*B) of that.
  *  - When every instance is already covered and a walk needs a new start
@@ -18,8 +19,8 @@
  *    "pass" exactly as an epoch with batches_per_epoch = 0 would use it
  *    (last batch completed or dropped), then a fresh permutation is drawn
  *    from the same epoch stream for the next pass.
- *  - The alpha decay follows the formula literally: alpha_0 < 0.05 gives
- *    0.05 from epoch 0 on.
+ *  - The alpha schedules follow their formulas literally: alpha_0 < 0.05
+ *    gives 0.05 from epoch 0 on.
  *  - After *count = 0, bs_sampler_epoch() still reports the epoch that
  *    ended; the next call of bs_sampler_next moves to epoch + 1.
  */
@@ -39,6 +40,7 @@ void bs_sampler_params_default(bs_sampler_params *p)
     p->tau = 0.0;
     p->max_steps = 0;
     p->batches_per_epoch = 0;
+    p->epoch_mode = BS_EPOCH_FIXED;
     p->drop_last = 0;
     p->rank = 0;
     p->world = 1;
@@ -67,6 +69,60 @@ bs_status bs_sampler_kind_parse(const char *s, bs_sampler_kind *k,
         }
     return bs__fail(err, BS_ERR_INVALID_ARG,
                     "sampler kind '%s': expected uniform, rwr or knn",
+                    s ? s : "(null)");
+}
+
+const char *bs_alpha_schedule_name(bs_alpha_schedule s)
+{
+    switch (s) {
+    case BS_ALPHA_CONSTANT: return "constant";
+    case BS_ALPHA_STEP: return "step";
+    case BS_ALPHA_REFERENCE: return "reference";
+    }
+    return NULL;
+}
+
+bs_status bs_alpha_schedule_parse(const char *s, bs_alpha_schedule *out,
+                                  bs_error *err)
+{
+    static const bs_alpha_schedule all[] = {BS_ALPHA_CONSTANT, BS_ALPHA_STEP,
+                                            BS_ALPHA_REFERENCE};
+    for (size_t i = 0; s && out && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, bs_alpha_schedule_name(all[i])) == 0) {
+            *out = all[i];
+            return BS_OK;
+        }
+    if (s && out && strcmp(s, "decay") == 0) { /* the former name of step */
+        *out = BS_ALPHA_STEP;
+        return BS_OK;
+    }
+    return bs__fail(err, BS_ERR_INVALID_ARG,
+                    "alpha schedule '%s': expected constant, step or "
+                    "reference",
+                    s ? s : "(null)");
+}
+
+const char *bs_epoch_mode_name(bs_epoch_mode m)
+{
+    switch (m) {
+    case BS_EPOCH_FIXED: return "fixed";
+    case BS_EPOCH_CARRY: return "carry";
+    case BS_EPOCH_EXACT: return "exact";
+    }
+    return NULL;
+}
+
+bs_status bs_epoch_mode_parse(const char *s, bs_epoch_mode *out, bs_error *err)
+{
+    static const bs_epoch_mode all[] = {BS_EPOCH_FIXED, BS_EPOCH_CARRY,
+                                        BS_EPOCH_EXACT};
+    for (size_t i = 0; s && out && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, bs_epoch_mode_name(all[i])) == 0) {
+            *out = all[i];
+            return BS_OK;
+        }
+    return bs__fail(err, BS_ERR_INVALID_ARG,
+                    "epoch mode '%s': expected fixed, carry or exact",
                     s ? s : "(null)");
 }
 
@@ -137,10 +193,16 @@ static bs_status check_params(const bs_sampler_params *p, int64_t n,
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "alpha = %g: expected a restart probability in [0, 1)",
                         p->alpha);
-    if (p->schedule != BS_ALPHA_CONSTANT && p->schedule != BS_ALPHA_DECAY)
+    if (!bs_alpha_schedule_name(p->schedule))
         return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "alpha schedule %d: expected constant (0) or decay (1)",
+                        "alpha schedule %d: expected constant (0), step (1) "
+                        "or reference (2)",
                         (int)p->schedule);
+    if (!bs_epoch_mode_name(p->epoch_mode))
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "epoch mode %d: expected fixed (0), carry (1) or "
+                        "exact (2)",
+                        (int)p->epoch_mode);
     if (!(p->tau >= 0.0))
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "tau = %g: expected >= 0 (0 = uniform transitions)",
@@ -185,12 +247,11 @@ static bs_status alloc_state(bs_sampler *s, bs_error *err)
     return ensure_wbuf(s, s->g, err);
 }
 
-/* See the decisions above; computed in double and capped so that huge
-   batches (uniform over a big n) cannot overflow. */
-static int64_t default_max_steps(int64_t global_batch, double alpha)
+/* See the decisions above; capped so that huge batches (uniform over a
+   big n) cannot overflow. */
+static int64_t default_max_steps(int64_t global_batch)
 {
-    double v = 16.0 * (double)global_batch / ((1.0 - alpha) * (1.0 - alpha));
-    return v >= (double)(INT64_MAX / 2) ? INT64_MAX / 2 : (int64_t)v;
+    return global_batch >= INT64_MAX / 32 ? INT64_MAX / 2 : 16 * global_batch;
 }
 
 bs_status bs_sampler_create(const bs_sampler_params *p, int64_t n,
@@ -210,7 +271,7 @@ bs_status bs_sampler_create(const bs_sampler_params *p, int64_t n,
     s->g = g;
     s->g_size = p->batch_size * p->world;
     if (s->p.max_steps == 0)
-        s->p.max_steps = default_max_steps(s->g_size, p->alpha);
+        s->p.max_steps = default_max_steps(s->g_size);
     if ((st = alloc_state(s, err)) != BS_OK) {
         bs_sampler_free(s);
         return st;
@@ -274,7 +335,8 @@ bs_status bs_sampler_next(bs_sampler *s, int64_t *out, int64_t *count,
     case BS_SAMPLER_KNN: bs__batch_knn(s); break;
     }
     s->batch_index++;
-    /* fixed-length epochs: coverage starts afresh once complete */
+    /* fixed-length epochs: coverage starts afresh once complete (exact
+       epochs start their next pass inside the batch, sampler_walk.c) */
     if (s->p.kind != BS_SAMPLER_UNIFORM && s->p.batches_per_epoch > 0 &&
         s->covered >= s->n)
         bs__cov_clear(s);

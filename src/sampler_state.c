@@ -1,12 +1,12 @@
 /*
  * sampler_state.c — save/restore of a sampler's state as a small blob.
  *
- * Layout (little-endian), version 1:
+ * Layout (little-endian), version 2 (1 had no epoch_mode):
  *   "BSSAMPST"  magic, 8 bytes
  *   u32 version, u32 kind
  *   i64 n, i64 batch_size, i32 world, i32 rank, u64 seed
  *   f64 alpha, u32 schedule, u32 drop_last, f64 tau, i64 max_steps
- *   i64 batches_per_epoch                      (the parameter fingerprint)
+ *   i64 batches_per_epoch, u32 epoch_mode, u32 0  (the parameter fingerprint)
  *   i64 epoch, i64 batch_index, u32 ended, u32 0
  *   u64 rng[4], i64 covered, i64 steps, i64 nwords
  *   nwords x u64 coverage bitmap (graph samplers; 0 words for uniform)
@@ -21,10 +21,10 @@
 #include "sampler_impl.h"
 
 #define STATE_MAGIC "BSSAMPST"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 #define STATE_FIXED                                                            \
-    (8 + 4 * 2 + 8 * 2 + 4 * 2 + 8 + 8 + 4 * 2 + 8 * 3 + 8 * 2 + 4 * 2 +       \
-     8 * 4 + 8 * 3)
+    (8 + 4 * 2 + 8 * 2 + 4 * 2 + 8 + 8 + 4 * 2 + 8 * 3 + 4 * 2 + 8 * 2 +       \
+     4 * 2 + 8 * 4 + 8 * 3)
 
 typedef struct {
     unsigned char *p;
@@ -109,6 +109,8 @@ bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
     putf64(&w, p->tau);
     put64(&w, (uint64_t)p->max_steps);
     put64(&w, (uint64_t)p->batches_per_epoch);
+    put32(&w, (uint32_t)p->epoch_mode);
+    put32(&w, 0);
     put64(&w, (uint64_t)s->epoch);
     put64(&w, (uint64_t)s->batch_index);
     put32(&w, (uint32_t)s->ended);
@@ -127,7 +129,7 @@ bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
 
 /* The fingerprint as saved, to compare with the sampler's. */
 typedef struct {
-    uint32_t kind, schedule, drop_last;
+    uint32_t kind, schedule, drop_last, epoch_mode;
     int64_t n, b, max_steps, bpe;
     int32_t world, rank;
     uint64_t seed;
@@ -148,6 +150,8 @@ static void read_fingerprint(rd *r, fingerprint *f)
     f->tau = getf64(r);
     f->max_steps = (int64_t)get64(r);
     f->bpe = (int64_t)get64(r);
+    f->epoch_mode = get32(r);
+    (void)get32(r);
 }
 
 #define MISMATCH(name, fmt, saved, mine)                                       \
@@ -188,6 +192,9 @@ static bs_status check_fingerprint(const bs_sampler *s, const fingerprint *f,
     if (f->bpe != p->batches_per_epoch)
         return MISMATCH("batches_per_epoch", "%lld", (long long)f->bpe,
                         (long long)p->batches_per_epoch);
+    if (f->epoch_mode != (uint32_t)p->epoch_mode)
+        return MISMATCH("epoch_mode", "%u", f->epoch_mode,
+                        (unsigned)p->epoch_mode);
     if (f->drop_last != (uint32_t)(p->drop_last != 0))
         return MISMATCH("drop_last", "%u", f->drop_last,
                         (unsigned)(p->drop_last != 0));

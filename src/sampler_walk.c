@@ -41,15 +41,17 @@ int64_t bs__cov_rebuild(bs_sampler *s)
     return total;
 }
 
-static void cov_set(bs_sampler *s, int64_t i)
+/* Marks i covered; returns whether it was not covered before. */
+static int cov_set(bs_sampler *s, int64_t i)
 {
     uint64_t bit = 1ULL << (i & 63);
     uint64_t *w = &s->bits[i >> 6];
-    if (!(*w & bit)) {
-        *w |= bit;
-        s->sb_count[i / BS_SB_BITS]++;
-        s->covered++;
-    }
+    if (*w & bit)
+        return 0;
+    *w |= bit;
+    s->sb_count[i / BS_SB_BITS]++;
+    s->covered++;
+    return 1;
 }
 
 /* Position of the r-th (0-based) zero among the valid bits of word w. */
@@ -92,14 +94,37 @@ static void stamp_next(bs_sampler *s)
     }
 }
 
-/* Adds i to the global batch if it is not there yet; marks it covered. */
-static inline void batch_add(bs_sampler *s, int64_t i, int64_t *count)
+/* Exact epochs skip instances the pass has already covered, as long as
+   some remain uncovered (an epoch's last batch then completes with covered
+   ones). */
+static inline int skip_covered(const bs_sampler *s, int64_t i)
 {
-    if (s->stamp[i] != s->cur_stamp) {
-        s->stamp[i] = s->cur_stamp;
-        s->gbuf[(*count)++] = i;
-        cov_set(s, i);
-    }
+    return s->p.epoch_mode == BS_EPOCH_EXACT && s->covered < s->n &&
+           ((s->bits[i >> 6] >> (i & 63)) & 1);
+}
+
+/* Exact epochs of fixed length: a pass that ends inside a batch starts the
+   next one at once; the nodes already in the batch count as covered by the
+   new pass too, so that no instance appears twice in a pass. */
+static void new_pass(bs_sampler *s, int64_t count)
+{
+    bs__cov_clear(s);
+    for (int64_t j = 0; j < count; j++)
+        cov_set(s, s->gbuf[j]);
+}
+
+/* Adds i to the global batch if it is not there yet (and not skipped);
+   marks it covered.  Returns whether it was added. */
+static inline int batch_add(bs_sampler *s, int64_t i, int64_t *count)
+{
+    if (s->stamp[i] == s->cur_stamp || skip_covered(s, i))
+        return 0;
+    s->stamp[i] = s->cur_stamp;
+    s->gbuf[(*count)++] = i;
+    if (cov_set(s, i) && s->covered == s->n &&
+        s->p.epoch_mode == BS_EPOCH_EXACT && s->p.batches_per_epoch > 0)
+        new_pass(s, *count);
+    return 1;
 }
 
 /*
@@ -153,14 +178,18 @@ static int64_t softmax_neighbour(bs_sampler *s, int64_t u, double x)
 
 /*
  * The walk, a window of steps at a time.  The walk is defined step by step
- * (per step: one uniform draw decides a restart; otherwise one draw picks
- * the neighbour: bs_rng_below(k) for tau = 0, a uniform for tau > 0), but
- * the draws never depend on the graph, so a window's draws are taken first
- * and its restart-separated segments are then followed side by side: their
- * memory loads overlap instead of forming one chain of cache misses.  The
- * nodes are then added in step order, and the stream is rewound to just
- * after the step that completed the batch, so the result is exactly that of
- * the step-by-step walk.
+ * (per step: one uniform draw decides whether the move starts from the
+ * start node (a restart) or from the current node; one more draw picks the
+ * neighbour: bs_rng_below(k) for tau = 0, a uniform for tau > 0).  A
+ * restart that only lands on the start visits nothing new, so it is folded
+ * into the move that follows it: the nodes visited are distributed as in
+ * the paper's walk, and every step costs the same at any alpha.  The draws
+ * never depend on the graph, so a window's draws are taken first and its
+ * restart-separated segments are then followed side by side: their memory
+ * loads overlap instead of forming one chain of cache misses.  The nodes
+ * are then added in step order, and the stream is rewound to just after
+ * the step that ended the window's work (the batch is full, or the walk
+ * stalled), so the result is exactly that of the step-by-step walk.
  */
 #define WALK_WINDOW 64
 
@@ -178,12 +207,10 @@ static void draw_window(bs_sampler *s, walk_window *w, int len)
     const int soft = s->p.tau > 0;
     for (int t = 0; t < len; t++) {
         w->restart[t] = bs_rng_uniform(&s->rng) < s->alpha;
-        if (!w->restart[t]) {
-            if (soft)
-                w->u[t] = bs_rng_uniform(&s->rng);
-            else
-                w->pick[t] = bs_rng_below(&s->rng, k);
-        }
+        if (soft)
+            w->u[t] = bs_rng_uniform(&s->rng);
+        else
+            w->pick[t] = bs_rng_below(&s->rng, k);
         w->after[t] = s->rng;
     }
 }
@@ -203,7 +230,7 @@ static void follow_window(bs_sampler *s, walk_window *w, int len, int64_t cur,
     int pos[WALK_WINDOW], nseg = 0;
     for (int t = 0; t < len; t++) /* segment heads: t = 0 and restarts */
         if (t == 0 || w->restart[t]) {
-            w->node[t] = w->restart[t] ? start : step_from(s, w, cur, t);
+            w->node[t] = step_from(s, w, w->restart[t] ? start : cur, t);
             pos[nseg++] = t + 1;
         }
     for (int busy = 1; busy;) { /* one step of every segment per round */
@@ -219,31 +246,43 @@ static void follow_window(bs_sampler *s, walk_window *w, int len, int64_t cur,
     }
 }
 
+/* Moves in a row that add no node before the walk is taken as stalled
+   (it circles in a small component or around a hub, alpha is near 1, or
+   an exact epoch has covered its neighbourhood): 2K + 32 lets a walk at
+   alpha near 1 collect most of its start's K neighbours (the last of them
+   takes about K moves to find) and bounds the work per node added. */
+static int64_t stall_limit(const bs_sampler *s)
+{
+    return 2 * (int64_t)s->g->k + 32;
+}
+
 void bs__batch_rwr(bs_sampler *s)
 {
-    const int64_t G = s->g_size;
+    const int64_t G = s->g_size, stall = stall_limit(s);
     walk_window w;
     int64_t count = 0;
     stamp_next(s);
     int64_t start = pick_start(s);
     batch_add(s, start, &count);
-    int64_t cur = start, budget = s->p.max_steps;
+    int64_t cur = start, budget = s->p.max_steps, idle = 0;
     while (count < G) {
-        if (budget == 0) { /* stuck (small component): a fresh start */
+        if (budget == 0 || idle >= stall) { /* stuck: a fresh start */
             start = cur = pick_start(s);
             batch_add(s, start, &count);
             budget = s->p.max_steps;
+            idle = 0;
             continue;
         }
-        /* at least G - count more steps are needed: no step is wasted */
-        int64_t len = G - count;
+        /* at least G - count more steps are needed; a few more are drawn
+           near the end, where steps often add nothing */
+        int64_t len = G - count < 8 ? 8 : G - count;
         len = len < budget ? len : budget;
         len = len < WALK_WINDOW ? len : WALK_WINDOW;
         draw_window(s, &w, (int)len);
         follow_window(s, &w, (int)len, cur, start);
         int t = 0;
-        while (t < len && count < G)
-            batch_add(s, w.node[t++], &count);
+        while (t < len && count < G && idle < stall)
+            idle = batch_add(s, w.node[t++], &count) ? 0 : idle + 1;
         s->rng = w.after[t - 1];
         s->steps += t;
         budget -= t;
@@ -317,12 +356,23 @@ void bs__batch_uniform(bs_sampler *s)
 
 /* ------------------------------------------------------------ epochs */
 
+double bs_alpha_at_epoch(double alpha0, bs_alpha_schedule sched, int64_t e)
+{
+    double a;
+    switch (sched) {
+    case BS_ALPHA_STEP: a = alpha0 - 0.1 * (double)(e / 5); break;
+    case BS_ALPHA_REFERENCE: /* the reference's `alpha - (epoch / 5) * 0.1`
+                                with epochs counted from 1 */
+        a = alpha0 - ((double)(e + 1) / 5.0) * 0.1;
+        break;
+    default: return alpha0;
+    }
+    return a > 0.05 ? a : 0.05;
+}
+
 double bs__alpha_for_epoch(const bs_sampler_params *p, int64_t e)
 {
-    if (p->schedule != BS_ALPHA_DECAY)
-        return p->alpha;
-    double a = p->alpha - 0.1 * (double)(e / 5);
-    return a > 0.05 ? a : 0.05;
+    return bs_alpha_at_epoch(p->alpha, p->schedule, e);
 }
 
 void bs__epoch_start(bs_sampler *s, int64_t e)
@@ -335,7 +385,8 @@ void bs__epoch_start(bs_sampler *s, int64_t e)
     if (s->p.kind == BS_SAMPLER_UNIFORM) {
         s->covered = 0;
         bs__uniform_new_perm(s);
-    } else {
-        bs__cov_clear(s);
+    } else if (s->p.epoch_mode != BS_EPOCH_CARRY ||
+               s->p.batches_per_epoch == 0) {
+        bs__cov_clear(s); /* carry keeps it until every instance appeared */
     }
 }

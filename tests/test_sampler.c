@@ -112,6 +112,7 @@ typedef struct {
     bs_rng rng;
     char *cov, *in;
     int64_t ncov;
+    int exact; /* BS_EPOCH_EXACT with batches_per_epoch = 0 */
 } ref_walk;
 
 static int64_t ref_start(ref_walk *w)
@@ -133,16 +134,17 @@ static int64_t ref_start(ref_walk *w)
     return i;
 }
 
-static void ref_add(ref_walk *w, int64_t i, int64_t *out, int64_t *count)
+static int ref_add(ref_walk *w, int64_t i, int64_t *out, int64_t *count)
 {
-    if (w->in[i])
-        return;
+    if (w->in[i] || (w->exact && w->ncov < w->n && w->cov[i]))
+        return 0;
     w->in[i] = 1;
     out[(*count)++] = i;
     if (!w->cov[i]) {
         w->cov[i] = 1;
         w->ncov++;
     }
+    return 1;
 }
 
 static int64_t ref_move(ref_walk *w, int64_t u)
@@ -169,40 +171,47 @@ static void ref_batch(ref_walk *w, int64_t *out)
     int64_t count = 0;
     memset(w->in, 0, (size_t)w->n);
     int64_t start = ref_start(w), cur = start, budget = w->max_steps;
+    int64_t idle = 0, stall = 2 * (int64_t)bs_graph_k(w->g) + 32;
     ref_add(w, start, out, &count);
     while (count < w->G) {
-        if (budget-- == 0) {
+        if (budget == 0 || idle == stall) {
             start = cur = ref_start(w);
             ref_add(w, start, out, &count);
             budget = w->max_steps;
+            idle = 0;
             continue;
         }
-        cur = bs_rng_uniform(&w->rng) < w->alpha ? start : ref_move(w, cur);
-        ref_add(w, cur, out, &count);
+        budget--;
+        /* a step: restart or not, then one move (header: max_steps) */
+        int restart = bs_rng_uniform(&w->rng) < w->alpha;
+        cur = ref_move(w, restart ? start : cur);
+        idle = ref_add(w, cur, out, &count) ? 0 : idle + 1;
     }
 }
 
-static void check_against_reference(const bs_graph *g, int64_t b, double alpha,
-                                    double tau, int64_t steps)
+static void check_against_reference_mode(const bs_graph *g, int64_t b,
+                                         double alpha, double tau,
+                                         int64_t steps, bs_epoch_mode mode)
 {
     const int64_t n = bs_graph_n(g);
     bs_sampler_params p = params(BS_SAMPLER_RWR, b, 77);
     p.alpha = alpha;
     p.tau = tau;
     p.max_steps = steps;
+    p.epoch_mode = mode;
     bs_sampler *s = make(&p, n, g);
-    /* the documented default budget: 16 * B / (1 - alpha)^2 */
-    int64_t def = (int64_t)(16.0 * (double)b / ((1.0 - alpha) * (1.0 - alpha)));
+    /* the documented default budget: 16 * B moves */
     ref_walk w = {g,
                   n,
                   b,
-                  steps ? steps : def,
+                  steps ? steps : 16 * b,
                   alpha,
                   tau,
                   {{0}},
                   calloc((size_t)n, 1),
                   calloc((size_t)n, 1),
-                  0};
+                  0,
+                  mode == BS_EPOCH_EXACT};
     int64_t *a = malloc(sizeof *a * (size_t)b),
             *r = malloc(sizeof *r * (size_t)b);
     for (int64_t ep = 0; ep < 3; ep++) {
@@ -223,6 +232,13 @@ static void check_against_reference(const bs_graph *g, int64_t b, double alpha,
     bs_sampler_free(s);
 }
 
+static void check_against_reference(const bs_graph *g, int64_t b, double alpha,
+                                    double tau, int64_t steps)
+{
+    check_against_reference_mode(g, b, alpha, tau, steps, BS_EPOCH_FIXED);
+    check_against_reference_mode(g, b, alpha, tau, steps, BS_EPOCH_EXACT);
+}
+
 static void test_rwr_reference(void **state)
 {
     (void)state;
@@ -233,6 +249,7 @@ static void test_rwr_reference(void **state)
     check_against_reference(g, 20, 0.3, 0.02, 0);
     check_against_reference(g, 20, 0.3, 0.0, 3);  /* frequent fresh starts */
     check_against_reference(g, 300, 0.1, 0.0, 7); /* batch = whole graph */
+    check_against_reference(g, 50, 0.999, 0.0, 0); /* stall-driven starts */
     bs_graph_free(g);
     /* two components of 10 nodes, batch 16: budget-driven new starts */
     int32_t nbr[60];
@@ -574,7 +591,7 @@ static void test_restore_rejects(void **state)
     }
     /* well-formed envelope (checksum fixed up) but inconsistent content */
     unsigned char *bad = malloc(len);
-    const size_t covered_at = 144, ended_at = 104, bits_at = 168;
+    const size_t covered_at = 152, ended_at = 112, bits_at = 176;
     for (int v = 0; v < 3; v++) {
         memcpy(bad, blob, len);
         if (v == 0)
@@ -761,6 +778,206 @@ static void test_alpha_decay(void **state)
     bs_sampler_free(s);
 }
 
+static void test_alpha_reference(void **state)
+{
+    (void)state;
+    /* the reference: alpha - (epoch / 5) * 0.1, epoch counted from 1 */
+    const int64_t ep[] = {0, 1, 4, 6, 7, 100};
+    const double want[] = {0.18, 0.16, 0.10, 0.06, 0.05, 0.05};
+    for (size_t i = 0; i < sizeof ep / sizeof ep[0]; i++)
+        assert_true(fabs(bs_alpha_at_epoch(0.2, BS_ALPHA_REFERENCE, ep[i]) -
+                         want[i]) < 1e-12);
+    bs_sampler_params p = params(BS_SAMPLER_UNIFORM, 4, 1);
+    p.alpha = 0.9;
+    p.schedule = BS_ALPHA_REFERENCE;
+    bs_sampler *s = make(&p, 100, NULL);
+    assert_int_equal(bs_sampler_set_epoch(s, 9, NULL), BS_OK);
+    assert_true(bs_sampler_alpha(s) == 0.9 - (10.0 / 5.0) * 0.1);
+    bs_sampler_free(s);
+    bs_alpha_schedule sc;
+    bs_error e;
+    assert_int_equal(bs_alpha_schedule_parse("reference", &sc, &e), BS_OK);
+    assert_int_equal(sc, BS_ALPHA_REFERENCE);
+    assert_int_equal(bs_alpha_schedule_parse("decay", &sc, &e), BS_OK);
+    assert_int_equal(sc, BS_ALPHA_STEP);
+    tu_assert_fails(bs_alpha_schedule_parse("linear", &sc, &e),
+                    BS_ERR_INVALID_ARG, &e, "constant, step or reference");
+    bs_epoch_mode m;
+    assert_int_equal(bs_epoch_mode_parse("carry", &m, &e), BS_OK);
+    assert_int_equal(m, BS_EPOCH_CARRY);
+    tu_assert_fails(bs_epoch_mode_parse("all", &m, &e), BS_ERR_INVALID_ARG, &e,
+                    "fixed, carry or exact");
+}
+
+/* A graph whose edges mostly point into the first `hubs` nodes: the others
+   have low in-degree and are reached almost only as start nodes. */
+static bs_graph *skewed_graph(int64_t n, int32_t k, int64_t hubs, uint64_t seed)
+{
+    int32_t *nbr = malloc(sizeof *nbr * (size_t)(n * k));
+    assert_non_null(nbr);
+    bs_rng r;
+    bs_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < k; j++) {
+            int64_t v;
+            do
+                v = (int64_t)bs_rng_below(&r, bs_rng_uniform(&r) < 0.9
+                                                  ? (uint64_t)hubs
+                                                  : (uint64_t)n);
+            while (v == i);
+            nbr[i * k + j] = (int32_t)v; /* repeats are fine here */
+        }
+    bs_graph *g = NULL;
+    assert_int_equal(bs_graph_from_arrays(n, k, nbr, NULL, NULL, &g, NULL),
+                     BS_OK);
+    free(nbr);
+    return g;
+}
+
+/* Appearances of every instance over `epochs` epochs of a sampler. */
+static int64_t *appearances(bs_sampler *s, int64_t n, int64_t b, int epochs)
+{
+    int64_t *cnt = calloc((size_t)n, sizeof *cnt), *ids;
+    assert_non_null(cnt);
+    for (int ep = 0; ep < epochs; ep++) {
+        int64_t nb = run_epoch(s, b, &ids, 10000);
+        for (int64_t i = 0; i < nb * b; i++)
+            cnt[ids[i]]++;
+        free(ids);
+    }
+    return cnt;
+}
+
+static int64_t count_zero(const int64_t *cnt, int64_t n)
+{
+    int64_t z = 0;
+    for (int64_t i = 0; i < n; i++)
+        z += cnt[i] == 0;
+    return z;
+}
+
+/* Coverage by epoch mode on a graph with skewed in-degree.  A batch of a
+   graph sampler holds at least one uncovered instance (its start), so under
+   carry every instance has appeared after at most n batches; exact gives
+   each instance exactly one appearance per pass; fixed, whose coverage is
+   cleared every epoch, leaves low in-degree instances out for many epochs. */
+static void test_epoch_modes(void **state)
+{
+    (void)state;
+    const int64_t n = 500, b = 25, bpe = n / b, epochs = n / bpe;
+    bs_graph *g = skewed_graph(n, 10, 40, 5);
+    int64_t never[3];
+    for (int k = 1; k < 3; k++) { /* rwr, knn */
+        for (int m = 0; m < 3; m++) {
+            bs_sampler_params p = params(kinds[k], b, 9);
+            p.batches_per_epoch = bpe;
+            p.epoch_mode = (bs_epoch_mode)m;
+            bs_sampler *s = make(&p, n, g);
+            if (m == BS_EPOCH_EXACT)
+                for (int ep = 0; ep < 3; ep++) { /* a pass per epoch */
+                    int64_t *cnt = appearances(s, n, b, 1);
+                    for (int64_t i = 0; i < n; i++)
+                        assert_int_equal(cnt[i], 1);
+                    free(cnt);
+                }
+            int64_t *cnt = appearances(s, n, b, (int)epochs);
+            never[m] = count_zero(cnt, n);
+            free(cnt);
+            bs_sampler_free(s);
+        }
+        assert_true(never[BS_EPOCH_FIXED] > 0);
+        assert_int_equal(never[BS_EPOCH_CARRY], 0);
+        assert_int_equal(never[BS_EPOCH_EXACT], 0);
+    }
+    bs_graph_free(g);
+}
+
+static void test_epoch_carry_keeps_coverage(void **state)
+{
+    (void)state;
+    const int64_t n = 500, b = 10;
+    bs_graph *g = random_graph(n, 5, 3);
+    bs_sampler_params p = params(BS_SAMPLER_RWR, b, 4);
+    p.batches_per_epoch = 7;
+    for (int m = 0; m < 2; m++) {
+        p.epoch_mode = m ? BS_EPOCH_CARRY : BS_EPOCH_FIXED;
+        bs_sampler *s = make(&p, n, g);
+        int64_t *ids;
+        assert_int_equal(run_epoch(s, b, &ids, 100), 7);
+        free(ids);
+        int64_t before = bs_sampler_covered(s);
+        assert_true(before > 0 && before < n);
+        assert_int_equal(bs_sampler_set_epoch(s, 1, NULL), BS_OK);
+        assert_int_equal(bs_sampler_covered(s), m ? before : 0);
+        bs_sampler_free(s);
+    }
+    bs_graph_free(g);
+}
+
+/* exact epochs without a fixed length: one pass each, every instance
+   once except in the last batch, which is completed with covered ones */
+static void test_epoch_exact_pass(void **state)
+{
+    (void)state;
+    const int64_t n = 1003, b = 20;
+    bs_graph *g = skewed_graph(n, 8, 50, 6);
+    for (int k = 1; k < 3; k++) {
+        bs_sampler_params p = params(kinds[k], b, 12);
+        p.epoch_mode = BS_EPOCH_EXACT;
+        bs_sampler *s = make(&p, n, g);
+        for (int ep = 0; ep < 2; ep++) {
+            int64_t *ids, nb = run_epoch(s, b, &ids, 1000);
+            assert_int_equal(nb, (n + b - 1) / b);
+            int64_t *cnt = calloc((size_t)n, sizeof *cnt);
+            for (int64_t i = 0; i < (nb - 1) * b; i++)
+                cnt[ids[i]]++;
+            for (int64_t i = 0; i < n; i++)
+                assert_true(cnt[i] <= 1);
+            assert_distinct_in_range(ids + (nb - 1) * b, b, n);
+            for (int64_t i = (nb - 1) * b; i < nb * b; i++)
+                cnt[ids[i]]++;
+            assert_int_equal(count_zero(cnt, n), 0);
+            free(cnt);
+            free(ids);
+        }
+        bs_sampler_free(s);
+    }
+    bs_graph_free(g);
+}
+
+/* The work of a walk is bounded for any alpha and any graph: at most
+   (2K + 32) moves per node added (the stall rule), so alpha near 1 and a
+   graph where every node points at the same hubs end in bounded time. */
+static void test_walk_work_bounded(void **state)
+{
+    (void)state;
+    const int64_t n = 3000, b = 100;
+    const int32_t k = 10;
+    bs_graph *rnd = random_graph(n, k, 8);
+    int32_t *nbr = malloc(sizeof *nbr * (size_t)(n * k));
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < k; j++) /* all point at nodes 0..10 */
+            nbr[i * k + j] = (int32_t)(j + (i <= j));
+    bs_graph *hub = NULL;
+    assert_int_equal(bs_graph_from_arrays(n, k, nbr, NULL, NULL, &hub, NULL),
+                     BS_OK);
+    free(nbr);
+    const double alphas[] = {0.0, 0.2, 0.5, 0.9, 0.999, 0.999999};
+    for (int gi = 0; gi < 2; gi++)
+        for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++) {
+            bs_sampler_params p = params(BS_SAMPLER_RWR, b, 2);
+            p.alpha = alphas[a];
+            bs_sampler *s = make(&p, n, gi ? hub : rnd);
+            int64_t *ids, nb = run_epoch(s, b, &ids, 1000);
+            free(ids);
+            assert_true(nb * b >= n);
+            assert_true(bs_sampler_steps(s) <= (2 * k + 33) * nb * b);
+            bs_sampler_free(s);
+        }
+    bs_graph_free(rnd);
+    bs_graph_free(hub);
+}
+
 static void test_knn_bfs_order(void **state)
 {
     (void)state;
@@ -854,6 +1071,11 @@ int main(void)
         cmocka_unit_test(test_set_graph),
         cmocka_unit_test(test_batches_per_epoch),
         cmocka_unit_test(test_alpha_decay),
+        cmocka_unit_test(test_alpha_reference),
+        cmocka_unit_test(test_epoch_modes),
+        cmocka_unit_test(test_epoch_carry_keeps_coverage),
+        cmocka_unit_test(test_epoch_exact_pass),
+        cmocka_unit_test(test_walk_work_bounded),
         cmocka_unit_test(test_knn_bfs_order),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_rwr_reference),
