@@ -31,6 +31,12 @@
  *            marked "const-safe", which only read it.  Parallel work inside a
  *            call uses OpenMP with the thread count given in its parameters
  *            (0 = the OpenMP default).  Results never depend on that count.
+ *   Files.   Outputs are written atomically (temporary file, fsync, rename)
+ *            and only over a new name or a regular file: an existing
+ *            directory, device, FIFO or socket is refused, never replaced.
+ *            A symbolic link is written through (its target is replaced,
+ *            the link stays); a dangling link is refused.  Inputs must be
+ *            regular files (a FIFO is refused, not waited on).
  *   Ids.     Instance ids are int64_t in [0, n).  Graph neighbour ids are
  *            int32_t (n < 2^31).
  *   Seeds.   The same seed, parameters and inputs give bit-identical outputs

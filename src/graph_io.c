@@ -27,8 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <zlib.h>
 
 #include "graph.h"
 
@@ -73,20 +71,40 @@ static void put_le(unsigned char *p, uint64_t v, int bytes)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* zlib's crc32 takes a uInt length: feed big arrays in pieces. */
-static uLong crc_update(uLong crc, const void *buf, size_t len)
+/* ------------------------------------------------------------ validation */
+
+/* 1 if a and b differ in exactly one bit. */
+static int one_bit_apart(uint64_t a, uint64_t b)
 {
-    const unsigned char *p = buf;
-    while (len) {
-        size_t part = len < BSG_CHUNK ? len : BSG_CHUNK;
-        crc = crc32(crc, p, (uInt)part);
-        p += part;
-        len -= part;
-    }
-    return crc;
+    uint64_t x = a ^ b;
+    return x && !(x & (x - 1));
 }
 
-/* ------------------------------------------------------------ validation */
+/* The file size disagrees with n and K.  If the size fits a value of n (or
+   K) one bit away from the header's, that field is the damage (a bit flip),
+   not the length of the file: say so.  Otherwise BS_OK, and the caller
+   reports truncation or trailing bytes. */
+static bs_status graph_size_mismatch(const bsg_header *h, uint64_t len,
+                                     const char *what, bs_error *err)
+{
+    uint64_t cells = len - BSG_HEADER - BSG_CRC;
+    uint64_t row_n = 8 * (uint64_t)h->k, row_k = 8 * (uint64_t)h->n;
+    if (cells % row_n == 0 && one_bit_apart(cells / row_n, (uint64_t)h->n))
+        return bs__fail(err, BS_ERR_FORMAT,
+                        "%s: header field n = %lld is inconsistent with the "
+                        "file size (%llu bytes hold n = %llu for K = %d): "
+                        "header corrupt",
+                        what, (long long)h->n, (unsigned long long)len,
+                        (unsigned long long)(cells / row_n), (int)h->k);
+    if (cells % row_k == 0 && one_bit_apart(cells / row_k, (uint64_t)h->k))
+        return bs__fail(err, BS_ERR_FORMAT,
+                        "%s: header field K = %d is inconsistent with the "
+                        "file size (%llu bytes hold K = %llu for n = %lld): "
+                        "header corrupt",
+                        what, (int)h->k, (unsigned long long)len,
+                        (unsigned long long)(cells / row_k), (long long)h->n);
+    return BS_OK;
+}
 
 /* Parses and validates the header given the first `avail` bytes and the
    total length `len` of the file or buffer. */
@@ -129,6 +147,11 @@ static bs_status graph_parse_header(const unsigned char *p, size_t avail,
     /* n < 2^31 and k < n: 8*n*k < 2^65 would overflow only in theory; it
        fits u64 since n*k < 2^62 */
     h->total = BSG_HEADER + 8 * (uint64_t)h->n * (uint64_t)h->k + BSG_CRC;
+    bs_status st = len != h->total && len >= BSG_HEADER + BSG_CRC
+                       ? graph_size_mismatch(h, len, what, err)
+                       : BS_OK;
+    if (st != BS_OK)
+        return st;
     if (len < h->total)
         return bs__fail(
             err, BS_ERR_FORMAT,
@@ -150,10 +173,10 @@ static bs_status graph_parse_header(const unsigned char *p, size_t avail,
     return BS_OK;
 }
 
-static bs_status graph_check_crc(uint32_t stored, uLong computed,
+static bs_status graph_check_crc(uint32_t stored, uint32_t computed,
                                  const char *what, bs_error *err)
 {
-    if (stored != (uint32_t)computed)
+    if (stored != computed)
         return bs__fail(err, BS_ERR_FORMAT,
                         "%s: checksum mismatch: stored CRC-32 0x%08lx, "
                         "computed 0x%08lx: expected equal (file corrupt)",
@@ -223,7 +246,7 @@ bs_status bs_graph_load_mem(const void *buf, size_t len, const char *what,
     if (st != BS_OK)
         return st;
     size_t body = (size_t)h.total - BSG_CRC;
-    uLong crc = crc_update(crc32(0L, Z_NULL, 0), p, body);
+    uint32_t crc = bs__crc32(0, p, body);
     if ((st = graph_check_crc((uint32_t)get_le(p + body, 4), crc, what, err)) !=
         BS_OK)
         return st;
@@ -244,7 +267,7 @@ bs_status bs_graph_load_mem(const void *buf, size_t len, const char *what,
 
 /* Reads `bytes` into dst in chunks, folding each into the CRC while it is
    still in cache. */
-static bs_status read_crc(FILE *f, void *dst, size_t bytes, uLong *crc,
+static bs_status read_crc(FILE *f, void *dst, size_t bytes, uint32_t *crc,
                           const char *path, bs_error *err)
 {
     unsigned char *p = dst;
@@ -254,7 +277,7 @@ static bs_status read_crc(FILE *f, void *dst, size_t bytes, uLong *crc,
             return bs__fail(err, BS_ERR_IO, "%s: short read: %s", path,
                             ferror(f) ? strerror(errno)
                                       : "file shrank while reading");
-        *crc = crc32(*crc, p, (uInt)part);
+        *crc = bs__crc32(*crc, p, part);
         p += part;
         bytes -= part;
     }
@@ -265,23 +288,17 @@ static bs_status read_crc(FILE *f, void *dst, size_t bytes, uLong *crc,
 static bs_status open_graph(const char *path, FILE **fp, bsg_header *h,
                             unsigned char *hdr, bs_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bs__fail(err, BS_ERR_IO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    struct stat sb;
-    bs_status st = BS_OK;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = bs__fail(err, BS_ERR_IO, "%s: not a regular file", path);
-    if (st == BS_OK) {
-        size_t got = fread(hdr, 1, BSG_HEADER, f);
-        if (ferror(f))
-            st = bs__fail(err, BS_ERR_IO, "%s: read failed: %s", path,
-                          strerror(errno));
-        else
-            st = graph_parse_header(hdr, got, (uint64_t)sb.st_size, path, h,
-                                    err);
-    }
+    FILE *f;
+    uint64_t size;
+    bs_status st = bs__open_read(path, &f, &size, err);
+    if (st != BS_OK)
+        return st;
+    size_t got = fread(hdr, 1, BSG_HEADER, f);
+    if (ferror(f))
+        st = bs__fail(err, BS_ERR_IO, "%s: read failed: %s", path,
+                      strerror(errno));
+    else
+        st = graph_parse_header(hdr, got, size, path, h, err);
     if (st != BS_OK) {
         fclose(f);
         return st;
@@ -295,7 +312,7 @@ static bs_status read_payload(FILE *f, const unsigned char *hdr, bs_graph *g,
                               const char *path, bs_error *err)
 {
     size_t cells = (size_t)g->n * (size_t)g->k;
-    uLong crc = crc32(crc32(0L, Z_NULL, 0), hdr, BSG_HEADER);
+    uint32_t crc = bs__crc32(0, hdr, BSG_HEADER);
     unsigned char tail[BSG_CRC];
     bs_status st = read_crc(f, g->nbr, cells * sizeof *g->nbr, &crc, path, err);
     if (st == BS_OK)
@@ -378,9 +395,9 @@ bs_status bs_graph_save(const bs_graph *g, const char *path, bs_error *err)
     if (st != BS_OK)
         return st;
     size_t bytes = (size_t)g->n * (size_t)g->k * sizeof *g->nbr;
-    uLong crc = crc32(crc32(0L, Z_NULL, 0), hdr, BSG_HEADER);
-    crc = crc_update(crc_update(crc, g->nbr, bytes), g->sim, bytes);
-    put_le(tail, (uint32_t)crc, 4);
+    uint32_t crc = bs__crc32(0, hdr, BSG_HEADER);
+    crc = bs__crc32(bs__crc32(crc, g->nbr, bytes), g->sim, bytes);
+    put_le(tail, crc, 4);
     bs__atomic_file af;
     if ((st = bs__atomic_open(&af, path, err)) != BS_OK)
         return st;

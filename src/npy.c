@@ -543,24 +543,6 @@ static bs_status npy_read_header(FILE *f, uint64_t size, const char *path,
     return st;
 }
 
-/* Opens path as a regular file and returns its size. */
-static bs_status open_regular(const char *path, FILE **fp, uint64_t *size,
-                              bs_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bs__fail(err, BS_ERR_IO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return bs__fail(err, BS_ERR_IO, "%s: not a regular file", path);
-    }
-    *fp = f;
-    *size = (uint64_t)sb.st_size;
-    return BS_OK;
-}
-
 bs_status bs_npy_read(const char *path, bs_array *out, bs_error *err)
 {
     if (!path || !out)
@@ -570,7 +552,7 @@ bs_status bs_npy_read(const char *path, bs_array *out, bs_error *err)
     FILE *f = NULL;
     uint64_t size = 0;
     npy_info h;
-    bs_status st = open_regular(path, &f, &size, err);
+    bs_status st = bs__open_read(path, &f, &size, err);
     if (st != BS_OK)
         return st;
     if ((st = npy_read_header(f, size, path, &h, err)) != BS_OK ||

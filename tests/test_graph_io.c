@@ -285,9 +285,19 @@ static void test_bad_sizes(void **state)
     put32(s->b + 16, 0xffffffffu);
     put32(s->b + 20, 0xffffffffu); /* n = -1 */
     both_reject(s->b, s->len, BS_ERR_FORMAT, "n = -1");
-    put32(s->b + 16, 11); /* n = 11 claims 8 more cells than present */
+    put32(s->b + 16, 11); /* n = 11 (a bit flip of 10): 8 cells short */
     put32(s->b + 20, 0);
+    both_reject(s->b, s->len, BS_ERR_FORMAT,
+                "header field n = 11 is inconsistent with the file size");
+    put32(s->b + 16, 10);
+    put32(s->b + 24, 7); /* K = 7 (a bit flip of 3) */
+    both_reject(s->b, s->len, BS_ERR_FORMAT,
+                "header field K = 7 is inconsistent with the file size");
+    put32(s->b + 16, 13); /* n = 13: two bits away, not a bit flip */
+    put32(s->b + 24, 3);
     both_reject(s->b, s->len, BS_ERR_FORMAT, "truncated");
+    put32(s->b + 16, 10);
+    both_reject(s->b, s->len - 1, BS_ERR_FORMAT, "truncated");
 }
 
 static void test_id_out_of_range(void **state)
@@ -368,7 +378,7 @@ static void test_save_missing_dir(void **state)
     tu_tmp_path(path, sizeof path, "no/such/dir/g.bsg");
     bs_error err;
     tu_assert_fails(bs_graph_save(g, path, &err), BS_ERR_IO, &err,
-                    "cannot create temporary file");
+                    "cannot use directory");
     tu_assert_fails(bs_graph_save(g, "/proc/g.bsg", &err), BS_ERR_IO, &err,
                     "/proc/g.bsg");
     tu_assert_fails(bs_graph_save(g, NULL, &err), BS_ERR_INVALID_ARG, &err,
@@ -405,7 +415,8 @@ static void test_save_rename_fails_no_temp(void **state)
     assert_int_equal(mkdir(target, 0755), 0);
     bs_graph *g = make_graph(5, 2, BS_MODE_SHARED);
     bs_error err;
-    tu_assert_fails(bs_graph_save(g, target, &err), BS_ERR_IO, &err, "rename");
+    tu_assert_fails(bs_graph_save(g, target, &err), BS_ERR_IO, &err,
+                    "is a directory, not a regular file");
     assert_int_equal(tu_count_prefix(dir, "g.bsg.tmp."), 0);
     bs_graph_free(g);
     rmdir(target);

@@ -684,7 +684,7 @@ static void test_write_missing_dir(void **state)
     bs_array a = {.dtype = BS_DTYPE_F32, .ndim = 0, .data = &v};
     bs_error err;
     tu_assert_fails(bs_npy_write(path, &a, &err), BS_ERR_IO, &err,
-                    "cannot create temporary file");
+                    "cannot use directory");
     /* a location where no temporary file can be made at all */
     tu_assert_fails(bs_npy_write("/proc/x.npy", &a, &err), BS_ERR_IO, &err,
                     "/proc/x.npy");
@@ -703,7 +703,8 @@ static void test_write_rename_fails_no_temp(void **state)
     float v[4] = {1, 2, 3, 4};
     bs_array a = {.dtype = BS_DTYPE_F32, .ndim = 1, .shape = {4}, .data = v};
     bs_error err;
-    tu_assert_fails(bs_npy_write(target, &a, &err), BS_ERR_IO, &err, "rename");
+    tu_assert_fails(bs_npy_write(target, &a, &err), BS_ERR_IO, &err,
+                    "is a directory, not a regular file");
     assert_int_equal(tu_count_prefix(dir, "t.npy.tmp."), 0);
     rmdir(target);
     rmdir(dir);
