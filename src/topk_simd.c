@@ -1,7 +1,7 @@
 /*
  * topk_simd.c — AVX-512 top-K of one similarity row (shared and independent
  * modes), compiled for AVX-512 with a target attribute and chosen at run
- * time (bs__topk_select in graph_build.c), so the default build stays
+ * time (bs__topk_select in topk.c), so the default build stays
  * portable.  The result is the same as the scalar path's, bit for bit: both
  * return the k smallest keys bs__sim_key(s[j], id_j) of the entries with
  * s[j] >= -FLT_MAX, sorted; keys are distinct, so that order is total.
@@ -23,7 +23,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "topk.h"
 
 #if BS_HAVE_AVX512_TOPK
 
