@@ -87,10 +87,11 @@ bs_status bs_graph_params_check(const bs_graph_params *p, int64_t n,
     if (p->k < 1)
         return bs__fail(err, BS_ERR_INVALID_ARG, "K = %d: expected K >= 1",
                         (int)p->k);
-    if (p->threads < 0)
+    if (p->threads < 0 || p->threads > BS_MAX_THREADS)
         return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "threads = %d: expected >= 0 (0 = OpenMP default)",
-                        p->threads);
+                        "graph threads = %d: expected 0 (OpenMP default) to "
+                        "%d",
+                        p->threads, BS_MAX_THREADS);
     if (p->mode == BS_MODE_EXACT) {
         if ((int64_t)p->k > n - 1)
             return bs__fail(err, BS_ERR_INVALID_ARG,

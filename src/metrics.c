@@ -222,11 +222,16 @@ bs_status bs_run_stats_compute(const float *x, int64_t n, int64_t d,
                                const int64_t *labels, int threads,
                                bs_run_stats *out, bs_error *err)
 {
-    if (!out || !batches || nb < 1 || threads < 0)
+    if (!out || !batches || nb < 1)
         return bs__fail(err, BS_ERR_INVALID_ARG,
-                        "run stats: nb = %lld, threads = %d: expected "
-                        "non-NULL batches and out, nb >= 1, threads >= 0",
-                        (long long)nb, threads);
+                        "run stats: nb = %lld: expected non-NULL batches "
+                        "and out, nb >= 1",
+                        (long long)nb);
+    if (threads < 0 || threads > BS_MAX_THREADS)
+        return bs__fail(err, BS_ERR_INVALID_ARG,
+                        "run stats: threads = %d: expected 0 (OpenMP "
+                        "default) to %d",
+                        threads, BS_MAX_THREADS);
     size_t total;
     if (b < 1 || !bs__mul_size((size_t)nb, (size_t)b, &total))
         return bs__fail(err, BS_ERR_INVALID_ARG,

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -584,6 +585,28 @@ static void test_rejections(void **state)
     free(x);
 }
 
+/* Thread counts beyond BS_MAX_THREADS used to reach OpenMP, which crashed
+   creating 100000 threads; every entry point must refuse them. */
+static void test_threads_limit(void **state)
+{
+    (void)state;
+    int64_t n = 50, d = 4;
+    float *x = tu_clustered(n, d, 2, 0.5, 1, NULL);
+    bs_error err;
+    const int bad[] = {-1, BS_MAX_THREADS + 1, 100000, INT32_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bs_graph_params p = params(BS_MODE_SHARED, 10, 3, 0, 0, bad[i]);
+        char needle[64];
+        snprintf(needle, sizeof needle, "threads = %d: expected 0", bad[i]);
+        tu_assert_fails(bs_graph_params_check(&p, n, &err), BS_ERR_INVALID_ARG,
+                        &err, needle);
+        expect_build_fails(x, n, d, &p, BS_ERR_INVALID_ARG, needle);
+    }
+    bs_graph_params p = params(BS_MODE_SHARED, 10, 3, 0, 0, BS_MAX_THREADS);
+    assert_int_equal(bs_graph_params_check(&p, n, &err), BS_OK);
+    free(x);
+}
+
 typedef struct {
     int calls, cancel_at;
     int64_t last_done, total;
@@ -649,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_build_rows),
         cmocka_unit_test(test_seeds),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_threads_limit),
         cmocka_unit_test(test_progress_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

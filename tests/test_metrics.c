@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,27 @@ static void test_run_stats_threads(void **state)
     free(ids);
 }
 
+/* Metrics normalise in double, where floats of any size square exactly:
+   a row of subnormal values (which the graph build rejects, its float
+   GEMMs would underflow) gets exactly the cosines of the same row scaled
+   up by 2^140. */
+static void test_subnormal_rows(void **state)
+{
+    (void)state;
+    float tiny[10], big[10];
+    memcpy(tiny, X2, sizeof tiny);
+    tiny[4] = ldexpf(1.0f, -140); /* row 2 = (1, 1) * 2^-140, subnormal */
+    tiny[5] = ldexpf(1.0f, -140);
+    memcpy(big, X2, sizeof big);
+    const int64_t b[] = {0, 1, 2};
+    bs_batch_stats st, sb;
+    assert_int_equal(bs_batch_stats_compute(tiny, 5, 2, b, 3, Y2, &st, NULL),
+                     BS_OK);
+    assert_int_equal(bs_batch_stats_compute(big, 5, 2, b, 3, Y2, &sb, NULL),
+                     BS_OK);
+    assert_memory_equal(&st, &sb, sizeof st);
+}
+
 static void test_rejections(void **state)
 {
     (void)state;
@@ -143,7 +165,16 @@ static void test_rejections(void **state)
     tu_assert_fails(bs_run_stats_compute(X2, 5, 2, bb, 0, 3, NULL, 2, &r, &e),
                     BS_ERR_INVALID_ARG, &e, "nb = 0");
     tu_assert_fails(bs_run_stats_compute(X2, 5, 2, bb, 2, 3, NULL, -1, &r, &e),
-                    BS_ERR_INVALID_ARG, &e, "threads");
+                    BS_ERR_INVALID_ARG, &e, "threads = -1");
+    /* these reached OpenMP, which crashed creating 100000 threads */
+    const int many[] = {BS_MAX_THREADS + 1, 100000, INT32_MAX};
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "threads = %d: expected 0", many[i]);
+        tu_assert_fails(
+            bs_run_stats_compute(X2, 5, 2, bb, 2, 3, NULL, many[i], &r, &e),
+            BS_ERR_INVALID_ARG, &e, needle);
+    }
     tu_assert_fails(bs_run_stats_compute(X2, 5, 2, bb, 3, 1, NULL, 1, &r, &e),
                     BS_ERR_INVALID_ARG, &e, "b = 1");
 }
@@ -155,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_batch_3d),
         cmocka_unit_test(test_run_stats),
         cmocka_unit_test(test_run_stats_threads),
+        cmocka_unit_test(test_subnormal_rows),
         cmocka_unit_test(test_rejections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
