@@ -36,6 +36,56 @@
 /* Embedding check and inverse norms                                         */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Squared norm of a row in double: every float squares exactly and finite
+ * sums never overflow.  A row is usable for cosine similarity when its
+ * norm is at least FLT_MIN.  Below that the float dot products the GEMMs
+ * take with it are subnormal, i.e. have lost bits in proportion, and under
+ * 1/FLT_MAX its float inverse norm overflows: its similarities would be
+ * wrong.  So such rows count as all-zero rows.
+ */
+static double row_sumsq(const float *row, int64_t d)
+{
+    double s = 0.0;
+    for (int64_t j = 0; j < d; j++)
+        s += (double)row[j] * row[j];
+    return s;
+}
+
+static int norm_usable(double sumsq)
+{
+    return isfinite(sumsq) && sumsq >= (double)FLT_MIN * FLT_MIN;
+}
+
+/* The first non-finite value of a row, or -1. */
+static int64_t first_non_finite(const float *row, int64_t d)
+{
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(row[j]))
+            return j;
+    return -1;
+}
+
+static bs_status check_row(const float *row, int64_t i, int64_t d,
+                           bs_error *err)
+{
+    int64_t j = first_non_finite(row, d);
+    if (j >= 0)
+        return bs__fail(err, BS_ERR_DATA,
+                        "embeddings row %lld column %lld is %s: expected "
+                        "finite values",
+                        (long long)i, (long long)j,
+                        isnan(row[j]) ? "NaN" : "Inf");
+    double s = row_sumsq(row, d);
+    if (!norm_usable(s))
+        return bs__fail(err, BS_ERR_DATA,
+                        "embeddings row %lld is all zeros%s (norm %.3g): "
+                        "cosine similarity needs a norm >= FLT_MIN = %.3g",
+                        (long long)i, s > 0 ? " to float precision" : "",
+                        sqrt(s), (double)FLT_MIN);
+    return BS_OK;
+}
+
 bs_status bs_check_embeddings(const float *x, int64_t n, int64_t d,
                               bs_error *err)
 {
@@ -47,22 +97,9 @@ bs_status bs_check_embeddings(const float *x, int64_t n, int64_t d,
                         "and d >= 1",
                         (long long)n, (long long)d);
     for (int64_t i = 0; i < n; i++) {
-        const float *row = x + i * d;
-        int nonzero = 0;
-        for (int64_t j = 0; j < d; j++) {
-            if (!isfinite(row[j]))
-                return bs__fail(err, BS_ERR_DATA,
-                                "embeddings row %lld column %lld is %s: "
-                                "expected finite values",
-                                (long long)i, (long long)j,
-                                isnan(row[j]) ? "NaN" : "Inf");
-            nonzero |= row[j] != 0.0f;
-        }
-        if (!nonzero)
-            return bs__fail(err, BS_ERR_DATA,
-                            "embeddings row %lld is all zeros: cosine "
-                            "similarity needs a non-zero norm",
-                            (long long)i);
+        bs_status st = check_row(x + i * d, i, d, err);
+        if (st != BS_OK)
+            return st;
     }
     bs__ok(err);
     return BS_OK;
@@ -70,9 +107,10 @@ bs_status bs_check_embeddings(const float *x, int64_t n, int64_t d,
 
 /*
  * inv[i] = 1 / ||x_i|| for all n rows, in parallel.  Returns 0 if some row
- * is unusable (non-finite or zero); the caller then runs the serial check
- * for the exact message.  The sum is in double so finite floats never
- * overflow; rows with norms beyond float range get a clamped inverse.
+ * is unusable (non-finite, zero or underflowing: see row_sumsq); the caller
+ * then runs the serial check for the exact message.  Usable rows have
+ * norms in [FLT_MIN, sqrt(d) FLT_MAX], so the float inverse is finite and
+ * non-zero.
  */
 static int inverse_norms(const float *x, int64_t n, int64_t d, int nt,
                          float *inv)
@@ -80,13 +118,9 @@ static int inverse_norms(const float *x, int64_t n, int64_t d, int nt,
     int ok = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(&& : ok)
     for (int64_t i = 0; i < n; i++) {
-        const float *row = x + i * d;
-        double s = 0.0;
-        for (int64_t j = 0; j < d; j++)
-            s += (double)row[j] * row[j];
-        double v = 1.0 / sqrt(s);
-        ok = ok && isfinite(s) && s > 0.0;
-        inv[i] = (float)(v < FLT_MAX ? v : FLT_MAX);
+        double s = row_sumsq(x + i * d, d);
+        ok = ok && norm_usable(s);
+        inv[i] = (float)(1.0 / sqrt(s));
     }
     return ok;
 }

@@ -3,6 +3,7 @@
    rejection and cancellation.  Sizes are small so valgrind stays quick. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +608,57 @@ static void test_threads_limit(void **state)
     free(x);
 }
 
+/* A row whose norm is below FLT_MIN (here: only subnormal values) is
+   rejected as an all-zero row; it used to pass and get wrong similarities. */
+static void test_underflow_rows(void **state)
+{
+    (void)state;
+    int64_t n = 50, d = 4;
+    float *x = tu_clustered(n, d, 2, 0.5, 1, NULL);
+    bs_error err;
+    for (int mode = 0; mode < 3; mode++) {
+        bs_graph_params p = params((bs_graph_mode)mode, 10, 3, 0, 0, 2);
+        for (int64_t j = 0; j < d; j++)
+            x[17 * d + j] = 1e-40f * (float)(j + 1); /* subnormal */
+        expect_build_fails(x, n, d, &p, BS_ERR_DATA,
+                           "row 17 is all zeros to float precision");
+        /* normal values but a norm just below FLT_MIN */
+        for (int64_t j = 0; j < d; j++)
+            x[17 * d + j] = j == 0 ? FLT_MIN * 0.99f : 0.0f;
+        expect_build_fails(x, n, d, &p, BS_ERR_DATA, "row 17 is all zeros");
+    }
+    tu_assert_fails(bs_check_embeddings(x, n, d, &err), BS_ERR_DATA, &err,
+                    "norm >= FLT_MIN");
+    x[17 * d + 1] = FLT_MIN; /* norm now above FLT_MIN */
+    assert_int_equal(bs_check_embeddings(x, n, d, &err), BS_OK);
+    free(x);
+}
+
+/* A row just above the limit, mostly subnormal values, is accepted and
+   gets the similarities of the same row scaled up by 2^125 (exactly). */
+static void test_tiny_rows_accepted(void **state)
+{
+    (void)state;
+    int64_t n = 60, d = 8, r = 23;
+    float *x = tu_clustered(n, d, 3, 0.5, 4, NULL);
+    float *big = malloc(sizeof *big * (size_t)(n * d));
+    for (int64_t j = 0; j < d; j++)
+        x[r * d + j] = ldexpf(x[r * d + j], -125);
+    memcpy(big, x, sizeof *big * (size_t)(n * d));
+    for (int64_t j = 0; j < d; j++)
+        big[r * d + j] = ldexpf(x[r * d + j], 125);
+    bs_graph_params p = params(BS_MODE_EXACT, 0, 5, 0, 0, 2);
+    bs_graph *g = build_ok(x, n, d, &p), *h = build_ok(big, n, d, &p);
+    const float *sg = bs_graph_similarities(g, 0),
+                *sh = bs_graph_similarities(h, 0);
+    for (int64_t i = 0; i < n * 5; i++)
+        assert_true(fabsf(sg[i] - sh[i]) < 1e-5f);
+    bs_graph_free(g);
+    bs_graph_free(h);
+    free(big);
+    free(x);
+}
+
 typedef struct {
     int calls, cancel_at;
     int64_t last_done, total;
@@ -673,6 +725,8 @@ int main(void)
         cmocka_unit_test(test_seeds),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_threads_limit),
+        cmocka_unit_test(test_underflow_rows),
+        cmocka_unit_test(test_tiny_rows_accepted),
         cmocka_unit_test(test_progress_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 """Library-side limits seen from Python: thread counts beyond
-BS_MAX_THREADS (4096)."""
+BS_MAX_THREADS (4096) and rows whose norm underflows float."""
 import numpy as np
 import pytest
 
@@ -21,3 +21,9 @@ def test_run_stats_rejects_too_many_threads():
     with pytest.raises(ValueError, match="threads = 100000: expected 0"):
         bs.run_stats(x, batches, threads=100000)
 
+
+def test_build_rejects_row_of_subnormals():
+    x, _ = clustered(n=200, d=8)
+    x[17] = np.float32(1e-40)  # subnormal: the float GEMMs would underflow
+    with pytest.raises(ValueError, match="row 17 is all zeros"):
+        bs.ProximityGraph.build(x, M=50, K=5)
