@@ -202,6 +202,14 @@ bs_status bs_embstore_update(bs_embstore *s, const int64_t *idx, int64_t count,
 const float *bs_embstore_data(const bs_embstore *s);
 int64_t bs_embstore_n(const bs_embstore *s);
 int64_t bs_embstore_d(const bs_embstore *s);
+/* Rows written at least once (by init or an update: a store created with
+   init counts every row as written).  Const-safe. */
+int64_t bs_embstore_written(const bs_embstore *s);
+/* Whether row i has been written (0 for i out of range).  Const-safe. */
+int bs_embstore_row_written(const bs_embstore *s, int64_t i);
+/* A counter bumped by every successful update with count > 0 (0 after
+   create), so that a caller can tell whether the store changed.  Const-safe. */
+uint64_t bs_embstore_version(const bs_embstore *s);
 
 /* ------------------------------------------------------------------------ */
 /* Proximity graph                                                           */
@@ -496,6 +504,149 @@ bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
 /* Restores a blob saved by a sampler with the same parameters and n;
    anything else is BS_ERR_STATE or BS_ERR_FORMAT, and leaves s unchanged. */
 bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
+                                bs_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Batcher: the whole BatchSampler policy in one object                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A batcher is what a training loop uses: it owns the embedding store, the
+ * samplers and the graph, and applies the reference implementation's policy
+ * (docs/samplers.md, "The batcher"):
+ *
+ *   - Epochs have a fixed length for every sampler kind
+ *     (sampler.batches_per_epoch, default ceil(n / (W*B)), floor with
+ *     drop_last), so that samplers compare at an equal number of steps.
+ *   - Epochs e < warmup_epochs use uniform batches; so does every batch
+ *     before the first graph is in force.
+ *   - The loop hands back each step's ids and projections
+ *     (bs_batcher_update); they go into the store.
+ *   - From the first graph epoch on, a rebuild starts at a batch when the
+ *     store holds every row (written at least once), no rebuild is in
+ *     flight, the store changed since the last rebuild started, and either
+ *     no graph exists yet or refresh_every batches have been issued since
+ *     the last rebuild started.  Rebuild r (0, 1, ...) builds from a copy
+ *     of the store taken at that batch, with graph seed
+ *     bs_batcher_graph_seed(sampler.seed, r).
+ *   - refresh_lag = 0: the rebuild runs in the call that needs it and the
+ *     graph is in force for that very batch.  refresh_lag = L > 0: the
+ *     rebuild runs in a background thread while L more batches come from
+ *     the graph in force (uniform before the first one), and it is
+ *     installed before the batch L after the one that started it, waiting
+ *     for the thread if it is not done.  Either way the batches depend only
+ *     on the parameters and the updates, never on machine speed or thread
+ *     count, and a saved state resumes exactly.
+ *
+ * Thread safety: one thread at a time per batcher (the background rebuild
+ * is internal: it reads only its own copy of the store).  Memory: the store
+ * (n*d floats), one graph in force (n*K ids and floats), while a rebuild is
+ * in flight its copy of the store and its graph, and `history` sampler
+ * states (about n/8 bytes each for graph samplers).
+ */
+typedef struct bs_batcher bs_batcher;
+
+typedef struct {
+    /* kind, batch_size, alpha, schedule, tau, max_steps, epoch_mode,
+       drop_last, rank, world, seed.  batches_per_epoch: 0 = the default
+       above; > 0 = that many. */
+    bs_sampler_params sampler;
+    /* mode, m, k, block, threads.  seed is ignored (derived per rebuild).
+       Unused for the uniform kind. */
+    bs_graph_params graph;
+    int64_t dim;           /* d of the rows given to update, >= 1 */
+    int64_t warmup_epochs; /* >= 0; default 1 */
+    int64_t refresh_every; /* t >= 1; default 100 */
+    int64_t refresh_lag;   /* >= 0; default 0 (synchronous) */
+    /* How many of the most recent batch positions bs_batcher_save_state
+       can go back to (>= 0, default 0): a loader that prefetches has drawn
+       batches the model has not trained on yet, and a checkpoint must
+       resume at the first of those. */
+    int64_t history;
+} bs_batcher_params;
+
+/* Defaults: the sampler's and graph's defaults, dim 128, warm-up 1, refresh
+   every 100, lag 0, history 0. */
+void bs_batcher_params_default(bs_batcher_params *p);
+
+/* The graph seed of rebuild r under a batcher seed (documented so that a
+   caller can rebuild a batcher's graph by hand).  Const-safe. */
+uint64_t bs_batcher_graph_seed(uint64_t seed, int64_t r);
+
+/*
+ * Creates a batcher of n instances.  init (n*dim floats, may be NULL) seeds
+ * the store and counts as every row written (a graph can then be built
+ * before any update); with NULL the first graph waits until every row has
+ * been written.  Checks every parameter against n, like
+ * bs_sampler_create and bs_graph_params_check.
+ */
+bs_status bs_batcher_create(const bs_batcher_params *p, int64_t n,
+                            const float *init, bs_batcher **out,
+                            bs_error *err);
+/* Frees everything, waiting for a rebuild in flight.  NULL is accepted. */
+void bs_batcher_free(bs_batcher *b);
+
+/*
+ * The next batch: B ids (this rank's slice) into ids[0..B).  *epoch (may be
+ * NULL) receives the epoch it belongs to.  Never ends: epoch after epoch.
+ * Errors: a failed rebuild (its message), out of memory.  After an error
+ * the batcher is unchanged and the call may be repeated.
+ */
+bs_status bs_batcher_next(bs_batcher *b, int64_t *ids, int64_t *epoch,
+                          bs_error *err);
+
+/* Writes rows (count x dim, row-major) for ids into the store: the step's
+   projections (with W > 1 ranks: every rank's rows, gathered).  Rows must
+   be finite (BS_ERR_DATA otherwise); ids out of range fail; nothing is
+   written on failure.  A no-op for the uniform kind (no store). */
+bs_status bs_batcher_update(bs_batcher *b, const int64_t *ids, int64_t count,
+                            const float *rows, bs_error *err);
+
+/* Goes to the first batch of epoch e (>= 0), forwards or backwards: the
+   position becomes e * L (L = batches per epoch); a no-op when it already
+   is.  The store, the graph in force and the rebuild counters are kept; a
+   rebuild in flight is waited for and installed now; the history is
+   cleared.  The graph sampler starts epoch e (bs_sampler_set_epoch: under
+   carry its coverage is kept). */
+bs_status bs_batcher_set_epoch(bs_batcher *b, int64_t epoch, bs_error *err);
+
+/* Accessors (const-safe). */
+int64_t bs_batcher_position(const bs_batcher *b); /* batches issued so far,
+                                                     epoch * L + index */
+int64_t bs_batcher_epoch(const bs_batcher *b);       /* of the next batch */
+int64_t bs_batcher_batch_index(const bs_batcher *b); /* in that epoch */
+int64_t bs_batcher_epoch_length(const bs_batcher *b); /* L */
+int64_t bs_batcher_builds(const bs_batcher *b); /* rebuilds started */
+/* 1 when the last batch came from the graph sampler, else 0. */
+int bs_batcher_last_from_graph(const bs_batcher *b);
+/* The graph in force (NULL before the first); owned by the batcher, valid
+   until the next bs_batcher_next / load_state / free. */
+const bs_graph *bs_batcher_graph(const bs_batcher *b);
+/* The store (NULL for the uniform kind); owned by the batcher. */
+const bs_embstore *bs_batcher_store(const bs_batcher *b);
+/* The graph sampler (NULL before the first graph), for its counters. */
+const bs_sampler *bs_batcher_graph_sampler(const bs_batcher *b);
+/* Seconds spent building graphs (in the calling thread or waiting for the
+   background one) and sampling.  Timing only: not part of the state. */
+void bs_batcher_times(const bs_batcher *b, double *build_s, double *wait_s,
+                      double *sample_s);
+
+/*
+ * Saves everything needed to resume exactly (parameters' fingerprint,
+ * position, samplers, graph in force, a rebuild in flight (waited for) and
+ * the store) as one checksummed blob: about 4*n*dim + 16*n*K + n/4 bytes.
+ * `at` is the position to resume at: -1 = the current one, else one of
+ * the last `history` positions (bs_batcher_position() - history .. the
+ * current one): the batches from `at` on are then issued again after
+ * loading, and the store is saved as it is now (it should hold the updates
+ * of the batches before `at`).  *buf is malloc'ed (free() it).
+ */
+bs_status bs_batcher_save_state(bs_batcher *b, int64_t at, void **buf,
+                                size_t *len, bs_error *err);
+/* Restores a blob saved by a batcher with the same parameters (threads
+   excepted) and n.  On failure (BS_ERR_FORMAT, BS_ERR_STATE naming the
+   differing parameter, BS_ERR_NOMEM) the batcher is unchanged. */
+bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
                                 bs_error *err);
 
 /* ------------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "sampler_impl.h"
 
 #define STATE_MAGIC "BSSAMPST"
@@ -26,52 +27,14 @@
     (8 + 4 * 2 + 8 * 2 + 4 * 2 + 8 + 8 + 4 * 2 + 8 * 3 + 4 * 2 + 8 * 2 +       \
      4 * 2 + 8 * 4 + 8 * 3)
 
-typedef struct {
-    unsigned char *p;
-} wr;
-
-static void put32(wr *w, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        *w->p++ = (unsigned char)(v >> (8 * i));
-}
-static void put64(wr *w, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        *w->p++ = (unsigned char)(v >> (8 * i));
-}
-static void putf64(wr *w, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put64(w, v);
-}
-
-typedef struct {
-    const unsigned char *p;
-} rd;
-
-static uint32_t get32(rd *r)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)*r->p++ << (8 * i);
-    return v;
-}
-static uint64_t get64(rd *r)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)*r->p++ << (8 * i);
-    return v;
-}
-static double getf64(rd *r)
-{
-    uint64_t v = get64(r);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
+typedef bs__wr wr;
+typedef bs__rd rd;
+#define put32 bs__put32
+#define put64 bs__put64
+#define putf64 bs__putf64
+#define get32 bs__get32
+#define get64 bs__get64
+#define getf64 bs__getf64
 
 static size_t state_size(const bs_sampler *s)
 {

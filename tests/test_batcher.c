@@ -1,0 +1,393 @@
+/* test_batcher.c — the batcher: warm-up, rebuild policy, asynchronous
+   refresh at a fixed batch, determinism, exact resume (also from a
+   position in the history, as a prefetching loader needs), rejections. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+enum { N = 600, D = 8, B = 20 };
+
+static bs_batcher_params defaults(bs_sampler_kind kind)
+{
+    bs_batcher_params p;
+    bs_batcher_params_default(&p);
+    p.sampler.kind = kind;
+    p.sampler.batch_size = B;
+    p.sampler.seed = 5;
+    p.graph.m = 60;
+    p.graph.k = 6;
+    p.dim = D;
+    p.warmup_epochs = 1;
+    p.refresh_every = 7;
+    return p;
+}
+
+static bs_batcher *make(const bs_batcher_params *p, const float *init)
+{
+    bs_batcher *b = NULL;
+    bs_error e;
+    bs_status st = bs_batcher_create(p, N, init, &b, &e);
+    if (st != BS_OK)
+        print_error("create: %s\n", e.msg);
+    assert_int_equal(st, BS_OK);
+    return b;
+}
+
+/* The "model": the projection of instance i after `step` updates drifts
+   so that graphs change from one rebuild to the next. */
+static void project(const int64_t *ids, int64_t count, int64_t step,
+                    const float *base, float *rows)
+{
+    for (int64_t r = 0; r < count; r++)
+        for (int64_t j = 0; j < D; j++)
+            rows[r * D + j] = base[ids[r] * D + j] +
+                              0.3f * (float)sin(0.05 * (double)step + (double)j);
+}
+
+typedef struct {
+    int64_t *ids;  /* nb * B */
+    int *graph;    /* nb: from the graph sampler */
+} stream;
+
+/* Issues nb batches, updating each right after it is issued (lag = 0) or
+   `prefetch` batches later, as a loader that prefetches does. */
+static void run(bs_batcher *b, int64_t nb, int64_t prefetch, const float *base,
+                int64_t *ids)
+{
+    float rows[B * D];
+    bs_error e;
+    int64_t first = bs_batcher_position(b);
+    for (int64_t i = 0; i < nb + prefetch; i++) {
+        if (i < nb) {
+            int64_t ep;
+            bs_status st = bs_batcher_next(b, ids + i * B, &ep, &e);
+            if (st != BS_OK)
+                print_error("next: %s\n", e.msg);
+            assert_int_equal(st, BS_OK);
+            assert_int_equal(ep, (first + i) / bs_batcher_epoch_length(b));
+        }
+        int64_t u = i - prefetch; /* the batch trained on now */
+        if (u >= 0 && u < nb) {
+            project(ids + u * B, B, first + u, base, rows);
+            assert_int_equal(bs_batcher_update(b, ids + u * B, B, rows, &e),
+                             BS_OK);
+        }
+    }
+}
+
+static float *base_rows(void)
+{
+    return tu_clustered(N, D, 6, 0.2, 3, NULL);
+}
+
+static void test_warmup_then_graph(void **state)
+{
+    (void)state;
+    float *base = base_rows();
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+    bs_batcher *b = make(&p, NULL);
+    int64_t L = bs_batcher_epoch_length(b);
+    assert_int_equal(L, (N + B - 1) / B);
+    /* epoch 0 is uniform and equals a uniform sampler of the same seed */
+    bs_sampler_params sp = p.sampler;
+    sp.kind = BS_SAMPLER_UNIFORM;
+    sp.batches_per_epoch = L;
+    bs_sampler *u = NULL;
+    assert_int_equal(bs_sampler_create(&sp, N, NULL, &u, NULL), BS_OK);
+    int64_t *ids = malloc(sizeof *ids * (size_t)(3 * L * B)), want[B], c;
+    run(b, L, 0, base, ids);
+    for (int64_t i = 0; i < L; i++) {
+        assert_int_equal(bs_sampler_next(u, want, &c, NULL), BS_OK);
+        assert_memory_equal(ids + i * B, want, sizeof want);
+    }
+    assert_int_equal(bs_batcher_builds(b), 0);
+    assert_null(bs_batcher_graph(b));
+    /* epoch 1: the first batch builds, then every 7 batches */
+    run(b, 1, 0, base, ids);
+    assert_int_equal(bs_batcher_builds(b), 1);
+    assert_true(bs_batcher_last_from_graph(b));
+    assert_non_null(bs_batcher_graph(b));
+    run(b, 6, 0, base, ids);
+    assert_int_equal(bs_batcher_builds(b), 1);
+    run(b, 1, 0, base, ids);
+    assert_int_equal(bs_batcher_builds(b), 2);
+    /* without updates the store stops changing: one more rebuild (the
+       update after rebuild 2 started), then none */
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(bs_batcher_next(b, ids, NULL, NULL), BS_OK);
+    assert_int_equal(bs_batcher_builds(b), 3);
+    bs_sampler_free(u);
+    bs_batcher_free(b);
+    free(ids);
+    free(base);
+}
+
+/* Without init the first graph waits until every row has been written. */
+static void test_waits_for_every_row(void **state)
+{
+    (void)state;
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+    p.warmup_epochs = 0;
+    bs_batcher *b = make(&p, NULL);
+    int64_t ids[B];
+    float rows[B * D];
+    for (int i = 0; i < B * D; i++)
+        rows[i] = 1.0f + (float)(i % 7);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(bs_batcher_next(b, ids, NULL, NULL), BS_OK);
+        assert_int_equal(bs_batcher_update(b, ids, B, rows, NULL), BS_OK);
+        assert_false(bs_batcher_last_from_graph(b));
+    }
+    assert_int_equal(bs_batcher_builds(b), 0);
+    bs_batcher_free(b);
+    /* with init every row counts as written: graph from the first batch */
+    float *base = base_rows();
+    b = make(&p, base);
+    assert_int_equal(bs_batcher_next(b, ids, NULL, NULL), BS_OK);
+    assert_true(bs_batcher_last_from_graph(b));
+    bs_batcher_free(b);
+    free(base);
+}
+
+static void stream_of(const bs_batcher_params *p, int64_t nb, int64_t prefetch,
+                      int64_t *ids)
+{
+    float *base = base_rows();
+    bs_batcher *b = make(p, NULL);
+    run(b, nb, prefetch, base, ids);
+    bs_batcher_free(b);
+    free(base);
+}
+
+/* Same parameters and updates: same batches, for any thread count and for
+   a rebuild in the calling thread or in a background one. */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    const int64_t nb = 120;
+    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
+    for (int lag = 0; lag < 3; lag += 2) {
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        p.refresh_lag = lag;
+        p.graph.threads = 1;
+        stream_of(&p, nb, 0, a);
+        p.graph.threads = 2;
+        stream_of(&p, nb, 0, c);
+        assert_memory_equal(a, c, sizeof *a * nb * B);
+    }
+    free(a);
+    free(c);
+}
+
+/* With refresh_lag L, the graph of rebuild r is installed L batches after
+   it started: the batches before that come from the previous graph. */
+static void test_lag_installs_later(void **state)
+{
+    (void)state;
+    float *base = base_rows();
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+    p.refresh_lag = 3;
+    bs_batcher *b = make(&p, NULL);
+    int64_t L = bs_batcher_epoch_length(b);
+    int64_t *ids = malloc(sizeof *ids * (size_t)(L + 8) * B);
+    run(b, L, 0, base, ids);
+    for (int i = 0; i < 3; i++) { /* rebuild started, not in force yet */
+        run(b, 1, 0, base, ids);
+        assert_int_equal(bs_batcher_builds(b), 1);
+        assert_null(bs_batcher_graph(b));
+        assert_false(bs_batcher_last_from_graph(b));
+    }
+    run(b, 1, 0, base, ids);
+    assert_non_null(bs_batcher_graph(b));
+    assert_true(bs_batcher_last_from_graph(b));
+    bs_batcher_free(b);
+    free(ids);
+    free(base);
+}
+
+/* Saves at `cut`, loads into a fresh batcher, and checks that both go on
+   with the same batches. */
+static void check_resume(const bs_batcher_params *p, int64_t cut, int64_t more)
+{
+    float *base = base_rows();
+    bs_batcher *b = make(p, NULL);
+    int64_t *x = malloc(sizeof *x * (size_t)(cut + more) * B),
+            *y = malloc(sizeof *y * (size_t)more * B);
+    run(b, cut, 0, base, x);
+    void *blob;
+    size_t len;
+    bs_error e;
+    assert_int_equal(bs_batcher_save_state(b, -1, &blob, &len, &e), BS_OK);
+    run(b, more, 0, base, x + cut * B);
+    bs_batcher *r = make(p, NULL);
+    bs_status st = bs_batcher_load_state(r, blob, len, &e);
+    if (st != BS_OK)
+        print_error("load: %s\n", e.msg);
+    assert_int_equal(st, BS_OK);
+    assert_int_equal(bs_batcher_position(r), cut);
+    run(r, more, 0, base, y);
+    assert_memory_equal(x + cut * B, y, sizeof *y * (size_t)more * B);
+    assert_int_equal(bs_batcher_builds(r), bs_batcher_builds(b));
+    free(blob);
+    free(x);
+    free(y);
+    bs_batcher_free(b);
+    bs_batcher_free(r);
+    free(base);
+}
+
+static void test_resume(void **state)
+{
+    (void)state;
+    const bs_sampler_kind kinds[] = {BS_SAMPLER_UNIFORM, BS_SAMPLER_RWR,
+                                     BS_SAMPLER_KNN};
+    const int64_t cuts[] = {0, 5, 30, 31, 33, 37, 64};
+    for (int k = 0; k < 3; k++)
+        for (int m = 0; m < 3; m++)
+            for (int lag = 0; lag < 5; lag += 4)
+                for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+                    bs_batcher_params p = defaults(kinds[k]);
+                    p.sampler.epoch_mode = (bs_epoch_mode)m;
+                    p.refresh_lag = lag;
+                    check_resume(&p, cuts[c], 25);
+                }
+}
+
+/* Every kind of bad blob is refused and leaves the batcher as it was. */
+static void test_load_rejects(void **state)
+{
+    (void)state;
+    float *base = base_rows();
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+    p.refresh_lag = 2;
+    bs_batcher *b = make(&p, NULL);
+    int64_t *ids = malloc(sizeof *ids * 40 * B);
+    run(b, 32, 0, base, ids);
+    void *blob;
+    size_t len;
+    bs_error e;
+    assert_int_equal(bs_batcher_save_state(b, -1, &blob, &len, &e), BS_OK);
+    bs_batcher *t = make(&p, NULL);
+    unsigned char *bad = malloc(len);
+    tu_assert_fails(bs_batcher_load_state(t, blob, len - 1, &e), BS_ERR_FORMAT,
+                    &e, "checksum");
+    tu_assert_fails(bs_batcher_load_state(t, blob, 12, &e), BS_ERR_FORMAT, &e,
+                    "shorter");
+    for (size_t at = 0; at < len; at += len / 97 + 1) {
+        memcpy(bad, blob, len);
+        bad[at] ^= 0x04;
+        assert_int_not_equal(bs_batcher_load_state(t, bad, len, &e), BS_OK);
+    }
+    /* a well-formed blob of another batcher names the parameter */
+    bs_batcher_params q = p;
+    q.refresh_every = 8;
+    bs_batcher *o = make(&q, NULL);
+    tu_assert_fails(bs_batcher_load_state(o, blob, len, &e), BS_ERR_STATE, &e,
+                    "refresh_every");
+    bs_batcher_free(o);
+    q = p;
+    q.sampler.epoch_mode = BS_EPOCH_EXACT;
+    o = make(&q, NULL);
+    tu_assert_fails(bs_batcher_load_state(o, blob, len, &e), BS_ERR_STATE, &e,
+                    "epoch mode");
+    bs_batcher_free(o);
+    /* t was left untouched: it still starts from the beginning */
+    assert_int_equal(bs_batcher_position(t), 0);
+    int64_t first[B];
+    assert_int_equal(bs_batcher_next(t, first, NULL, NULL), BS_OK);
+    assert_memory_equal(first, ids, sizeof first);
+    free(bad);
+    free(blob);
+    free(ids);
+    bs_batcher_free(t);
+    bs_batcher_free(b);
+    free(base);
+}
+
+static void test_rejections(void **state)
+{
+    (void)state;
+    bs_batcher *b = NULL;
+    bs_error e;
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+#define REJECT(field, value, needle)                                           \
+    do {                                                                       \
+        bs_batcher_params q = p;                                               \
+        q.field = value;                                                       \
+        tu_assert_fails(bs_batcher_create(&q, N, NULL, &b, &e),                \
+                        BS_ERR_INVALID_ARG, &e, needle);                       \
+        assert_null(b);                                                        \
+    } while (0)
+    REJECT(dim, 0, "dim");
+    REJECT(refresh_every, 0, "refresh_every");
+    REJECT(refresh_lag, -1, "refresh_lag");
+    REJECT(history, -2, "history");
+    REJECT(warmup_epochs, -1, "warmup_epochs");
+    REJECT(graph.k, 0, "");
+    REJECT(graph.m, N, "");
+    REJECT(sampler.batch_size, N + 1, "exceeds n");
+    REJECT(sampler.alpha, 1.0, "alpha");
+    REJECT(sampler.epoch_mode, (bs_epoch_mode)7, "epoch mode");
+    REJECT(sampler.kind, (bs_sampler_kind)9, "kind");
+    tu_assert_fails(bs_batcher_create(NULL, N, NULL, &b, &e),
+                    BS_ERR_INVALID_ARG, &e, "NULL");
+    b = make(&p, NULL);
+    int64_t ids[B] = {0}, bad_ids[1] = {N};
+    float rows[B * D] = {0}, nan_row[D];
+    for (int j = 0; j < D; j++)
+        nan_row[j] = j == 3 ? NAN : 1.0f;
+    tu_assert_fails(bs_batcher_update(b, bad_ids, 1, rows, &e),
+                    BS_ERR_INVALID_ARG, &e, "expected 0 <= id");
+    tu_assert_fails(bs_batcher_update(b, ids, 1, nan_row, &e), BS_ERR_DATA,
+                    &e, "column 3 is NaN");
+    assert_int_equal(bs_embstore_written(bs_batcher_store(b)), 0);
+    tu_assert_fails(bs_batcher_set_epoch(b, -1, &e), BS_ERR_INVALID_ARG, &e,
+                    "epoch");
+    void *blob;
+    size_t len;
+    tu_assert_fails(bs_batcher_save_state(b, 3, &blob, &len, &e),
+                    BS_ERR_INVALID_ARG, &e, "history");
+    tu_assert_fails(bs_batcher_next(b, NULL, NULL, &e), BS_ERR_INVALID_ARG,
+                    &e, "non-NULL");
+    bs_batcher_free(b);
+    bs_batcher_free(NULL);
+}
+
+static void test_set_epoch(void **state)
+{
+    (void)state;
+    bs_batcher_params p = defaults(BS_SAMPLER_UNIFORM);
+    bs_batcher *b = make(&p, NULL);
+    int64_t L = bs_batcher_epoch_length(b);
+    int64_t *x = malloc(sizeof *x * (size_t)(2 * L) * B), y[B];
+    for (int64_t i = 0; i < 2 * L; i++)
+        assert_int_equal(bs_batcher_next(b, x + i * B, NULL, NULL), BS_OK);
+    assert_int_equal(bs_batcher_set_epoch(b, 1, NULL), BS_OK);
+    assert_int_equal(bs_batcher_position(b), L);
+    assert_int_equal(bs_batcher_next(b, y, NULL, NULL), BS_OK);
+    assert_memory_equal(y, x + L * B, sizeof y);
+    assert_int_equal(bs_batcher_set_epoch(b, 0, NULL), BS_OK);
+    assert_int_equal(bs_batcher_next(b, y, NULL, NULL), BS_OK);
+    assert_memory_equal(y, x, sizeof y);
+    free(x);
+    bs_batcher_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warmup_then_graph),
+        cmocka_unit_test(test_waits_for_every_row),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_lag_installs_later),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_load_rejects),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_set_epoch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
