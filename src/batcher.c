@@ -41,7 +41,8 @@ typedef struct {
     float *snapshot;
     int64_t n, d;
     bs_graph_params gp;
-    int64_t index, install_at;
+    int64_t index, start_pos, install_at;
+    uint64_t version; /* store version at its start */
     bs_status st;
     bs_error err;
     gref *out; /* the result once joined (st == BS_OK) */
@@ -76,6 +77,15 @@ struct bs_batcher {
     control c;
     entry *ring;
     int64_t ring_count, ring_head; /* entries held, next slot */
+    /* history > 0: rebuilds started in the last `history` positions, so
+       that a save at an earlier position carries them (see replay) */
+    job **recent;
+    int64_t nrecent;
+    /* after loading a state saved at an earlier position: the rebuilds the
+       saving batcher started in [its position, replay_until), started
+       again at the same positions with the same graphs, and no others */
+    job **replay;
+    int64_t nreplay, replay_until;
     double build_s, wait_s, sample_s;
 };
 
@@ -160,11 +170,19 @@ static void entry_clear(entry *e)
     memset(e, 0, sizeof *e);
 }
 
+static void jobs_clear(job **list, int64_t *count)
+{
+    for (int64_t i = 0; i < *count; i++)
+        job_put(list[i]);
+    *count = 0;
+}
+
 static void ring_clear(bs_batcher *b)
 {
     for (int64_t i = 0; i < b->p.history; i++)
         entry_clear(&b->ring[i]);
     b->ring_count = b->ring_head = 0;
+    jobs_clear(b->recent, &b->nrecent);
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -274,8 +292,10 @@ bs_status bs_batcher_create(const bs_batcher_params *p, int64_t n,
         bs_batcher_free(b);
         return st;
     }
+    /* a rebuild starts at most once per batch: history + 1 slots */
     if (p->history > 0 &&
-        !(b->ring = calloc((size_t)p->history, sizeof *b->ring))) {
+        (!(b->ring = calloc((size_t)p->history, sizeof *b->ring)) ||
+         !(b->recent = calloc((size_t)p->history + 1, sizeof *b->recent)))) {
         bs_batcher_free(b);
         return bs__fail(err, BS_ERR_NOMEM, "batcher: out of memory");
     }
@@ -291,6 +311,9 @@ void bs_batcher_free(bs_batcher *b)
     if (b->ring)
         ring_clear(b);
     free(b->ring);
+    free(b->recent);
+    jobs_clear(b->replay, &b->nreplay);
+    free(b->replay);
     job_put(b->pending);
     gref_put(b->graph);
     bs_sampler_free(b->walk);
@@ -319,6 +342,32 @@ static int rebuild_due(const bs_batcher *b)
            bs_embstore_version(b->store) != b->c.built_version;
 }
 
+/* Remembers a rebuild started at the current position for saves at
+   earlier ones; drops those started before the history's reach. */
+static void keep_recent(bs_batcher *b, job *j)
+{
+    if (!b->recent)
+        return;
+    int64_t keep = 0;
+    for (int64_t i = 0; i < b->nrecent; i++)
+        if (b->recent[i]->start_pos >= b->c.pos - b->p.history)
+            b->recent[keep++] = b->recent[i];
+        else
+            job_put(b->recent[i]);
+    b->nrecent = keep;
+    b->recent[b->nrecent++] = job_get(j);
+}
+
+/* Makes j the rebuild in flight, started at the current position. */
+static void adopt(bs_batcher *b, job *j)
+{
+    b->pending = j;
+    b->c.builds = j->index + 1;
+    b->c.last_start = b->c.pos;
+    b->c.built_version = j->version;
+    keep_recent(b, j);
+}
+
 static bs_status start_rebuild(bs_batcher *b, bs_error *err)
 {
     size_t cells = (size_t)b->n * (size_t)b->d;
@@ -332,17 +381,16 @@ static bs_status start_rebuild(bs_batcher *b, bs_error *err)
     memcpy(snap, bs_embstore_data(b->store), cells * sizeof *snap);
     *j = (job){.refs = 1, .snapshot = snap, .n = b->n, .d = b->d,
                .gp = b->p.graph, .index = b->c.builds,
-               .install_at = b->c.pos + b->p.refresh_lag};
+               .start_pos = b->c.pos,
+               .install_at = b->c.pos + b->p.refresh_lag,
+               .version = bs_embstore_version(b->store)};
     j->gp.seed = bs_batcher_graph_seed(b->p.sampler.seed, j->index);
     if (b->p.refresh_lag == 0 ||
         pthread_create(&j->thread, NULL, job_main, j) != 0)
         job_main(j); /* synchronous (or no thread to be had: same result) */
     else
         j->running = 1;
-    b->pending = j;
-    b->c.builds++;
-    b->c.last_start = b->c.pos;
-    b->c.built_version = bs_embstore_version(b->store);
+    adopt(b, j);
     return BS_OK;
 }
 
@@ -366,6 +414,8 @@ static bs_status install(bs_batcher *b, const control *before, bs_error *err)
     }
     if (st != BS_OK) {
         b->c = *before;
+        if (b->nrecent && b->recent[b->nrecent - 1] == j)
+            job_put(b->recent[--b->nrecent]);
         job_put(j);
         b->pending = NULL;
         return st;
@@ -387,10 +437,19 @@ static bs_status refresh(bs_batcher *b, bs_error *err)
             return st;
         before = b->c;
     }
-    if (!rebuild_due(b))
-        return BS_OK;
     double t0 = now_s();
-    bs_status st = start_rebuild(b, err);
+    bs_status st = BS_OK;
+    if (b->c.pos < b->replay_until) { /* replaying the saver's rebuilds */
+        if (b->nreplay == 0 || b->replay[0]->start_pos != b->c.pos)
+            return BS_OK;
+        adopt(b, b->replay[0]);
+        memmove(b->replay, b->replay + 1,
+                (size_t)--b->nreplay * sizeof *b->replay);
+    } else if (!rebuild_due(b)) {
+        return BS_OK;
+    } else {
+        st = start_rebuild(b, err);
+    }
     if (st == BS_OK && b->p.refresh_lag == 0)
         st = install(b, &before, err);
     b->build_s += now_s() - t0;
@@ -605,6 +664,8 @@ void bs_batcher_times(const bs_batcher *b, double *build_s, double *wait_s,
  *   u32 present + rebuild in flight: i64 install_at, control before it,
  *     then its graph as above
  *   u32 present + store: u64 version, n u8 written flags, n*d f32
+ *   replay: i64 until, u32 count, u32 0, then per rebuild: i64 start_pos,
+ *     i64 index, u64 version, i64 install_at, its graph as above
  *   u32 CRC-32 of everything before it
  */
 #define BATCH_MAGIC "BSBATCH"
@@ -668,31 +729,64 @@ static void put_graph(bs__wr *w, const gref *r)
     }
 }
 
+/* Waits for a rebuild to be saved; its failure fails the save. */
+static bs_status finish(bs_batcher *b, job *j, bs_error *err)
+{
+    double t0 = now_s();
+    job_join(j);
+    b->wait_s += now_s() - t0;
+    if (j->st != BS_OK)
+        return bs__fail(err, j->st,
+                        "batcher save_state: rebuild %lld failed: %s",
+                        (long long)j->index, j->err.msg);
+    return BS_OK;
+}
+
+/* The rebuilds a state saved at `at` must replay: those started since
+   (and those the batcher itself still has to replay).  Returns the count
+   written into out (room for nrecent + nreplay). */
+static int64_t replay_list(const bs_batcher *b, int64_t at, job **out)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; i < b->nrecent; i++)
+        if (b->recent[i]->start_pos >= at && b->recent[i]->start_pos < b->c.pos)
+            out[c++] = b->recent[i];
+    for (int64_t i = 0; i < b->nreplay; i++)
+        out[c++] = b->replay[i];
+    return c;
+}
+
 /* The blob of an entry (the store as it is now). */
-static bs_status write_blob(const bs_batcher *b, const entry *e, void **buf,
+static bs_status write_blob(bs_batcher *b, const entry *e, void **buf,
                             size_t *len, bs_error *err)
 {
     job *j = e->pending;
-    if (j) { /* a rebuild in flight is saved finished */
-        double t0 = now_s();
-        job_join(j);
-        ((bs_batcher *)b)->wait_s += now_s() - t0;
-        if (j->st != BS_OK)
-            return bs__fail(err, j->st,
-                            "batcher save_state: the rebuild in flight "
-                            "failed: %s",
-                            j->err.msg);
+    job **rl = malloc(sizeof *rl * (size_t)(b->nrecent + b->nreplay + 1));
+    if (!rl)
+        return bs__fail(err, BS_ERR_NOMEM, "batcher: out of memory");
+    int64_t nr = replay_list(b, e->c.pos, rl);
+    bs_status st = j ? finish(b, j, err) : BS_OK;
+    size_t replay_bytes = 16;
+    for (int64_t i = 0; i < nr && st == BS_OK; i++)
+        if ((st = finish(b, rl[i], err)) == BS_OK)
+            replay_bytes += 32 + graph_bytes(rl[i]->out);
+    if (st != BS_OK) {
+        free(rl);
+        return st;
     }
     size_t cells = (size_t)b->n * (size_t)b->d;
     size_t need = 16 + FINGERPRINT_BYTES + CONTROL_BYTES + 16 + e->uni_len +
                   e->walk_len + 4 + graph_bytes(e->graph) + 4 +
                   (j ? 8 + CONTROL_BYTES + graph_bytes(j->out) : 0) + 4 +
-                  (b->store ? 8 + (size_t)b->n + 4 * cells : 0) + 4;
+                  (b->store ? 8 + (size_t)b->n + 4 * cells : 0) +
+                  replay_bytes + 4;
     unsigned char *p = malloc(need);
-    if (!p)
+    if (!p) {
+        free(rl);
         return bs__fail(err, BS_ERR_NOMEM,
                         "batcher save_state: out of memory for %zu bytes",
                         need);
+    }
     bs__wr w = {p};
     bs__put_bytes(&w, BATCH_MAGIC, 8);
     bs__put32(&w, BATCH_VERSION);
@@ -724,6 +818,18 @@ static bs_status write_blob(const bs_batcher *b, const entry *e, void **buf,
             bs__put32(&w, v);
         }
     }
+    int64_t until = b->replay_until > b->c.pos ? b->replay_until : b->c.pos;
+    bs__put64(&w, (uint64_t)until);
+    bs__put32(&w, (uint32_t)nr);
+    bs__put32(&w, 0);
+    for (int64_t i = 0; i < nr; i++) {
+        bs__put64(&w, (uint64_t)rl[i]->start_pos);
+        bs__put64(&w, (uint64_t)rl[i]->index);
+        bs__put64(&w, rl[i]->version);
+        bs__put64(&w, (uint64_t)rl[i]->install_at);
+        put_graph(&w, rl[i]->out);
+    }
+    free(rl);
     bs__put32(&w, (uint32_t)crc32(0L, p, (uInt)(need - 4)));
     *buf = p;
     *len = need;
@@ -927,10 +1033,14 @@ typedef struct {
     gref *graph;
     job *pending;
     bs_embstore *store;
+    job **replay;
+    int64_t nreplay, replay_until;
 } loaded;
 
 static void loaded_free(loaded *l)
 {
+    jobs_clear(l->replay, &l->nreplay);
+    free(l->replay);
     bs_sampler_free(l->uni);
     bs_sampler_free(l->walk);
     gref_put(l->graph);
@@ -958,6 +1068,58 @@ static bs_status get_pending(const bs_batcher *b, cursor *c, loaded *l,
                         (long long)j->index, (long long)j->install_at,
                         (long long)l->c.pos);
     return get_graph(b, c, &j->out, err);
+}
+
+/* One rebuild to replay; they come in the order they started. */
+static bs_status get_replayed(const bs_batcher *b, cursor *c, loaded *l,
+                              bs_error *err)
+{
+    if (!has(c, 32))
+        return truncated(err, "a rebuild to replay");
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return bs__fail(err, BS_ERR_NOMEM, "batcher: out of memory");
+    l->replay[l->nreplay++] = j;
+    j->refs = 1;
+    j->start_pos = (int64_t)bs__get64(&c->r);
+    j->index = (int64_t)bs__get64(&c->r);
+    j->version = bs__get64(&c->r);
+    j->install_at = (int64_t)bs__get64(&c->r);
+    int64_t prev = l->nreplay > 1 ? l->replay[l->nreplay - 2]->start_pos
+                                  : l->c.pos - 1;
+    int64_t want = l->nreplay > 1 ? l->replay[l->nreplay - 2]->index + 1
+                                  : l->c.builds;
+    if (j->start_pos <= prev || j->start_pos >= l->replay_until ||
+        j->index != want || j->install_at < j->start_pos)
+        return bs__fail(err, BS_ERR_FORMAT,
+                        "batcher state: rebuild %lld to replay at %lld is "
+                        "inconsistent with position %lld",
+                        (long long)j->index, (long long)j->start_pos,
+                        (long long)l->c.pos);
+    return get_graph(b, c, &j->out, err);
+}
+
+static bs_status get_replay(const bs_batcher *b, cursor *c, loaded *l,
+                            bs_error *err)
+{
+    if (!has(c, 16))
+        return truncated(err, "the replay list");
+    l->replay_until = (int64_t)bs__get64(&c->r);
+    uint32_t count = bs__get32(&c->r);
+    (void)bs__get32(&c->r);
+    if (l->replay_until < l->c.pos ||
+        (uint64_t)count > (uint64_t)(l->replay_until - l->c.pos))
+        return bs__fail(err, BS_ERR_FORMAT,
+                        "batcher state: %u rebuilds to replay until %lld "
+                        "from position %lld",
+                        count, (long long)l->replay_until,
+                        (long long)l->c.pos);
+    if (count && !(l->replay = calloc(count, sizeof *l->replay)))
+        return bs__fail(err, BS_ERR_NOMEM, "batcher: out of memory");
+    bs_status st = BS_OK;
+    for (uint32_t i = 0; i < count && st == BS_OK; i++)
+        st = get_replayed(b, c, l, err);
+    return st;
 }
 
 static bs_status get_store(const bs_batcher *b, cursor *c, loaded *l,
@@ -1076,6 +1238,8 @@ bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
                                                          : "missing");
     if (st == BS_OK && present)
         st = get_store(b, &c, &l, err);
+    if (st == BS_OK)
+        st = get_replay(b, &c, &l, err);
     if (st == BS_OK && c.r.p != c.end)
         st = bs__fail(err, BS_ERR_FORMAT,
                       "batcher state: %zu bytes left over",
@@ -1098,6 +1262,11 @@ bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
     b->graph = l.graph;
     b->pending = l.pending;
     b->store = l.store;
+    jobs_clear(b->replay, &b->nreplay);
+    free(b->replay);
+    b->replay = l.replay;
+    b->nreplay = l.nreplay;
+    b->replay_until = l.replay_until;
     bs__ok(err);
     return BS_OK;
 }

@@ -257,6 +257,86 @@ static void test_resume(void **state)
                 }
 }
 
+/* A loader that prefetches P batches: iteration i issues batch first + i
+   and then trains on (updates) batch first + i - P.  With save_at >= 0,
+   the state is saved right after batch save_at - 1 was trained on, at
+   position save_at (the first batch the model has not trained on), while
+   batches up to save_at + P - 1 have already been issued. */
+static void loader(bs_batcher *b, int64_t T, int64_t P, const float *base,
+                   int64_t *ids, int64_t save_at, void **blob, size_t *len)
+{
+    float rows[B * D];
+    bs_error e;
+    int64_t first = bs_batcher_position(b);
+    for (int64_t i = 0; i < T; i++) {
+        assert_int_equal(bs_batcher_next(b, ids + i * B, NULL, &e), BS_OK);
+        int64_t u = i - P;
+        if (u < 0)
+            continue;
+        project(ids + u * B, B, first + u, base, rows);
+        assert_int_equal(bs_batcher_update(b, ids + u * B, B, rows, &e),
+                         BS_OK);
+        if (first + u + 1 == save_at) {
+            bs_status st = bs_batcher_save_state(b, save_at, blob, len, &e);
+            if (st != BS_OK)
+                print_error("save at %lld: %s\n", (long long)save_at, e.msg);
+            assert_int_equal(st, BS_OK);
+        }
+    }
+}
+
+/* A checkpoint taken while a loader had prefetched P batches resumes at
+   the first batch not trained on, and the resumed run (whose new loader
+   prefetches again) gives exactly the uninterrupted run's batches, also
+   when rebuilds started inside the prefetched window. */
+static void test_resume_with_prefetch(void **state)
+{
+    (void)state;
+    const int64_t P = 4, T = 110;
+    float *base = base_rows();
+    int64_t *x = malloc(sizeof *x * T * B), *y = malloc(sizeof *y * T * B);
+    for (int lag = 0; lag < 3; lag += 2)
+        for (int64_t at = 30; at < 50; at += 3) {
+            bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+            p.refresh_lag = lag;
+            p.history = 6;
+            bs_batcher *b = make(&p, NULL);
+            void *blob = NULL;
+            size_t len = 0;
+            loader(b, T, P, base, x, at, &blob, &len);
+            assert_non_null(blob);
+            bs_batcher *r = make(&p, NULL);
+            bs_error e;
+            bs_status st = bs_batcher_load_state(r, blob, len, &e);
+            if (st != BS_OK)
+                print_error("load: %s\n", e.msg);
+            assert_int_equal(st, BS_OK);
+            assert_int_equal(bs_batcher_position(r), at);
+            loader(r, T - at, P, base, y, -1, NULL, NULL);
+            assert_memory_equal(x + at * B, y, sizeof *y * (size_t)(T - at) * B);
+            assert_int_equal(bs_batcher_builds(r), bs_batcher_builds(b));
+            free(blob);
+            bs_batcher_free(b);
+            bs_batcher_free(r);
+        }
+    /* positions older than the history are refused */
+    bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+    p.history = 2;
+    bs_batcher *b = make(&p, NULL);
+    loader(b, 10, 0, base, x, -1, NULL, NULL);
+    void *blob;
+    size_t len;
+    bs_error e;
+    assert_int_equal(bs_batcher_save_state(b, 8, &blob, &len, &e), BS_OK);
+    free(blob);
+    tu_assert_fails(bs_batcher_save_state(b, 7, &blob, &len, &e),
+                    BS_ERR_INVALID_ARG, &e, "history = 2");
+    bs_batcher_free(b);
+    free(x);
+    free(y);
+    free(base);
+}
+
 /* Every kind of bad blob is refused and leaves the batcher as it was. */
 static void test_load_rejects(void **state)
 {
@@ -385,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_lag_installs_later),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_resume_with_prefetch),
         cmocka_unit_test(test_load_rejects),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_set_epoch),
