@@ -639,7 +639,13 @@ void bs_batcher_times(const bs_batcher *b, double *build_s, double *wait_s,
  * the last `history` positions (bs_batcher_position() - history .. the
  * current one): the batches from `at` on are then issued again after
  * loading, and the store is saved as it is now (it should hold the updates
- * of the batches before `at`).  *buf is malloc'ed (free() it).
+ * of the batches before `at`).  The rebuilds this batcher started at
+ * positions from `at` on are saved too and, after loading, start again at
+ * the same positions with the same graphs (and no others start before the
+ * current position): a loader that prefetches again after the resume then
+ * gets exactly the batches of the uninterrupted run, although its early
+ * batches are drawn with more updates in the store than the first time.
+ * *buf is malloc'ed (free() it).
  */
 bs_status bs_batcher_save_state(bs_batcher *b, int64_t at, void **buf,
                                 size_t *len, bs_error *err);
