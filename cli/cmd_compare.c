@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "engine.h"
+#include "idx.h"
 
 static const char cmd[] = "compare";
 

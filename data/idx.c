@@ -1,6 +1,6 @@
 /*
  * idx.c — reader for the gzip-compressed IDX files of (Fashion-)MNIST (the
- * format is described in engine.h).  Only the first `want` records are
+ * format is described in idx.h).  Only the first `want` records are
  * decompressed: the CLI demo and the tests usually need a subset.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "engine.h"
+#include "idx.h"
 
 #define IDX_IMAGES 0x00000803u
 #define IDX_LABELS 0x00000801u

@@ -38,13 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
-    BST_OK = 0,
-    BST_ERR_NOMEM = -1,
-    BST_ERR_INVAL = -2,
-    BST_ERR_IO = -3,    /* a file could not be opened (errno text) */
-    BST_ERR_FORMAT = -4 /* a file is malformed, truncated or too short */
-};
+/* The return codes, shared with the data readers (data/status.h), and the
+   Fashion-MNIST reader the SimCLR run loads its data with (data/idx.h). */
+#include "idx.h"
+#include "status.h"
 
 /* bs_rng_derive purposes used by the engine (distinct from the library's). */
 enum {
@@ -278,28 +275,6 @@ double bst_lr_at(long step, long warmup, long total, double base_lr,
  */
 void bst_kaiming_normal(float *w, size_t n, int fan_in, uint64_t seed,
                         uint64_t index);
-
-/* -------------------------------------------------------------------- idx */
-/* Reader for the gzip-compressed IDX files of (Fashion-)MNIST: a big-endian
-   header (magic 0x00000800 | type << 8 | ndim, then ndim uint32 sizes) and
-   the uint8 payload.  Images: magic 0x00000803, (count, rows, cols); labels:
-   magic 0x00000801, (count).
-
-   Reads the first `want` records (want <= 0: all).  *data (count x rows x
-   cols, resp. count bytes) is malloc'ed; free() it.  Returns BST_OK,
-   BST_ERR_IO (missing or unreadable file; the message says how to install
-   the data set), BST_ERR_FORMAT (bad magic, bad sizes, no records,
-   truncated or corrupt, or fewer than `want` records), BST_ERR_NOMEM or
-   BST_ERR_INVAL (NULL arguments).  On error nothing is allocated and, if
-   msg is non-NULL, a one-line message naming the file is written to msg
-   (at most cap bytes, NUL-terminated). */
-int bst_idx_read_images(const char *path, int64_t want, uint8_t **data,
-                        int64_t *count, int64_t *rows, int64_t *cols, char *msg,
-                        size_t cap);
-int bst_idx_read_labels(const char *path, int64_t want, uint8_t **data,
-                        int64_t *count, char *msg, size_t cap);
-/* out[i] = in[i] / 255 (uint8 pixels to floats in [0, 1]). */
-void bst_u8_to_float(const uint8_t *in, float *out, size_t n);
 
 /* ---------------------------------------------------------------- augment */
 /* SimCLR views of 28 x 28 grayscale images (Fashion-MNIST), values in
