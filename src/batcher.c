@@ -1107,8 +1107,11 @@ static bs_status get_replay(const bs_batcher *b, cursor *c, loaded *l,
     l->replay_until = (int64_t)bs__get64(&c->r);
     uint32_t count = bs__get32(&c->r);
     (void)bs__get32(&c->r);
+    /* each rebuild takes 48 bytes and its graph: bound the count by the
+       bytes left before allocating for it */
     if (l->replay_until < l->c.pos ||
-        (uint64_t)count > (uint64_t)(l->replay_until - l->c.pos))
+        (uint64_t)count > (uint64_t)(l->replay_until - l->c.pos) ||
+        (uint64_t)count > (uint64_t)(c->end - c->r.p) / 48)
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: %u rebuilds to replay until %lld "
                         "from position %lld",
