@@ -2,7 +2,7 @@
  * ckpt.c — the checkpoint container (format and API in ckpt.h).
  *
  * Writer: sections are kept in memory (copied or referenced) and encoded at
- * commit through a small "sink" (a buffered file descriptor, or a memory
+ * commit through a small "sink" (the library's atomic writer, or a memory
  * buffer for bst_ckpt_to_mem), so the file and the memory image are the
  * same bytes by construction.
  *
@@ -13,17 +13,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "ckpt.h"
+#include "toolkit.h"
 
 static const unsigned char ck_magic[8] = {'B', 'S', 'C', 'K', 'P', 'T', 0, 0};
 
@@ -74,19 +70,6 @@ static uint64_t get_u64(const unsigned char *b)
     for (int i = 7; i >= 0; i--)
         v = v << 8 | b[i];
     return v;
-}
-
-/* zlib's crc32 takes a uInt length: feed it at most 1 GiB at a time. */
-static uint32_t ck_crc(uint32_t crc, const unsigned char *p, size_t n)
-{
-    uLong c = crc;
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)c;
 }
 
 /* 1 if name (n bytes) is a valid section name. */
@@ -243,7 +226,7 @@ static int encode(const bst_ckpt_writer *w, const ck_sink *s)
     memcpy(h, ck_magic, 8);
     put_u32(h + 8, BST_CKPT_VERSION);
     put_u32(h + 12, (uint32_t)w->n);
-    uint32_t all = ck_crc(0, h, CK_HEAD);
+    uint32_t all = bs__crc32(0, h, CK_HEAD);
     int e = s->put(s->ctx, h, CK_HEAD);
     for (size_t i = 0; i < w->n && !e; i++) {
         const ck_wsec *c = &w->secs[i];
@@ -251,9 +234,9 @@ static int encode(const bst_ckpt_writer *w, const ck_sink *s)
         put_u32(h, (uint32_t)nl);
         memcpy(h + 4, c->name, nl);
         put_u64(h + 4 + nl, (uint64_t)c->len);
-        put_u32(h + 12 + nl, ck_crc(0, c->data, c->len));
-        all = ck_crc(all, h, 16 + nl);
-        all = ck_crc(all, c->data, c->len);
+        put_u32(h + 12 + nl, bs__crc32(0, c->data, c->len));
+        all = bs__crc32(all, h, 16 + nl);
+        all = bs__crc32(all, c->data, c->len);
         e = s->put(s->ctx, h, 16 + nl);
         if (!e && c->len > 0)
             e = s->put(s->ctx, c->data, c->len);
@@ -330,84 +313,14 @@ int bst_ckpt_to_mem(const bst_ckpt_writer *w, void **out, size_t *len,
     return BST_OK;
 }
 
-/* A buffered file descriptor. */
-typedef struct {
-    int fd;
-    unsigned char *buf;
-    size_t n, cap;
-} fd_sink;
-
-/* Writes all n bytes; 0 or errno. */
-static int write_all(int fd, const unsigned char *p, size_t n)
+static int file_put(void *ctx, const unsigned char *p, size_t n)
 {
-    while (n > 0) {
-        size_t k = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
-        ssize_t r = write(fd, p, k);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno ? errno : EIO;
-        }
-        if (r == 0)
-            return EIO;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
+    return fwrite(p, 1, n, ctx) == n ? 0 : (errno ? errno : EIO);
 }
 
-static int fd_flush(fd_sink *f)
-{
-    int e = write_all(f->fd, f->buf, f->n);
-    f->n = 0;
-    return e;
-}
-
-static int fd_put(void *ctx, const unsigned char *p, size_t n)
-{
-    fd_sink *f = ctx;
-    if (n <= f->cap - f->n) {
-        memcpy(f->buf + f->n, p, n);
-        f->n += n;
-        return 0;
-    }
-    int e = fd_flush(f);
-    if (e)
-        return e;
-    if (n >= f->cap)
-        return write_all(f->fd, p, n);
-    memcpy(f->buf, p, n);
-    f->n = n;
-    return 0;
-}
-
-/* fsyncs the directory holding path (best effort). */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else {
-        size_t n = (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-        }
-    }
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
+/* The library's atomic writer (temporary file, fsync, rename, directory
+   fsync; non-regular targets refused, links written through), so that
+   checkpoints behave like every other output. */
 int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
                     size_t cap)
 {
@@ -417,70 +330,22 @@ int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
     int rc = out_check(w, path, msg, cap);
     if (rc != BST_OK)
         return rc;
-
-    char eb[128];
-    size_t tcap = strlen(path) + 48;
-    char *tmp = malloc(tcap);
-    fd_sink f = {-1, malloc(1 << 16), 0, 1 << 16};
-    if (!tmp || !f.buf) {
-        free(tmp);
-        free(f.buf);
-        return bst_fail(msg, cap, BST_ERR_NOMEM,
-                        "cannot write checkpoint %s: out of memory", path);
+    bs_error err = {0};
+    bs__atomic_file af;
+    bs_status st = bs__atomic_open(&af, path, &err);
+    if (st != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    ck_sink s = {file_put, af.f};
+    int e = encode(w, &s);
+    if (e) {
+        char eb[128];
+        bs__atomic_abort(&af);
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot write checkpoint %s: write failed: %s", path,
+                        ck_errstr(e, eb, sizeof eb));
     }
-    /* O_EXCL: never reuse a file we did not create (a stale temporary of a
-       crashed run with the same pid, or another thread's) */
-    int e = 0;
-    for (int k = 0; k < 1000; k++) {
-        snprintf(tmp, tcap, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        f.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (f.fd >= 0)
-            break;
-        e = errno;
-        if (e != EEXIST)
-            break;
-    }
-    if (f.fd < 0) {
-        rc = bst_fail(msg, cap, BST_ERR_IO,
-                      "cannot write checkpoint %s: cannot create %s: %s", path,
-                      tmp, ck_errstr(e, eb, sizeof eb));
-        free(tmp);
-        free(f.buf);
-        return rc;
-    }
-
-    const char *step = "writing";
-    ck_sink s = {fd_put, &f};
-    e = encode(w, &s);
-    if (!e)
-        e = fd_flush(&f);
-    if (!e && fsync(f.fd) != 0) {
-        e = errno;
-        step = "syncing";
-    }
-    int fd = f.fd;
-    f.fd = -1;
-    if (close(fd) != 0 && !e) {
-        e = errno;
-        step = "closing";
-    }
-    if (!e && rename(tmp, path) != 0) {
-        e = errno;
-        rc = bst_fail(msg, cap, BST_ERR_IO,
-                      "cannot write checkpoint %s: renaming %s to it: %s", path,
-                      tmp, ck_errstr(e, eb, sizeof eb));
-    } else if (e) {
-        rc = bst_fail(msg, cap, BST_ERR_IO,
-                      "cannot write checkpoint %s: %s %s: %s", path, step, tmp,
-                      ck_errstr(e, eb, sizeof eb));
-    }
-    if (e)
-        unlink(tmp);
-    else
-        sync_dir(path);
-    free(tmp);
-    free(f.buf);
-    return e ? rc : BST_OK;
+    st = bs__atomic_commit(&af, &err);
+    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
 }
 
 /* ------------------------------------------------------------------ reader */
@@ -606,7 +471,7 @@ static int parse(bst_ckpt_reader *r, char *msg, size_t cap)
         s->name = name;
         s->data = len > 0 ? b + pos : NULL;
         s->len = (size_t)len;
-        if (ck_crc(0, s->data, s->len) != crc)
+        if (bs__crc32(0, s->data, s->len) != crc)
             return bst_fail(msg, cap, BST_ERR_FORMAT,
                             "%s: section \"%s\" fails its CRC check (payload "
                             "corrupt)",
@@ -618,7 +483,7 @@ static int parse(bst_ckpt_reader *r, char *msg, size_t cap)
                         "%s: %zu unexpected bytes after the last of %u "
                         "sections (trailing data or a wrong section count)",
                         p, limit - pos, count);
-    uint32_t stored = get_u32(b + limit), actual = ck_crc(0, b, limit);
+    uint32_t stored = get_u32(b + limit), actual = bs__crc32(0, b, limit);
     if (stored != actual)
         return bst_fail(msg, cap, BST_ERR_FORMAT,
                         "%s: file CRC mismatch (stored %08x, computed %08x): "
@@ -688,80 +553,14 @@ int bst_ckpt_open(const char *path, bst_ckpt_reader **out, char *msg,
     if (!path || !out)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "bst_ckpt_open: NULL argument");
-    char eb[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return bst_fail(msg, cap, BST_ERR_IO, "cannot open checkpoint %s: %s",
-                        path, ck_errstr(errno, eb, sizeof eb));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return bst_fail(msg, cap, BST_ERR_IO, "cannot stat checkpoint %s: %s",
-                        path, ck_errstr(e, eb, sizeof eb));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot read checkpoint %s: not a regular file", path);
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX - 1) {
-        close(fd);
-        return bst_fail(msg, cap, BST_ERR_NOMEM,
-                        "checkpoint %s is too large for memory", path);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return bst_fail(msg, cap, BST_ERR_NOMEM,
-                        "cannot read checkpoint %s: out of memory for %zu "
-                        "bytes",
-                        path, size);
-    }
-    /* read exactly size bytes, then expect end of file: a file that
-       shrinks or grows meanwhile is reported rather than half read */
-    size_t got = 0;
-    int e = 0, changed = 0;
-    while (got < size) {
-        size_t want = size - got;
-        if (want > ((size_t)1 << 30))
-            want = (size_t)1 << 30;
-        ssize_t k = read(fd, buf + got, want);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            e = errno;
-            break;
-        }
-        if (k == 0) {
-            changed = 1;
-            break;
-        }
-        got += (size_t)k;
-    }
-    if (!e && !changed) {
-        unsigned char extra;
-        ssize_t k;
-        do
-            k = read(fd, &extra, 1);
-        while (k < 0 && errno == EINTR);
-        if (k < 0)
-            e = errno;
-        changed = k > 0;
-    }
-    close(fd);
-    if (e || changed) {
-        free(buf);
-        if (e)
-            return bst_fail(msg, cap, BST_ERR_IO,
-                            "cannot read checkpoint %s: %s", path,
-                            ck_errstr(e, eb, sizeof eb));
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot read checkpoint %s: its size changed while "
-                        "it was read (%zu bytes expected)",
-                        path, size);
-    }
+    /* the library's reader: regular files only, never blocks on a FIFO,
+       reports a file that changes size while it is read */
+    void *buf;
+    size_t size;
+    bs_error err = {0};
+    bs_status st = bs__read_file(path, SIZE_MAX - 1, &buf, &size, &err);
+    if (st != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
     return make_reader(buf, size, path, out, msg, cap);
 }
 

@@ -100,22 +100,23 @@ int bst_ckpt_add_ref(bst_ckpt_writer *w, const char *name, const void *data,
 int bst_ckpt_add_u64(bst_ckpt_writer *w, const char *name, uint64_t v);
 int bst_ckpt_add_f64(bst_ckpt_writer *w, const char *name, double v);
 
-/* Writes the checkpoint to `path` atomically: the bytes go to a new
-   temporary file in the same directory (path + ".tmp.<pid>.<n>", created
-   exclusively with mode 0666 & ~umask), which is fsync'ed, closed and
-   renamed over path; the directory is then fsync'ed (best effort: a
-   failure there is not reported, the new file is already in place).
-   Readers of path see either the old file or the complete new one (a
-   crash during commit can leave a stale temporary file, never a partial
-   target).
+/* Writes the checkpoint to `path` atomically with the library's writer
+   (src/internal.h): the bytes go to a new temporary file in the same
+   directory (path + ".tmp.XXXXXX", mode 0644), which is fsync'ed, closed
+   and renamed over path; the directory is then fsync'ed.  Readers of path
+   see either the old file or the complete new one (a crash during commit
+   can leave a stale temporary file, never a partial target).  An existing
+   path that is not a regular file (directory, device, FIFO) is refused,
+   not replaced; a symbolic link is written through (the link stays).
    On any error the temporary file is removed and an existing file at path
    is left untouched.  The writer stays valid: the same checkpoint may be
    committed again (to retry, or to a second path).  Returns BST_OK,
-   BST_ERR_INVAL (w or path NULL, path empty), the code of an earlier
-   failed add (nothing is written; the message says which add failed),
-   BST_ERR_IO (creating, writing, syncing, closing or renaming failed:
-   ENOSPC, EFBIG, EISDIR ...; the message names path and gives strerror)
-   or BST_ERR_NOMEM. */
+   BST_ERR_INVAL (w or path NULL, path empty, and the library's
+   invalid-argument errors), the code of an earlier failed add (nothing is
+   written; the message says which add failed), BST_ERR_IO (refused
+   target, or creating, writing, syncing, closing or renaming failed:
+   ENOSPC, EFBIG ...; the message names path and gives strerror) or
+   BST_ERR_NOMEM. */
 int bst_ckpt_commit(const bst_ckpt_writer *w, const char *path, char *msg,
                     size_t cap);
 /* The bytes bst_ckpt_commit would write, in one malloc'ed buffer (*out,

@@ -1,28 +1,21 @@
 /* simclr_run.c — a whole SimCLR training run (simclr_run.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ckpt.h"
 #include "eval.h"
 #include "simclr_run.h"
+#include "toolkit.h"
 
 enum { PIX = BST_AUG_SIDE * BST_AUG_SIDE, NCLASS = 10 };
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
-
-/* bs_status of the core -> engine code, message passed through. */
-static int core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
-{
-    int code = st == BS_ERR_NOMEM    ? BST_ERR_NOMEM
-               : st == BS_ERR_IO     ? BST_ERR_IO
-               : st == BS_ERR_FORMAT ? BST_ERR_FORMAT
-                                     : BST_ERR_INVAL;
-    return bst_fail(msg, cap, code, "%s", err->msg);
-}
 
 void bst_run_cfg_default(bst_run_cfg *cfg)
 {
@@ -244,7 +237,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     }
     bs_status st = bst_batcher_state_save(&r->batcher, &blob, &blob_len, &err);
     if (st) {
-        rc = core_fail(st, &err, msg, cap);
+        rc = bst_core_fail(st, &err, msg, cap);
         goto done;
     }
     flat_params(e, params, 1);
@@ -282,20 +275,65 @@ done:
     return rc;
 }
 
+/* Whether the checkpoint to resume from exists: only a missing file (ENOENT)
+   means a fresh start; any other failure (a directory, ELOOP, ENOTDIR, EACCES,
+   EIO ...) is an error, since starting afresh would overwrite it. */
+static int ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
+{
+    struct stat sb;
+    *exists = 0;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT)
+            return BST_OK;
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot resume from checkpoint %s: %s", path,
+                        strerror(errno));
+    }
+    if (!S_ISREG(sb.st_mode))
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot resume from checkpoint %s: not a regular file",
+                        path);
+    *exists = 1;
+    return BST_OK;
+}
+
+/* Names the first setting where the saved configuration text differs from
+   the current one: "<key> <saved> (now <current>)".  The text is
+   "key value [value ...]" words; a differing word's key is the last word
+   before it that starts with a letter. */
+static void config_diff(const char *saved, size_t len, const char *now,
+                        char *out, size_t cap)
+{
+    char a[2048], b[2048], *sa, *sb;
+    snprintf(a, sizeof a, "%.*s", (int)(len < sizeof a ? len : sizeof a - 1),
+             saved);
+    snprintf(b, sizeof b, "%s", now);
+    const char *key = "?";
+    char *wa = strtok_r(a, " \n", &sa), *wb = strtok_r(b, " \n", &sb);
+    while (wa && wb && strcmp(wa, wb) == 0) {
+        if ((*wa >= 'a' && *wa <= 'z') || (*wa >= 'A' && *wa <= 'Z'))
+            key = wa;
+        wa = strtok_r(NULL, " \n", &sa);
+        wb = strtok_r(NULL, " \n", &sb);
+    }
+    snprintf(out, cap, "%s %s (now %s)", key, wa ? wa : "(none)",
+             wb ? wb : "(none)");
+}
+
 /* Restores the run from cfg.ckpt_path; a missing file starts afresh. */
 static int ckpt_load(run *r, char *msg, size_t cap)
 {
-    FILE *probe = fopen(r->cfg.ckpt_path, "rb");
-    if (!probe)
-        return BST_OK; /* nothing to resume: a fresh run */
-    fclose(probe);
+    int exists;
+    int rc = ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    if (rc || !exists)
+        return rc; /* an error, or nothing to resume: a fresh run */
     bst_encoder *e = &r->model.enc;
     size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
     size_t nd = (size_t)r->batcher.n * (size_t)r->batcher.d;
     const char *path = r->cfg.ckpt_path;
     bst_ckpt_reader *rd = NULL;
     float *params = NULL, *bns = NULL;
-    int rc = bst_ckpt_open(path, &rd, msg, cap);
+    rc = bst_ckpt_open(path, &rd, msg, cap);
     if (rc)
         return rc;
     char want[2048];
@@ -305,10 +343,12 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
     if (len != strlen(want) || memcmp(data, want, len) != 0) {
+        char what[160];
+        config_diff(data, len, want, what, sizeof what);
         rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: saved with other settings; resume with the same "
-                      "options or remove the checkpoint",
-                      path);
+                      "%s: saved with other settings (setting %s); resume "
+                      "with the same options or remove the checkpoint",
+                      path, what);
         goto done;
     }
     position pos;
@@ -352,7 +392,7 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     bs_status st =
         bst_batcher_state_load(&r->batcher, blob, blob_len, store, snap, &err);
     if (st) {
-        rc = core_fail(st, &err, msg, cap);
+        rc = bst_core_fail(st, &err, msg, cap);
         goto done;
     }
     flat_params(e, params, 0);
@@ -408,23 +448,35 @@ static const char LOG_HEADER[] =
     "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,sampler_s,"
     "step_s,total_s\n";
 
-/* Writes the CSV atomically (temp file + rename). */
+/* Writes the CSV with the library's atomic writer (temporary file, fsync
+   of the file and the directory, rename), like every other output. */
 static int log_write(const run *r, char *msg, size_t cap)
 {
-    const char *path = r->cfg.log_path;
-    if (!path)
+    if (!r->cfg.log_path)
         return BST_OK;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return bst_fail(msg, cap, BST_ERR_IO, "cannot write log %s", tmp);
-    int ok = fwrite(r->log, 1, r->log_len, f) == r->log_len;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return bst_fail(msg, cap, BST_ERR_IO, "cannot write log %s", path);
-    }
+    bs_error err = {0};
+    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
+    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
+}
+
+/* The outputs are usable before any work is done (not at the end of the
+   first epoch): each one can be written, and they are distinct files. */
+static int check_paths(const bst_run_cfg *c, char *msg, size_t cap)
+{
+    bs_error err = {0};
+    bs_status st;
+    int exists;
+    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "the log %s and the checkpoint %s are the same file: "
+                        "expected two different files",
+                        c->log_path, c->ckpt_path);
+    if (c->resume)
+        return ckpt_exists(c->ckpt_path, &exists, msg, cap);
     return BST_OK;
 }
 
@@ -456,7 +508,7 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->res = res;
-    if ((rc = check_cfg(cfg, msg, cap)) ||
+    if ((rc = check_cfg(cfg, msg, cap)) || (rc = check_paths(cfg, msg, cap)) ||
         (rc = fmnist_load(cfg, &r->data, msg, cap)))
         return rc;
     int64_t B = cfg->model.batch, n = r->data.ntrain;
@@ -478,7 +530,7 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     bs_status st = bst_batcher_init(&r->batcher, &bc, n, cfg->model.enc.out_dim,
                                     NULL, &err);
     if (st)
-        return core_fail(st, &err, msg, cap);
+        return bst_core_fail(st, &err, msg, cap);
     int D = cfg->model.enc.out_dim, F = bst_encoder_feat_dim(&cfg->model.enc);
     r->ids = malloc(sizeof(int64_t) * (size_t)B);
     r->local = malloc(sizeof(int64_t) * (size_t)B);
@@ -534,7 +586,7 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     int D = r->cfg.model.enc.out_dim, rc;
     bs_status st = bst_batcher_next(&r->batcher, r->ids, &ep, &err);
     if (st)
-        return core_fail(st, &err, msg, cap);
+        return bst_core_fail(st, &err, msg, cap);
     double lr = bst_lr_at(r->model.step, (long)r->warmup_steps,
                           (long)r->total_steps, r->cfg.lr, r->cfg.min_lr);
     double loss = 0;
@@ -551,14 +603,14 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     for (size_t i = 0; i < (size_t)B * D; i++)
         r->mean_z[i] = 0.5f * (z1[i] + z2[i]);
     if ((st = bst_batcher_update(&r->batcher, r->ids, B, r->mean_z, &err)))
-        return core_fail(st, &err, msg, cap);
+        return bst_core_fail(st, &err, msg, cap);
     /* diagnostics: the batch's view-0 projections, labels of its ids */
     for (int64_t i = 0; i < B; i++)
         r->blab[i] = r->data.ylong[r->ids[i]];
     bs_batch_stats bsx;
     if ((st = bs_batch_stats_compute(z1, B, D, r->local, B, r->blab, &bsx,
                                      &err)))
-        return core_fail(st, &err, msg, cap);
+        return bst_core_fail(st, &err, msg, cap);
     sums[0] += loss;
     sums[1] += bsx.mean_sim;
     sums[2] += bsx.mean_max_sim;

@@ -1,11 +1,10 @@
-/* util.c — the engine's small shared helpers (engine.h): the error
-   message and the clock. */
+/* util.c — the engine's small shared helpers (engine.h, toolkit.h): the
+   error message, the clock, and the translation of library errors. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
-#include "engine.h"
+#include "toolkit.h"
 
 int bst_fail(char *msg, size_t cap, int code, const char *fmt, ...)
 {
@@ -18,9 +17,18 @@ int bst_fail(char *msg, size_t cap, int code, const char *fmt, ...)
     return code;
 }
 
+int bst_core_fail(bs_status st, const bs_error *err, char *msg, size_t cap)
+{
+    int code = st == BS_ERR_NOMEM    ? BST_ERR_NOMEM
+               : st == BS_ERR_IO     ? BST_ERR_IO
+               : st == BS_ERR_FORMAT ? BST_ERR_FORMAT
+                                     : BST_ERR_INVAL;
+    return bst_fail(msg, cap, code, "%s",
+                    err && err->msg[0] ? err->msg : bs_status_name(st));
+}
+
+/* The library's clock under the engine's name (engine.h). */
 double bst_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return bs__now();
 }

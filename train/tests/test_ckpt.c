@@ -826,7 +826,8 @@ static void test_commit_missing_dir(void **state)
     bst_ckpt_writer_free(w);
 }
 
-/* The target is a directory: everything is written, the rename fails. */
+/* The target is a directory: refused before anything is written (it is
+   never replaced), and nothing is left behind. */
 static void test_commit_rename_fails(void **state)
 {
     tmp_dir *t = *state;
@@ -836,8 +837,7 @@ static void test_commit_rename_fails(void **state)
     assert_int_equal(bst_ckpt_commit(w, t->path, msg, sizeof msg), BST_ERR_IO);
     check_msg(msg);
     assert_non_null(strstr(msg, t->path));
-    assert_non_null(strstr(msg, "renaming"));
-    assert_non_null(strstr(msg, strerror(EISDIR)));
+    assert_non_null(strstr(msg, "exists and is a directory"));
     assert_int_equal(count_entries(t->dir), 1); /* the directory only */
     struct stat st;
     assert_int_equal(stat(t->path, &st), 0);
@@ -901,7 +901,7 @@ static void test_commit_write_fails(void **state)
         fail_msg("commit in the child returned %d: %s", rc, msg);
     check_msg(msg);
     assert_non_null(strstr(msg, t->path));
-    assert_non_null(strstr(msg, "writing"));
+    assert_non_null(strstr(msg, "write failed"));
     assert_non_null(strstr(msg, strerror(EFBIG)));
 
     assert_int_equal(count_entries(t->dir), 1);
@@ -917,6 +917,37 @@ static void test_commit_write_fails(void **state)
     free(big);
     free(before);
     free(after);
+}
+
+/* A FIFO at the path: open fails at once (no wait for a writer), commit
+   refuses to replace it.  A link is written through and stays a link. */
+static void test_fifo_and_link(void **state)
+{
+    tmp_dir *t = *state;
+    char msg[512] = "", link[400];
+    assert_int_equal(mkfifo(t->path, 0644), 0);
+    bst_ckpt_reader *r = NULL;
+    assert_int_equal(bst_ckpt_open(t->path, &r, msg, sizeof msg), BST_ERR_IO);
+    assert_non_null(strstr(msg, "it is a FIFO"));
+    bst_ckpt_writer *w = one_section("x");
+    assert_int_equal(bst_ckpt_commit(w, t->path, msg, sizeof msg), BST_ERR_IO);
+    assert_non_null(strstr(msg, "exists and is a FIFO"));
+    struct stat st;
+    assert_int_equal(lstat(t->path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(unlink(t->path), 0);
+    snprintf(link, sizeof link, "%s/link", t->dir);
+    assert_int_equal(symlink("ck.bin", link), 0);
+    assert_int_equal(bst_ckpt_commit(w, link, msg, sizeof msg), BST_ERR_IO);
+    assert_non_null(strstr(msg, "symbolic link to a missing")); /* dangling */
+    assert_int_equal(bst_ckpt_commit(w, t->path, msg, sizeof msg), BST_OK);
+    assert_int_equal(bst_ckpt_commit(w, link, msg, sizeof msg), BST_OK);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(bst_ckpt_open(t->path, &r, msg, sizeof msg), BST_OK);
+    assert_int_equal(bst_ckpt_count(r), 1);
+    bst_ckpt_close(r);
+    bst_ckpt_writer_free(w);
 }
 
 int main(void)
@@ -947,6 +978,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_rename_fails, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_commit_write_fails, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_fifo_and_link, setup_dir,
                                         teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
