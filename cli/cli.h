@@ -81,6 +81,38 @@ int cli_parse_f64(const char *cmd, const char *opt, const char *s, double lo,
 bs_status cli_load_batches(const char *path, int64_t **ids, int64_t *rows,
                            int64_t *cols, bs_error *err);
 
+/* ------------------------------------------------------------- outputs.c */
+
+/* An option naming a file, and its value (NULL: not given). */
+typedef struct {
+    const char *opt;
+    const char *path;
+} cli_path;
+
+/*
+ * Before any work: no path is empty (usage error), no output is the same
+ * file as an input or as another output (usage error: it would destroy
+ * it), and every output can be written (bs__output_check: not a directory,
+ * device or FIFO, its directory exists and is writable; data error).
+ * Returns 0 or the exit code, the message printed.
+ */
+int cli_check_paths(const char *cmd, const cli_path *in, int nin,
+                    const cli_path *out, int nout);
+
+/*
+ * Signals (see outputs.c for the design): cli_signals_init (main, once)
+ * ignores SIGXFSZ and installs the SIGINT/SIGTERM/SIGHUP handler.
+ * cli_signals_defer opens a window in which those signals are only
+ * recorded; cli_signals_resume closes it and dies of a recorded signal.
+ * cli_signals_pending: 1 if one was recorded (for progress callbacks,
+ * which then stop the work).  Environment BS_CLI_TEST_SIGNAL_IN_WINDOW=TERM
+ * raises SIGTERM as a window opens (for the tests).
+ */
+void cli_signals_init(void);
+void cli_signals_defer(void);
+void cli_signals_resume(void);
+int cli_signals_pending(void);
+
 /* ------------------------------------------------------------ progress.c */
 
 /* Seconds on a monotonic clock. */

@@ -109,7 +109,8 @@ static int parse(int argc, char **argv, graph_opts *o)
     if (o->p.mode != BS_MODE_EXACT && o->p.k > o->p.m)
         return cli_usage(cmd, "-K %d is larger than -M %lld", (int)o->p.k,
                          (long long)o->p.m);
-    return 0;
+    const cli_path in = {"--emb", o->emb}, out = {"-o", o->out};
+    return cli_check_paths(cmd, &in, 1, &out, 1);
 }
 
 static int build_and_save(const graph_opts *o, const float *x, int64_t n,
@@ -130,7 +131,10 @@ static int build_and_save(const graph_opts *o, const float *x, int64_t n,
         return cli_fail(&err);
     }
     cli_progress_end(&prog, 1);
-    if (bs_graph_save(g, o->out, &err) != BS_OK) {
+    cli_signals_defer(); /* no temporary file left by a signal */
+    bs_status st = bs_graph_save(g, o->out, &err);
+    cli_signals_resume();
+    if (st != BS_OK) {
         bs_graph_free(g);
         return cli_fail(&err);
     }

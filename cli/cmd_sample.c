@@ -139,7 +139,8 @@ static int check(const sample_opts *o)
                          bs_sampler_kind_name(o->p.kind));
     if (o->p.kind == BS_SAMPLER_UNIFORM && !o->graph && o->n == 0)
         return cli_usage(cmd, "--sampler uniform needs --graph or -n");
-    return 0;
+    const cli_path in = {"--graph", o->graph}, out = {"-o", o->out};
+    return cli_check_paths(cmd, &in, 1, &out, 1);
 }
 
 /* Returns 0 to go on, -1 after --help, or the usage exit code. */
@@ -239,7 +240,10 @@ static bs_status write_batches(const char *path, const batch_buf *bb,
     a.shape[0] = bb->nb;
     a.shape[1] = bb->b;
     a.data = bb->ids;
-    return bs_npy_write(path, &a, err);
+    cli_signals_defer(); /* no temporary file left by a signal */
+    bs_status st = bs_npy_write(path, &a, err);
+    cli_signals_resume();
+    return st;
 }
 
 /* Loads the graph (if any) and works out n. */

@@ -84,7 +84,9 @@ static int parse(int argc, char **argv, stats_opts *o)
         return cli_usage(cmd, "missing required option --emb");
     if (!o->batches)
         return cli_usage(cmd, "missing required option --batches");
-    return 0;
+    const cli_path in[] = {
+        {"--emb", o->emb}, {"--labels", o->labels}, {"--batches", o->batches}};
+    return cli_check_paths(cmd, in, 3, NULL, 0);
 }
 
 /* Every id in range and distinct within its row, checked here so that the
@@ -135,6 +137,11 @@ static bs_status load(const stats_opts *o, stats_data *s, bs_error *err)
         st = load_labels(o->labels, s, err);
     if (st == BS_OK)
         st = cli_load_batches(o->batches, &s->ids, &s->nb, &s->b, err);
+    if (st == BS_OK && s->nb == 0)
+        st = cli_set_error(err, BS_ERR_DATA,
+                           "%s: no batches (0 rows): expected at least one "
+                           "batch",
+                           o->batches);
     if (st == BS_OK && s->b < 2)
         st = cli_set_error(err, BS_ERR_DATA,
                            "%s: batches of %lld ids; pairs need at least 2",

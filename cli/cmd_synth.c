@@ -83,7 +83,10 @@ static int parse(int argc, char **argv, synth_opts *o)
     if (o->clusters > o->n)
         return cli_usage(cmd, "--clusters %lld is more than --n %lld",
                          (long long)o->clusters, (long long)o->n);
-    return 0;
+    /* both outputs before writing either: a bad --labels must not leave a
+       new -o behind */
+    const cli_path out[] = {{"-o", o->out}, {"--labels", o->labels}};
+    return cli_check_paths(cmd, NULL, 0, out, 2);
 }
 
 /* Fills x (n x d) and y (n); centres are drawn first so that changing n
@@ -147,8 +150,10 @@ int cli_cmd_synth(int argc, char **argv)
     y = malloc((size_t)o.n * sizeof *y);
     st = x && y ? generate(&o, x, y, &err)
                 : cli_set_error(&err, BS_ERR_NOMEM, "out of memory");
+    cli_signals_defer(); /* no temporary file left by a signal */
     if (st == BS_OK)
         st = write_all(&o, x, y, &err);
+    cli_signals_resume();
     free(x);
     free(y);
     return st == BS_OK ? CLI_EXIT_OK : cli_fail(&err);

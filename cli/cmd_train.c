@@ -286,7 +286,9 @@ static int parse(int argc, char **argv, train_opts *o)
         return cli_usage(cmd, "--resume needs --checkpoint");
     if (r->stop_after && !r->ckpt_path)
         return cli_usage(cmd, "--stop-after needs --checkpoint");
-    return 0;
+    const cli_path out[] = {{"--log", r->log_path},
+                            {"--checkpoint", r->ckpt_path}};
+    return cli_check_paths(cmd, NULL, 0, out, 2);
 }
 
 typedef struct {
@@ -311,10 +313,10 @@ static int on_progress(void *ctx, int64_t step, int64_t total,
                 knn, last->mean_sim, last->fn_rate, last->sampler_s,
                 last->total_s);
         tp->prog.shown = 0;
-        return 0;
+        return cli_signals_pending();
     }
     cli_progress_update(&tp->prog, step, total);
-    return 0;
+    return cli_signals_pending(); /* a signal stops the run between steps */
 }
 
 int cli_cmd_train(int argc, char **argv)
@@ -340,8 +342,12 @@ int cli_cmd_train(int argc, char **argv)
     o.run.progress_ctx = &tp;
     bst_run_result res;
     char msg[BS_ERROR_MSG_MAX];
+    /* the log and checkpoints are written between epochs: a signal waits
+       for the step in progress, then stops the run (on_progress) */
+    cli_signals_defer();
     int st = bst_simclr_run(&o.run, &res, msg, sizeof msg);
     cli_progress_end(&tp.prog, st == BST_OK);
+    cli_signals_resume();
     if (st != BST_OK) {
         fprintf(stderr, "batchsampler: %s\n", msg);
         return CLI_EXIT_DATA;

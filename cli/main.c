@@ -104,5 +104,6 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     cli_getopt_reset();
+    cli_signals_init();
     return c->run(argc - 1, argv + 1);
 }
