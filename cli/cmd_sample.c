@@ -50,17 +50,28 @@ static void help(void)
         "0.2);\n"
         "                         near 1 ~ BFS (harder), near 0 ~ DFS (more "
         "random)\n"
-        "  --alpha-schedule S     constant (default) or decay: alpha - 0.1 "
-        "every\n"
-        "                         5 epochs, at least 0.05\n"
+        "  --alpha-schedule S     constant (default); step (formerly decay):\n"
+        "                         alpha - 0.1 every 5 epochs; reference:\n"
+        "                         alpha - 0.02 * (epoch + 1), the reference\n"
+        "                         code's; both at least 0.05\n"
         "  --tau T                0: uniform walk steps (default); > 0: "
         "steps\n"
         "                         weighted by exp(similarity / T)\n"
         "  --epochs E             epochs to run (default 1)\n"
         "  --batches-per-epoch N  fixed epoch length (default 0: until every\n"
         "                         instance has appeared)\n"
-        "  --max-steps S          walk steps per start node (default 0 = "
-        "16*W*B/(1-alpha)^2)\n"
+        "  --epoch-mode M         coverage of rwr/knn epochs: fixed "
+        "(default:\n"
+        "                         cleared every epoch), carry (kept across "
+        "epochs\n"
+        "                         until every instance appeared), exact "
+        "(every\n"
+        "                         instance once per pass); uniform ignores "
+        "it\n"
+        "  --max-steps S          walk moves per start node (default 0 = "
+        "16*W*B);\n"
+        "                         2K+32 moves without a new node also "
+        "restart\n"
         "  --rank R --world W     write shard R of W (default 0 of 1); every "
         "rank\n"
         "                         must use the same seed and graph\n"
@@ -80,14 +91,18 @@ static int parse_kind(const char *s, bs_sampler_params *p)
 
 static int parse_schedule(const char *s, bs_sampler_params *p)
 {
-    if (strcmp(s, "constant") == 0)
-        p->schedule = BS_ALPHA_CONSTANT;
-    else if (strcmp(s, "decay") == 0)
-        p->schedule = BS_ALPHA_DECAY;
-    else
+    if (bs_alpha_schedule_parse(s, &p->schedule, NULL) != BS_OK)
         return cli_usage(cmd,
-                         "--alpha-schedule: '%s' is not constant or "
-                         "decay",
+                         "--alpha-schedule: '%s' is not constant, step or "
+                         "reference",
+                         s);
+    return 0;
+}
+
+static int parse_epoch_mode(const char *s, bs_sampler_params *p)
+{
+    if (bs_epoch_mode_parse(s, &p->epoch_mode, NULL) != BS_OK)
+        return cli_usage(cmd, "--epoch-mode: '%s' is not fixed, carry or exact",
                          s);
     return 0;
 }
@@ -106,6 +121,7 @@ static int parse_one(int c, void *ctx)
     case 'a':
         return cli_parse_f64(cmd, "--alpha", optarg, 0.0, 1.0, 1, &p->alpha);
     case 'S': return parse_schedule(optarg, p);
+    case 'e': return parse_epoch_mode(optarg, p);
     case 't':
         return cli_parse_f64(cmd, "--tau", optarg, 0.0, 1e300, 0, &p->tau);
     case 'E':
@@ -154,6 +170,7 @@ static int parse(int argc, char **argv, sample_opts *o)
         {"batch-size", required_argument, NULL, 'B'},
         {"alpha", required_argument, NULL, 'a'},
         {"alpha-schedule", required_argument, NULL, 'S'},
+        {"epoch-mode", required_argument, NULL, 'e'},
         {"tau", required_argument, NULL, 't'},
         {"epochs", required_argument, NULL, 'E'},
         {"batches-per-epoch", required_argument, NULL, 'P'},

@@ -55,6 +55,24 @@ cmp -s "$T/rwr.npy" "$T/rwr2.npy" || fail "sample not deterministic"
 check_batches "$T/rwr3.npy" 3
 "$BIN" sample "${S[@]}" --tau 0.5 --alpha-schedule decay -o "$T/tau.npy"
 check_batches "$T/tau.npy"
+# epoch modes and alpha schedules: exact gives every instance once per
+# epoch (a fixed-length epoch of N/B batches leaves N mod B out); carry and
+# the reference / step schedules run
+"$BIN" sample "${S[@]}" --epoch-mode exact --epochs 2 -o "$T/ex.npy"
+check_batches "$T/ex.npy" $((2 * ((N + B - 1) / B)))
+[ "$(json never_seen "$T/s.json")" = 0 ] || fail "exact: never seen"
+[ "$(json count_min "$T/s.json")" = 2 ] || fail "exact: count_min"
+"$BIN" sample "${S[@]}" --epoch-mode exact --batches-per-epoch $((N / B)) \
+  -o "$T/ex1.npy"
+check_batches "$T/ex1.npy" $((N / B))
+[ "$(json count_max "$T/s.json")" = 1 ] || fail "exact: an id twice"
+[ "$(json never_seen "$T/s.json")" = $((N % B)) ] || fail "exact: coverage"
+"$BIN" sample "${S[@]}" --epoch-mode carry --alpha-schedule reference \
+  --batches-per-epoch 4 --epochs 3 -o "$T/carry.npy"
+check_batches "$T/carry.npy" 12
+"$BIN" sample "${S[@]}" --epoch-mode fixed --alpha-schedule step \
+  --batches-per-epoch 4 --epochs 3 -o "$T/step.npy"
+check_batches "$T/step.npy" 12
 "$BIN" stats --emb "$T/x.npy" --batches "$T/rwr.npy" | grep -q '^hardness' \
   || fail "stats table"
 

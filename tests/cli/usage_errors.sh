@@ -56,6 +56,12 @@ usage2 sample "${G[@]}" -o "$T/o" -B 0
 usage2 sample "${G[@]}" -o "$T/o" --epochs 0
 usage2 sample "${G[@]}" -o "$T/o" --sampler bogus
 usage2 sample "${G[@]}" -o "$T/o" --alpha-schedule bogus
+usage2 sample "${G[@]}" -o "$T/o" --alpha-schedule Reference
+usage2 sample "${G[@]}" -o "$T/o" --alpha-schedule ''
+usage2 sample "${G[@]}" -o "$T/o" --epoch-mode bogus
+usage2 sample "${G[@]}" -o "$T/o" --epoch-mode ''
+usage2 sample "${G[@]}" -o "$T/o" --epoch-mode 'exact '
+usage2 sample "${G[@]}" -o "$T/o" --epoch-mode          # missing value
 usage2 sample "${G[@]}" -o "$T/o" --rank 2 --world 2
 usage2 sample "${G[@]}" -o "$T/o" --world 0
 usage2 sample --sampler rwr -o "$T/o"                # rwr needs a graph
