@@ -98,12 +98,27 @@ static int starts_badly(const char *s)
     return s[0] == '\0' || isspace((unsigned char)s[0]);
 }
 
+/* The one integer syntax of every option: decimal digits, with a leading
+   '-' only where negatives are allowed; no '+', no blanks (so that -M +50
+   and --seed +1 are both refused). */
+static int integer_syntax(const char *s, int minus_ok)
+{
+    if (minus_ok && *s == '-')
+        s++;
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
 int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo,
                   int64_t hi, int64_t *out)
 {
     char *end = NULL;
     long long v;
-    if (starts_badly(s))
+    if (!integer_syntax(s, 1))
         return cli_usage(cmd, "%s: '%s' is not an integer", opt, s);
     errno = 0;
     v = strtoll(s, &end, 10);
@@ -132,7 +147,7 @@ int cli_parse_u64(const char *cmd, const char *opt, const char *s,
     char *end = NULL;
     unsigned long long v;
     /* strtoull would silently wrap "-1" to 2^64-1 */
-    if (starts_badly(s) || s[0] == '-' || s[0] == '+')
+    if (!integer_syntax(s, 0))
         return cli_usage(cmd, "%s: '%s' is not a non-negative integer", opt, s);
     errno = 0;
     v = strtoull(s, &end, 10);

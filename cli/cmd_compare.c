@@ -123,6 +123,11 @@ static int parse(int argc, char **argv, cmp_opts *o)
     if (o->k > o->m)
         return cli_usage(cmd, "-K %lld is larger than -M %lld", (long long)o->k,
                          (long long)o->m);
+    if (o->m >= o->n)
+        return cli_usage(cmd,
+                         "-M %lld must be below --n %lld (candidates are "
+                         "drawn from the other images)",
+                         (long long)o->m, (long long)o->n);
     if (o->b > o->n)
         return cli_usage(cmd, "-B %lld is larger than --n %lld",
                          (long long)o->b, (long long)o->n);

@@ -4,7 +4,8 @@
 # refused before any work; a symbolic link is written through; inputs that
 # are FIFOs fail at once; a signal or `ulimit -f` leaves no temporary file;
 # the trainer checks its --log / --checkpoint before training and resumes
-# only from a readable checkpoint or none (ENOENT).
+# only from a readable checkpoint or none (ENOENT); integer options share
+# one syntax.
 set -euo pipefail
 BIN=$1
 T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_outputs_$$"
@@ -117,4 +118,14 @@ expect 1 'X.npy/ck: .*Not a directory' \
   "${tr[@]}" --checkpoint "$T/X.npy/ck" --resume
 expect 1 'train-images' "${tr[@]}" --checkpoint "$T/new.ckpt" --resume
 no_temps train
+
+# integer options share one syntax: digits, '-' only where negatives are
+# allowed, never '+' (-M +50 was accepted while --seed +1 was refused)
+g=(graph --emb "$T/X.npy" -K 5 -q -o "$T/G2.bsg")
+expect 2 "-M: '\+50' is not an integer" "${g[@]}" -M +50
+expect 2 "--seed: '\+1' is not a non-negative integer" "${g[@]}" -M 20 --seed +1
+expect 2 "-B: ' 8' is not an integer" sample -n 50 -B ' 8' -o "$T/b.npy"
+"$BIN" "${g[@]}" -M 20 --seed 1 || fail "plain integers refused"
+# compare names the options when its default -M does not fit --n
+expect 2 '-M 1000 must be below --n 300' compare --n 300
 echo "outputs: ok"
