@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <omp.h>
 
 #include "eval.h"
+#include "gemm.h"
 
 #define KNN_BLOCK 256 /* test rows per similarity block */
 #define LBFGS_M 10    /* L-BFGS history */
@@ -196,9 +196,8 @@ int bst_knn_classify(const float *train, const uint8_t *train_labels,
     for (int64_t b0 = 0; b0 < ntest; b0 += blk) {
         int nb = (int)(ntest - b0 < blk ? ntest - b0 : blk);
         /* sim (nb, ntrain) = te[b0 : b0 + nb] tr^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, (int)ntrain, d,
-                    1.0f, te + (size_t)b0 * d, d, tr, d, 0.0f, sim,
-                    (int)ntrain);
+        bst_sgemm(CblasNoTrans, CblasTrans, nb, (int)ntrain, d, 1.0f,
+                  te + (size_t)b0 * d, d, tr, d, 0.0f, sim, (int)ntrain);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < nb; r++) {
             int t = omp_get_thread_num();
@@ -255,8 +254,8 @@ static double probe_objective(probe_ws *w, const double *theta, double *g)
     for (size_t i = 0; i < (size_t)C * d; i++)
         w->W[i] = (float)theta[i];
     /* logits (n, C) = X W^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f,
-                w->X, d, w->W, d, 0.0f, w->L, C);
+    bst_sgemm(CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f, w->X, d, w->W, d,
+              0.0f, w->L, C);
     const double inv_n = 1.0 / (double)n;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
@@ -282,8 +281,8 @@ static double probe_objective(probe_ws *w, const double *theta, double *g)
         f += w->rowloss[i];
     f *= inv_n;
     /* dW (C, d) = G^T X */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, d, (int)n, 1.0f,
-                w->L, C, w->X, d, 0.0f, w->dW, d);
+    bst_sgemm(CblasTrans, CblasNoTrans, C, d, (int)n, 1.0f, w->L, C, w->X, d,
+              0.0f, w->dW, d);
     double reg = 0.0;
     for (size_t i = 0; i < (size_t)C * d; i++) {
         reg += theta[i] * theta[i];
@@ -443,8 +442,8 @@ static void lbfgs(probe_ws *w, double *theta, size_t P, int max_iter,
 static double probe_top1(const float *X, const uint8_t *y, int64_t n, int d,
                          int C, const float *W, const double *b, float *L)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f, X,
-                d, W, d, 0.0f, L, C);
+    bst_sgemm(CblasNoTrans, CblasTrans, (int)n, C, d, 1.0f, X, d, W, d, 0.0f, L,
+              C);
     int64_t ok = 0;
     for (int64_t i = 0; i < n; i++) {
         const float *li = L + (size_t)i * C;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "gemm.h"
 
 #include "engine.h"
 
@@ -58,8 +58,8 @@ void bst_linear_forward(const bst_linear *l, const float *x, float *y, int B)
     /* y (B, out) = x (B, in) . W^T (in, out) */
     int in = l->in, out = l->out;
     assert(B > 0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x,
-                in, l->W, in, 0.0f, y, out);
+    bst_sgemm(CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, l->W, in, 0.0f,
+              y, out);
     if (l->b)
         for (int i = 0; i < B; i++)
             for (int o = 0; o < out; o++)
@@ -71,14 +71,14 @@ void bst_linear_backward(bst_linear *l, const float *x, const float *dy,
 {
     int in = l->in, out = l->out;
     /* dW (out, in) += dy^T (out, B) . x (B, in) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy,
-                out, x, in, 1.0f, l->dW, in);
+    bst_sgemm(CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 1.0f,
+              l->dW, in);
     if (l->db)
         for (int i = 0; i < B; i++) /* fixed order: deterministic */
             for (int o = 0; o < out; o++)
                 l->db[o] += dy[(size_t)i * out + o];
     /* dx (B, in) = dy (B, out) . W (out, in) */
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f,
-                    dy, out, l->W, in, 0.0f, dx, in);
+        bst_sgemm(CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, l->W,
+                  in, 0.0f, dx, in);
 }

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include <cblas.h>
+#include "gemm.h"
 
 #include "engine.h"
 
@@ -113,8 +113,8 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
         out[(size_t)B * d + q] = z2[q];
     }
     /* S (M, M) = out out^T / tau */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, M, d,
-                1.0 / cfg->tau, out, d, out, d, 0.0, S, M);
+    bst_dgemm(CblasNoTrans, CblasTrans, M, M, d, 1.0 / cfg->tau, out, d, out, d,
+              0.0, S, M);
     /* rows are independent: OpenMP over anchors, per-row losses summed in
        order afterwards (deterministic for any thread count) */
     double w = 1.0 / M;
@@ -138,8 +138,8 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
                 G[(size_t)i * M + j] = h;
                 G[(size_t)j * M + i] = h;
             }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, d, M,
-                    1.0 / cfg->tau, G, M, out, d, 0.0, dout, d);
+        bst_dgemm(CblasNoTrans, CblasNoTrans, M, d, M, 1.0 / cfg->tau, G, M,
+                  out, d, 0.0, dout, d);
         for (size_t q = 0; q < (size_t)B * d; q++) {
             dz1[q] = (float)dout[q];
             dz2[q] = (float)dout[(size_t)B * d + q];
