@@ -14,8 +14,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <zlib.h>
 
 #include "bytes.h"
 #include "embstore_impl.h"
@@ -50,11 +48,11 @@ typedef struct {
 
 /* The counters that say where the policy stands. */
 typedef struct {
-    int64_t pos;      /* batches issued */
-    int64_t builds;   /* rebuilds started */
-    int64_t last_start; /* position of the last rebuild start (-1) */
+    int64_t pos;            /* batches issued */
+    int64_t builds;         /* rebuilds started */
+    int64_t last_start;     /* position of the last rebuild start (-1) */
     uint64_t built_version; /* store version at that start */
-    int last_graph;   /* the last batch came from the graph sampler */
+    int last_graph;         /* the last batch came from the graph sampler */
 } control;
 
 /* One history entry: the state before the batch at c.pos was issued. */
@@ -88,13 +86,6 @@ struct bs_batcher {
     int64_t nreplay, replay_until;
     double build_s, wait_s, sample_s;
 };
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static gref *gref_new(bs_graph *g, int64_t index)
 {
@@ -233,8 +224,8 @@ static bs_status check_params(const bs_batcher_params *p, int64_t n,
                         "%lld: expected dim >= 1, refresh_every >= 1 and the "
                         "others >= 0",
                         (long long)p->dim, (long long)p->warmup_epochs,
-                        (long long)p->refresh_every,
-                        (long long)p->refresh_lag, (long long)p->history);
+                        (long long)p->refresh_every, (long long)p->refresh_lag,
+                        (long long)p->history);
     if (p->history > 1000000)
         return bs__fail(err, BS_ERR_INVALID_ARG,
                         "batcher: history = %lld: expected at most 1000000",
@@ -265,8 +256,7 @@ static bs_status make_sampler(const bs_batcher *b, bs_sampler_kind kind,
 }
 
 bs_status bs_batcher_create(const bs_batcher_params *p, int64_t n,
-                            const float *init, bs_batcher **out,
-                            bs_error *err)
+                            const float *init, bs_batcher **out, bs_error *err)
 {
     if (!out)
         return bs__fail(err, BS_ERR_INVALID_ARG, "batcher: out is NULL");
@@ -379,8 +369,12 @@ static bs_status start_rebuild(bs_batcher *b, bs_error *err)
                         "batcher: out of memory for a copy of the store");
     }
     memcpy(snap, bs_embstore_data(b->store), cells * sizeof *snap);
-    *j = (job){.refs = 1, .snapshot = snap, .n = b->n, .d = b->d,
-               .gp = b->p.graph, .index = b->c.builds,
+    *j = (job){.refs = 1,
+               .snapshot = snap,
+               .n = b->n,
+               .d = b->d,
+               .gp = b->p.graph,
+               .index = b->c.builds,
                .start_pos = b->c.pos,
                .install_at = b->c.pos + b->p.refresh_lag,
                .version = bs_embstore_version(b->store)};
@@ -399,9 +393,9 @@ static bs_status start_rebuild(bs_batcher *b, bs_error *err)
 static bs_status install(bs_batcher *b, const control *before, bs_error *err)
 {
     job *j = b->pending;
-    double t0 = now_s();
+    double t0 = bs__now();
     job_join(j);
-    b->wait_s += now_s() - t0;
+    b->wait_s += bs__now() - t0;
     bs_status st = j->st;
     if (st == BS_OK) {
         if (b->walk)
@@ -437,7 +431,7 @@ static bs_status refresh(bs_batcher *b, bs_error *err)
             return st;
         before = b->c;
     }
-    double t0 = now_s();
+    double t0 = bs__now();
     bs_status st = BS_OK;
     if (b->c.pos < b->replay_until) { /* replaying the saver's rebuilds */
         if (b->nreplay == 0 || b->replay[0]->start_pos != b->c.pos)
@@ -452,7 +446,7 @@ static bs_status refresh(bs_batcher *b, bs_error *err)
     }
     if (st == BS_OK && b->p.refresh_lag == 0)
         st = install(b, &before, err);
-    b->build_s += now_s() - t0;
+    b->build_s += bs__now() - t0;
     return st;
 }
 
@@ -534,9 +528,9 @@ static bs_status issue(bs_batcher *b, int64_t *ids, bs_error *err)
         return st;
     int from_graph = b->walk && b->graph && e >= b->p.warmup_epochs;
     int64_t count = 0;
-    double t0 = now_s();
+    double t0 = bs__now();
     st = bs_sampler_next(from_graph ? b->walk : b->uni, ids, &count, err);
-    b->sample_s += now_s() - t0;
+    b->sample_s += bs__now() - t0;
     if (st == BS_OK && count != b->p.sampler.batch_size)
         st = bs__fail(err, BS_ERR_STATE,
                       "batcher: the sampler ended epoch %lld after %lld of "
@@ -670,14 +664,19 @@ void bs_batcher_times(const bs_batcher *b, double *build_s, double *wait_s,
  */
 #define BATCH_MAGIC "BSBATCH"
 #define BATCH_VERSION 1u
-#define FINGERPRINT_BYTES (6 * 8 + 4 * 4 + 8 + 2 * 4 + 8 + 2 * 8 + 8 + 4 * 4 + 8)
+#define FINGERPRINT_BYTES                                                      \
+    (6 * 8 + 4 * 4 + 8 + 2 * 4 + 8 + 2 * 8 + 8 + 4 * 4 + 8)
 #define CONTROL_BYTES (3 * 8 + 8 + 2 * 4)
 
 static void put_fingerprint(bs__wr *w, const bs_batcher *b)
 {
     const bs_sampler_params *s = &b->p.sampler;
     const bs_graph_params *g = &b->p.graph;
-    int64_t v[6] = {b->n, b->d, b->L, b->p.warmup_epochs, b->p.refresh_every,
+    int64_t v[6] = {b->n,
+                    b->d,
+                    b->L,
+                    b->p.warmup_epochs,
+                    b->p.refresh_every,
                     b->p.refresh_lag};
     for (int i = 0; i < 6; i++)
         bs__put64(w, (uint64_t)v[i]);
@@ -732,9 +731,9 @@ static void put_graph(bs__wr *w, const gref *r)
 /* Waits for a rebuild to be saved; its failure fails the save. */
 static bs_status finish(bs_batcher *b, job *j, bs_error *err)
 {
-    double t0 = now_s();
+    double t0 = bs__now();
     job_join(j);
-    b->wait_s += now_s() - t0;
+    b->wait_s += bs__now() - t0;
     if (j->st != BS_OK)
         return bs__fail(err, j->st,
                         "batcher save_state: rebuild %lld failed: %s",
@@ -778,8 +777,8 @@ static bs_status write_blob(bs_batcher *b, const entry *e, void **buf,
     size_t need = 16 + FINGERPRINT_BYTES + CONTROL_BYTES + 16 + e->uni_len +
                   e->walk_len + 4 + graph_bytes(e->graph) + 4 +
                   (j ? 8 + CONTROL_BYTES + graph_bytes(j->out) : 0) + 4 +
-                  (b->store ? 8 + (size_t)b->n + 4 * cells : 0) +
-                  replay_bytes + 4;
+                  (b->store ? 8 + (size_t)b->n + 4 * cells : 0) + replay_bytes +
+                  4;
     unsigned char *p = malloc(need);
     if (!p) {
         free(rl);
@@ -830,7 +829,7 @@ static bs_status write_blob(bs_batcher *b, const entry *e, void **buf,
         put_graph(&w, rl[i]->out);
     }
     free(rl);
-    bs__put32(&w, (uint32_t)crc32(0L, p, (uInt)(need - 4)));
+    bs__put32(&w, (uint32_t)bs__crc32(0, p, need - 4));
     *buf = p;
     *len = need;
     return BS_OK;
@@ -903,8 +902,8 @@ static int has(const cursor *c, size_t bytes)
 
 static bs_status truncated(bs_error *err, const char *what)
 {
-    return bs__fail(err, BS_ERR_FORMAT,
-                    "batcher state: truncated inside %s", what);
+    return bs__fail(err, BS_ERR_FORMAT, "batcher state: truncated inside %s",
+                    what);
 }
 
 static bs_status check_fingerprint(const bs_batcher *b, cursor *c,
@@ -916,18 +915,29 @@ static bs_status check_fingerprint(const bs_batcher *b, cursor *c,
     static const struct {
         size_t at;
         const char *name;
-    } fields[] = {{0, "n"},           {8, "dim"},
+    } fields[] = {{0, "n"},
+                  {8, "dim"},
                   {16, "batches per epoch"},
-                  {24, "warmup_epochs"}, {32, "refresh_every"},
-                  {40, "refresh_lag"}, {48, "sampler kind"},
-                  {52, "alpha schedule"}, {56, "epoch mode"},
-                  {60, "drop_last"},  {64, "batch_size"},
-                  {72, "world"},      {76, "rank"},
-                  {80, "seed"},       {88, "alpha"},
-                  {96, "tau"},        {104, "max_steps"},
-                  {112, "graph mode"}, {116, "K"},
-                  {120, "M"},         {128, "block"},
-                  {132, "(padding)"}, {FINGERPRINT_BYTES, NULL}};
+                  {24, "warmup_epochs"},
+                  {32, "refresh_every"},
+                  {40, "refresh_lag"},
+                  {48, "sampler kind"},
+                  {52, "alpha schedule"},
+                  {56, "epoch mode"},
+                  {60, "drop_last"},
+                  {64, "batch_size"},
+                  {72, "world"},
+                  {76, "rank"},
+                  {80, "seed"},
+                  {88, "alpha"},
+                  {96, "tau"},
+                  {104, "max_steps"},
+                  {112, "graph mode"},
+                  {116, "K"},
+                  {120, "M"},
+                  {128, "block"},
+                  {132, "(padding)"},
+                  {FINGERPRINT_BYTES, NULL}};
     const unsigned char *saved = c->r.p;
     c->r.p += FINGERPRINT_BYTES;
     for (int i = 0; fields[i].name; i++) {
@@ -1085,10 +1095,10 @@ static bs_status get_replayed(const bs_batcher *b, cursor *c, loaded *l,
     j->index = (int64_t)bs__get64(&c->r);
     j->version = bs__get64(&c->r);
     j->install_at = (int64_t)bs__get64(&c->r);
-    int64_t prev = l->nreplay > 1 ? l->replay[l->nreplay - 2]->start_pos
-                                  : l->c.pos - 1;
-    int64_t want = l->nreplay > 1 ? l->replay[l->nreplay - 2]->index + 1
-                                  : l->c.builds;
+    int64_t prev =
+        l->nreplay > 1 ? l->replay[l->nreplay - 2]->start_pos : l->c.pos - 1;
+    int64_t want =
+        l->nreplay > 1 ? l->replay[l->nreplay - 2]->index + 1 : l->c.builds;
     if (j->start_pos <= prev || j->start_pos >= l->replay_until ||
         j->index != want || j->install_at < j->start_pos)
         return bs__fail(err, BS_ERR_FORMAT,
@@ -1115,8 +1125,7 @@ static bs_status get_replay(const bs_batcher *b, cursor *c, loaded *l,
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: %u rebuilds to replay until %lld "
                         "from position %lld",
-                        count, (long long)l->replay_until,
-                        (long long)l->c.pos);
+                        count, (long long)l->replay_until, (long long)l->c.pos);
     if (count && !(l->replay = calloc(count, sizeof *l->replay)))
         return bs__fail(err, BS_ERR_NOMEM, "batcher: out of memory");
     bs_status st = BS_OK;
@@ -1181,7 +1190,7 @@ bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
                         "batcher state: bad magic (expected \"%s\")",
                         BATCH_MAGIC);
     bs__rd t = {p + len - 4};
-    uint32_t want = bs__get32(&t), got = (uint32_t)crc32(0L, p, (uInt)(len - 4));
+    uint32_t want = bs__get32(&t), got = (uint32_t)bs__crc32(0, p, len - 4);
     if (want != got)
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: checksum mismatch (stored %08x, "
@@ -1218,8 +1227,8 @@ bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
             c.r.p += walk_len;
     }
     int present = 0;
-    if (st == BS_OK && (st = get_present(&c, "graph", &present, err)) ==
-                           BS_OK && present)
+    if (st == BS_OK &&
+        (st = get_present(&c, "graph", &present, err)) == BS_OK && present)
         st = get_graph(b, &c, &l.graph, err);
     if (st == BS_OK && (walk_len > 0) != (l.graph != NULL))
         st = bs__fail(err, BS_ERR_FORMAT,
@@ -1228,24 +1237,23 @@ bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
     if (st == BS_OK && walk_len) {
         if ((st = make_sampler(b, b->p.sampler.kind, l.graph->g, &l.walk,
                                err)) == BS_OK)
-            st = bs_sampler_load_state(l.walk, walk_blob, (size_t)walk_len,
-                                       err);
+            st =
+                bs_sampler_load_state(l.walk, walk_blob, (size_t)walk_len, err);
     }
-    if (st == BS_OK && (st = get_present(&c, "rebuild", &present, err)) ==
-                           BS_OK && present)
+    if (st == BS_OK &&
+        (st = get_present(&c, "rebuild", &present, err)) == BS_OK && present)
         st = get_pending(b, &c, &l, err);
-    if (st == BS_OK && (st = get_present(&c, "store", &present, err)) ==
-                           BS_OK && present != (b->store != NULL))
-        st = bs__fail(err, BS_ERR_FORMAT,
-                      "batcher state: store %s", present ? "unexpected"
-                                                         : "missing");
+    if (st == BS_OK &&
+        (st = get_present(&c, "store", &present, err)) == BS_OK &&
+        present != (b->store != NULL))
+        st = bs__fail(err, BS_ERR_FORMAT, "batcher state: store %s",
+                      present ? "unexpected" : "missing");
     if (st == BS_OK && present)
         st = get_store(b, &c, &l, err);
     if (st == BS_OK)
         st = get_replay(b, &c, &l, err);
     if (st == BS_OK && c.r.p != c.end)
-        st = bs__fail(err, BS_ERR_FORMAT,
-                      "batcher state: %zu bytes left over",
+        st = bs__fail(err, BS_ERR_FORMAT, "batcher state: %zu bytes left over",
                       (size_t)(c.end - c.r.p));
     if (st != BS_OK) {
         loaded_free(&l);

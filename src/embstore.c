@@ -11,10 +11,10 @@
 
 struct bs_embstore {
     int64_t n, d;
-    float *x;           /* n*d, row-major */
-    uint8_t *written;   /* n flags: row written at least once */
-    int64_t n_written;  /* flags set */
-    uint64_t version;   /* successful non-empty updates */
+    float *x;          /* n*d, row-major */
+    uint8_t *written;  /* n flags: row written at least once */
+    int64_t n_written; /* flags set */
+    uint64_t version;  /* successful non-empty updates */
 };
 
 bs_status bs_embstore_create(int64_t n, int64_t d, const float *init,

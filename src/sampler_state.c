@@ -16,7 +16,6 @@
  * uniform is the stream as it was before the permutation was drawn.
  */
 #include <string.h>
-#include <zlib.h>
 
 #include "bytes.h"
 #include "sampler_impl.h"
@@ -85,7 +84,7 @@ bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
     put64(&w, (uint64_t)s->nwords);
     for (int64_t i = 0; i < s->nwords; i++)
         put64(&w, s->bits[i]);
-    put32(&w, (uint32_t)crc32(0L, buf, (uInt)(need - 4)));
+    put32(&w, (uint32_t)bs__crc32(0, buf, need - 4));
     bs__ok(err);
     return BS_OK;
 }
@@ -184,7 +183,7 @@ static bs_status check_envelope(const unsigned char *b, size_t len,
                         "sampler state: version %u, expected %u", v,
                         STATE_VERSION);
     rd t = {b + len - 4};
-    uint32_t want = get32(&t), got = (uint32_t)crc32(0L, b, (uInt)(len - 4));
+    uint32_t want = get32(&t), got = (uint32_t)bs__crc32(0, b, len - 4);
     if (want != got)
         return bs__fail(err, BS_ERR_FORMAT,
                         "sampler state: checksum mismatch (stored %08x, "

@@ -44,13 +44,14 @@ static void project(const int64_t *ids, int64_t count, int64_t step,
 {
     for (int64_t r = 0; r < count; r++)
         for (int64_t j = 0; j < D; j++)
-            rows[r * D + j] = base[ids[r] * D + j] +
-                              0.3f * (float)sin(0.05 * (double)step + (double)j);
+            rows[r * D + j] =
+                base[ids[r] * D + j] +
+                0.3f * (float)sin(0.05 * (double)step + (double)j);
 }
 
 typedef struct {
-    int64_t *ids;  /* nb * B */
-    int *graph;    /* nb: from the graph sampler */
+    int64_t *ids; /* nb * B */
+    int *graph;   /* nb: from the graph sampler */
 } stream;
 
 /* Issues nb batches, updating each right after it is issued (lag = 0) or
@@ -274,8 +275,7 @@ static void loader(bs_batcher *b, int64_t T, int64_t P, const float *base,
         if (u < 0)
             continue;
         project(ids + u * B, B, first + u, base, rows);
-        assert_int_equal(bs_batcher_update(b, ids + u * B, B, rows, &e),
-                         BS_OK);
+        assert_int_equal(bs_batcher_update(b, ids + u * B, B, rows, &e), BS_OK);
         if (first + u + 1 == save_at) {
             bs_status st = bs_batcher_save_state(b, save_at, blob, len, &e);
             if (st != BS_OK)
@@ -313,7 +313,8 @@ static void test_resume_with_prefetch(void **state)
             assert_int_equal(st, BS_OK);
             assert_int_equal(bs_batcher_position(r), at);
             loader(r, T - at, P, base, y, -1, NULL, NULL);
-            assert_memory_equal(x + at * B, y, sizeof *y * (size_t)(T - at) * B);
+            assert_memory_equal(x + at * B, y,
+                                sizeof *y * (size_t)(T - at) * B);
             assert_int_equal(bs_batcher_builds(r), bs_batcher_builds(b));
             free(blob);
             bs_batcher_free(b);
@@ -422,8 +423,8 @@ static void test_rejections(void **state)
         nan_row[j] = j == 3 ? NAN : 1.0f;
     tu_assert_fails(bs_batcher_update(b, bad_ids, 1, rows, &e),
                     BS_ERR_INVALID_ARG, &e, "expected 0 <= id");
-    tu_assert_fails(bs_batcher_update(b, ids, 1, nan_row, &e), BS_ERR_DATA,
-                    &e, "column 3 is NaN");
+    tu_assert_fails(bs_batcher_update(b, ids, 1, nan_row, &e), BS_ERR_DATA, &e,
+                    "column 3 is NaN");
     assert_int_equal(bs_embstore_written(bs_batcher_store(b)), 0);
     tu_assert_fails(bs_batcher_set_epoch(b, -1, &e), BS_ERR_INVALID_ARG, &e,
                     "epoch");
@@ -431,8 +432,8 @@ static void test_rejections(void **state)
     size_t len;
     tu_assert_fails(bs_batcher_save_state(b, 3, &blob, &len, &e),
                     BS_ERR_INVALID_ARG, &e, "history");
-    tu_assert_fails(bs_batcher_next(b, NULL, NULL, &e), BS_ERR_INVALID_ARG,
-                    &e, "non-NULL");
+    tu_assert_fails(bs_batcher_next(b, NULL, NULL, &e), BS_ERR_INVALID_ARG, &e,
+                    "non-NULL");
     bs_batcher_free(b);
     bs_batcher_free(NULL);
 }
