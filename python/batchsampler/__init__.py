@@ -25,7 +25,9 @@ notes.
 """
 
 from array import array as _array
+from collections import deque as _deque
 import operator as _operator
+import threading as _threading
 import warnings as _warnings
 
 from . import _batchsampler as _bs
@@ -41,7 +43,7 @@ __all__ = [
 
 __version__ = _bs.__version__
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 _MASK64 = (1 << 64) - 1
 
 
@@ -111,14 +113,6 @@ def _seed(v):
     if not 0 <= v <= _MASK64:
         raise ValueError("seed = %d: expected 0 <= seed < 2**64" % v)
     return v
-
-
-def _mix_seed(seed, i):
-    """Seed of the i-th graph build: splitmix64 of (seed, i)."""
-    z = (seed + 0x9E3779B97F4A7C15 * (i + 1)) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
 
 
 def check_embeddings(embeddings):
@@ -272,29 +266,50 @@ def run_stats(embeddings, batches, labels=None, threads=0):
 # BatchSampler
 
 
+
 class BatchSampler:
     """Batch sampler for ``torch.utils.data.DataLoader(batch_sampler=...)``.
 
+    A thin wrapper over the library's batcher (``bs_batcher``): the same
+    arguments give the same batches as the C API and the C trainer, given
+    the same :meth:`update` calls.
+
     Yields lists of ``batch_size`` distinct int indices (this rank's slice of
     a global batch of ``world_size * batch_size``).  Every epoch has exactly
-    ``len(sampler)`` = ceil(N / (world_size * batch_size)) batches
-    (floor with ``drop_last``) for every ``sampler`` kind: coverage wraps
-    (starts afresh once every instance has appeared) instead of ending the
-    epoch, so that all samplers run the same number of steps.
+    ``len(sampler)`` batches: ``batches_per_epoch`` if given, else
+    ceil(N / (world_size * batch_size)) (floor with ``drop_last``), for every
+    ``sampler`` kind, so that all samplers run the same number of steps.
 
     * Epochs ``< warmup_epochs`` use uniform batches (as the paper's reference
       implementation), and so does any batch before a graph exists.
     * The training loop calls :meth:`update` with each step's indices and
-      projections; they go into the embedding store.  After warm-up, once
-      every row has been written at least once, the graph is built from the
-      store and then rebuilt every ``refresh_every`` batches (when the store
-      has changed since the last build).  Build ``i`` uses a seed derived
-      from ``(seed, i)``.
+      projections; they go into the batcher's embedding store.  From the
+      first graph epoch on, once every row has been written at least once,
+      a graph is built from the store, then rebuilt every ``refresh_every``
+      batches (when the store has changed).  Rebuild ``r`` uses the seed
+      ``bs_batcher_graph_seed(seed, r)``.  ``refresh_lag = L > 0`` builds in
+      a background thread while ``L`` more batches come from the graph in
+      force, and installs the new graph at exactly the ``L``-th batch after
+      the one that started it: the DataLoader does not stall on rebuilds and
+      the batches do not depend on machine speed.
     * ``sampler``: "rwr" (BatchSampler), "knn" (seed + BFS over the graph;
       use ``mode="exact"`` for the kNN-sampler baseline) or "uniform".
+    * ``epoch_mode``: "fixed" (coverage cleared every epoch), "carry"
+      (coverage carried across epochs until every instance has appeared) or
+      "exact" (every instance exactly once per epoch); see docs/samplers.md.
+    * ``alpha_schedule``: "constant", "step" (0.1 less every 5 epochs;
+      "decay" is its former name) or "reference" (the reference
+      implementation's 0.02 less every epoch); floor 0.05.
     * ``mode``: graph mode, "shared" (default), "independent" or "exact".
     * ``threads``: OpenMP threads for graph builds (0 = default); results do
       not depend on it.  ``block``: shared-mode block size (0 = 256).
+    * ``history``: how many batches back :meth:`state_dict` can resume
+      (default 32: a DataLoader with up to 8 workers and the default
+      ``prefetch_factor=2`` has at most 16 batches drawn but not trained).
+    * ``embedding_dim``: the width d of the rows given to :meth:`update`;
+      with None the first update fixes it (until then the batches are the
+      uniform ones the batcher would give anyway: nothing is built before
+      every row has been written).
 
     Epochs: the sampler advances to the next epoch by itself after the last
     batch of one.  ``set_epoch(e)`` jumps to the start of epoch ``e`` unless
@@ -303,17 +318,22 @@ class BatchSampler:
     stopped).  An iteration that is abandoned mid-epoch is continued by the
     next ``iter()``.
 
+    Resume: :meth:`state_dict` saves the position after the last batch whose
+    indices were passed to :meth:`update`, not after the batches a
+    prefetching DataLoader has drawn ahead of training, so that a restored
+    sampler issues exactly the batches the model has not trained on.
+
     Threads: one sampler must be used by one thread at a time (a second
-    thread gets RuntimeError while the first is inside the library);
-    different samplers may be used concurrently.  The GIL is released during
-    graph builds and sampling.
+    thread gets RuntimeError); different samplers may be used concurrently.
+    The GIL is released during graph builds, waits and sampling.
     """
 
     def __init__(self, num_samples, batch_size, *, M=1000, K=100, alpha=0.2,
                  alpha_schedule="constant", refresh_every=100, warmup_epochs=1,
                  mode="shared", sampler="rwr", seed=0, rank=0, world_size=1,
                  drop_last=False, tau=0.0, embedding_dim=None, threads=0,
-                 block=0):
+                 block=0, epoch_mode="fixed", refresh_lag=0, history=32,
+                 batches_per_epoch=None):
         n = _int(num_samples, "num_samples")
         b = _int(batch_size, "batch_size")
         M = _int(M, "M")
@@ -322,13 +342,16 @@ class BatchSampler:
         tau = _float(tau, "tau")
         refresh_every = _int(refresh_every, "refresh_every")
         warmup_epochs = _int(warmup_epochs, "warmup_epochs")
+        refresh_lag = _int(refresh_lag, "refresh_lag")
+        history = _int(history, "history")
         seed = _seed(seed)
         rank = _int(rank, "rank")
         world_size = _int(world_size, "world_size")
         threads = _int(threads, "threads")
         block = _int(block, "block")
         for name, v in (("mode", mode), ("sampler", sampler),
-                        ("alpha_schedule", alpha_schedule)):
+                        ("alpha_schedule", alpha_schedule),
+                        ("epoch_mode", epoch_mode)):
             if not isinstance(v, str):
                 raise TypeError("%s: expected a str, got %s" % (name, type(v).__name__))
         if not isinstance(drop_last, bool):
@@ -337,40 +360,18 @@ class BatchSampler:
             embedding_dim = _int(embedding_dim, "embedding_dim")
             if embedding_dim < 1:
                 raise ValueError("embedding_dim = %d: expected >= 1" % embedding_dim)
+        if batches_per_epoch is not None:
+            batches_per_epoch = _int(batches_per_epoch, "batches_per_epoch")
+            if batches_per_epoch < 1:
+                raise ValueError("batches_per_epoch = %d: expected >= 1 (or None)"
+                                 % batches_per_epoch)
         if n < 1:
             raise ValueError("num_samples = %d: expected >= 1" % n)
-        if b < 1:
-            raise ValueError("batch_size = %d: expected >= 1" % b)
-        if world_size < 1:
-            raise ValueError("world_size = %d: expected >= 1" % world_size)
-        if not 0 <= rank < world_size:
-            raise ValueError("rank = %d: expected 0 <= rank < world_size = %d"
-                             % (rank, world_size))
-        if refresh_every < 1:
-            raise ValueError("refresh_every = %d: expected >= 1" % refresh_every)
-        if warmup_epochs < 0:
-            raise ValueError("warmup_epochs = %d: expected >= 0" % warmup_epochs)
-        kind = _bs.parse_sampler_kind(sampler)  # ValueError if unknown
-        mode = _bs.parse_graph_mode(mode)  # ValueError if unknown
-        if alpha_schedule not in ("constant", "decay"):
-            raise ValueError("alpha_schedule '%s': expected constant or decay"
-                             % alpha_schedule)
-        g = world_size * b
-        if drop_last:
-            bpe = n // g
-        else:
-            bpe = -(-n // g)
-        common = dict(alpha=alpha, schedule=alpha_schedule, tau=tau,
-                      batches_per_epoch=max(bpe, 1), drop_last=drop_last,
-                      rank=rank, world=world_size, seed=seed)
-        # The library checks B, W*B <= n, alpha, tau, rank/world.
-        uniform = _bs.Sampler(n, b, kind="uniform", **common)
-        if not 0.0 <= alpha < 1.0:
-            raise ValueError("alpha = %g: expected 0 <= alpha < 1" % alpha)
-        if not tau >= 0.0:
-            raise ValueError("tau = %g: expected tau >= 0" % tau)
-        if kind != "uniform":
-            _bs.check_graph_params(n, M, K, mode, block)
+        # canonical names (ValueError with the library's message if unknown)
+        kind = _bs.canonical_name("sampler", sampler)
+        mode = _bs.canonical_name("mode", mode)
+        alpha_schedule = _bs.canonical_name("schedule", alpha_schedule)
+        epoch_mode = _bs.canonical_name("epoch_mode", epoch_mode)
 
         self._kw = dict(num_samples=n, batch_size=b, M=M, K=K, alpha=alpha,
                         alpha_schedule=alpha_schedule,
@@ -379,38 +380,87 @@ class BatchSampler:
                         seed=seed, rank=rank, world_size=world_size,
                         drop_last=drop_last, tau=tau,
                         embedding_dim=embedding_dim, threads=threads,
-                        block=block)
+                        block=block, epoch_mode=epoch_mode,
+                        refresh_lag=refresh_lag, history=history,
+                        batches_per_epoch=batches_per_epoch)
         self._n = n
-        self._b = b
         self._kind = kind
-        self._bpe = bpe
-        self._common = common
-        self._uniform = uniform
-        self._walker = None  # graph sampler, created with the first graph
-        self._graph = None  # _bs.Graph in force
-        self._store = None  # _bs.EmbStore, created by the first update
-        if embedding_dim is not None and kind != "uniform":
-            self._store = _bs.EmbStore(n, embedding_dim)
-        self._epoch = 0
-        self._pos = 0  # batches yielded in the current epoch
-        self._since_build = 0  # batches yielded since the last graph build
-        self._builds = 0  # graphs built so far
-        self._built_version = None  # store version the graph was built from
+        # The core batcher needs d.  Without embedding_dim it starts as a
+        # batcher of d = 1 that no update reaches: with rows never written
+        # it builds nothing, so its batches are exactly those of the real
+        # one, which the first update creates and brings to this position.
+        self._dim = embedding_dim if kind != "uniform" else 1
+        # the library checks every parameter (ValueError with its message)
+        self._core = self._make_core(self._dim or 1)
+        self._L = self._core.epoch_length
+        # rows still unwritten after warm-up and one uniform pass over the
+        # data (which writes every row if each step's rows are handed back)
+        # are worth a warning
+        wb = world_size * b
+        self._warn_from = max(self._L * max(1, warmup_epochs), -(-n // wb))
+        self._history = history
+        # (position, first ids) of issued batches, beyond the history too so
+        # that a stale update() is told apart from none
+        self._pending = _deque(maxlen=2 * history + 16)
+        self._trained = None  # position after the last batch seen by update
         self._warned = False
+        self._lock = _threading.Lock()
+
+    def _make_core(self, dim):
+        kw = self._kw
+        return _bs.Batcher(
+            kw["num_samples"], kw["batch_size"], kind=kw["sampler"],
+            alpha=kw["alpha"], schedule=kw["alpha_schedule"], tau=kw["tau"],
+            epoch_mode=kw["epoch_mode"],
+            batches_per_epoch=kw["batches_per_epoch"] or 0,
+            drop_last=kw["drop_last"], rank=kw["rank"], world=kw["world_size"],
+            seed=kw["seed"], mode=kw["mode"], m=kw["M"], k=kw["K"],
+            block=kw["block"], threads=kw["threads"], dim=dim,
+            warmup_epochs=kw["warmup_epochs"],
+            refresh_every=kw["refresh_every"], refresh_lag=kw["refresh_lag"],
+            history=kw["history"])
+
+    def _enter(self):
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(
+                "BatchSampler is in use by another thread: use one sampler "
+                "per thread")
 
     # ------------------------------------------------------------ protocol
 
     def __len__(self):
-        """Batches per epoch: ceil(N / (world_size * batch_size)), floor with
-        drop_last; the same for every sampler kind."""
-        return self._bpe
+        """Batches per epoch: ``batches_per_epoch``, or ceil(N / (world_size
+        * batch_size)) (floor with drop_last); the same for every kind."""
+        return self._L
 
     def __iter__(self):
         """Yields the remaining batches of the current epoch (all of them
         unless an earlier iteration stopped mid-epoch or the sampler was
         restored mid-epoch), then moves to the next epoch."""
-        for _ in range(self._bpe - self._pos):
+        for _ in range(self._L - self._core.batch_index):
             yield self._next_batch()
+
+    def _next_batch(self):
+        self._enter()
+        try:
+            core = self._core
+            pos = core.position
+            batch = core.next()
+            self._pending.append((pos, tuple(batch[:4])))
+            if (not self._warned and self._kind != "uniform"
+                    and pos >= self._warn_from
+                    and (self._dim is None or core.written < self._n)):
+                self._warned = True
+                missing = self._n if self._dim is None else self._n - core.written
+                _warnings.warn(
+                    "BatchSampler: %d of %d embedding rows never written by "
+                    "update(); batches stay uniform until every row has been "
+                    "written (with DDP, all_gather indices and projections "
+                    "before update)" % (missing, self._n),
+                    RuntimeWarning, stacklevel=3)
+            return batch
+        finally:
+            self._lock.release()
 
     def set_epoch(self, epoch):
         """Go to the start of epoch ``epoch``; a no-op if the sampler is
@@ -418,98 +468,71 @@ class BatchSampler:
         epoch = _int(epoch, "epoch")
         if epoch < 0:
             raise ValueError("epoch = %d: expected >= 0" % epoch)
-        if epoch != self._epoch:
-            self._epoch = epoch
-            self._pos = 0
+        self._enter()
+        try:
+            if epoch != self._core.epoch:
+                self._core.set_epoch(epoch)
+                self._pending.clear()
+                self._trained = None
+        finally:
+            self._lock.release()
 
     @property
     def epoch(self):
-        """Current epoch."""
-        return self._epoch
+        """Epoch of the next batch."""
+        return self._core.epoch
 
     @property
     def batch_index(self):
         """Batches already yielded in the current epoch."""
-        return self._pos
+        return self._core.batch_index
+
+    @property
+    def position(self):
+        """Batches yielded so far: epoch * len(self) + batch_index."""
+        return self._core.position
 
     @property
     def num_graph_builds(self):
-        """Number of graphs built so far."""
-        return self._builds
+        """Graph rebuilds started so far."""
+        return self._core.builds
 
     @property
     def graph(self):
-        """The ProximityGraph in force, or None before the first build."""
-        return None if self._graph is None else ProximityGraph(self._graph)
+        """The ProximityGraph in force (a copy), or None before the first."""
+        g = self._core.graph
+        return None if g is None else ProximityGraph(g)
 
     @property
     def using_graph(self):
-        """True when the next batch will come from the graph sampler."""
-        return self._walker is not None and self._epoch >= self._kw["warmup_epochs"]
+        """True when a graph is in force and the epoch is past warm-up."""
+        core = self._core
+        return core.graph is not None and core.epoch >= self._kw["warmup_epochs"]
 
-    def _next_batch(self):
-        epoch = self._epoch
-        if self._pos == 0:
-            # batches of epoch e depend only on (seed, e, graphs)
-            self._uniform.set_epoch(epoch)
-            if self._walker is not None:
-                self._walker.set_epoch(epoch)
-        if self._kind != "uniform" and epoch >= self._kw["warmup_epochs"]:
-            self._maybe_refresh()
-        src = self._uniform
-        if self._walker is not None and epoch >= self._kw["warmup_epochs"]:
-            src = self._walker
-        batch = src.next()
-        if batch is None:  # the library ended its epoch early: wrap
-            batch = src.next()
-        self._pos += 1
-        self._since_build += 1
-        if self._pos >= self._bpe:
-            self._epoch = epoch + 1
-            self._pos = 0
-        return batch
+    @property
+    def last_from_graph(self):
+        """True when the last batch came from the graph sampler."""
+        return self._core.last_from_graph
 
-    def _maybe_refresh(self):
-        if self._graph is not None and self._since_build < self._kw["refresh_every"]:
-            return
-        st = self._store
-        if st is None or st.written < self._n:
-            if not self._warned and self._epoch >= max(1, self._kw["warmup_epochs"]):
-                self._warned = True
-                _warnings.warn(
-                    "BatchSampler: %s of %d embedding rows never written by "
-                    "update(); batches stay uniform until every row has been "
-                    "written (with DDP, all_gather indices and projections "
-                    "before update)" % (self._n if st is None else self._n - st.written,
-                                        self._n),
-                    RuntimeWarning, stacklevel=4)
-            return
-        if st.version == self._built_version:
-            return  # nothing new since the last build
-        self.refresh()
+    @property
+    def rows_written(self):
+        """Embedding rows written at least once by update()."""
+        return 0 if self._dim is None else self._core.written
+
+    @property
+    def times(self):
+        """Seconds spent building graphs, waiting for background rebuilds
+        and sampling (dict build_s, wait_s, sample_s)."""
+        return self._core.times
 
     def refresh(self):
-        """Build a graph from the embedding store now and put it in force
-        (normally automatic).  ValueError if some row was never written."""
-        if self._kind == "uniform":
-            return
-        st = self._store
-        if st is None:
-            raise ValueError("BatchSampler.refresh: no embeddings yet; call update() first")
-        kw = self._kw
-        g = st.build_graph(kw["M"], kw["K"], kw["mode"],
-                           _mix_seed(kw["seed"], self._builds), block=kw["block"],
-                           threads=kw["threads"])
-        if self._walker is None:
-            w = _bs.Sampler(self._n, self._b, kind=self._kind, graph=g, **self._common)
-            w.set_epoch(self._epoch)
-            self._walker = w
-        else:
-            self._walker.set_graph(g)
-        self._graph = g
-        self._builds += 1
-        self._since_build = 0
-        self._built_version = st.version
+        """Removed: the batcher rebuilds the graph itself, every
+        ``refresh_every`` batches, at batch positions fixed in advance (so
+        that C and Python, and a resumed run, give the same batches)."""
+        raise NotImplementedError(
+            "BatchSampler.refresh() was removed: the graph is rebuilt every "
+            "refresh_every batches by the library's batcher; use a smaller "
+            "refresh_every (1 rebuilds at every batch whose store changed)")
 
     # ------------------------------------------------------------ update
 
@@ -518,55 +541,105 @@ class BatchSampler:
 
         ``indices``: b ids (list, numpy int64/int32 array or torch tensor);
         ``embeddings``: float32 (b, d) array or tensor (detached and moved to
-        the CPU here).  With DDP pass all ranks' rows (all_gather first).  A
-        no-op for ``sampler="uniform"``."""
-        if self._kind == "uniform":
+        the CPU here).  With DDP pass all ranks' rows (all_gather first).
+        The store is not used by ``sampler="uniform"``; every kind records
+        which issued batch the indices belong to (see :meth:`state_dict`)."""
+        ids = _ids(indices)
+        self._enter()
+        try:
+            if self._kind != "uniform":
+                emb = _floats(embeddings)
+                if self._dim is None:
+                    self._first_update(ids, emb)
+                else:
+                    self._core.update(ids, emb)
+            self._match(ids)
+        finally:
+            self._lock.release()
+
+    def _first_update(self, ids, emb):
+        mv = memoryview(emb)
+        if mv.ndim != 2:
+            # let the extension raise the right error
+            _bs.check_embeddings(emb)
+        d = mv.shape[1]
+        old = self._core
+        core = self._make_core(d)
+        # replay to the current position: uniform batches (no row was ever
+        # written), from far enough back to fill the history ring
+        start = max(0, old.position - self._history)
+        core.set_epoch(start // self._L)
+        while core.position < old.position:
+            core.next()
+        core.update(ids, emb)  # d is fixed only once an update succeeds
+        self._core = core
+        self._dim = d
+
+    def _match(self, ids):
+        """Marks the oldest pending batch whose first ids all are in `ids`
+        (and the older ones) as trained."""
+        if not self._pending:
             return
-        emb = _floats(embeddings)
-        st = self._store
-        if st is None:
-            mv = memoryview(emb)
-            if mv.ndim != 2:
-                # let the extension raise the right error
-                _bs.check_embeddings(emb)
-            st = _bs.EmbStore(self._n, mv.shape[1])
-            st.update(_ids(indices), emb)
-            self._store = st  # only once a first update has succeeded
+        try:
+            seen = set(memoryview(ids).tolist())
+        except TypeError:
             return
-        st.update(_ids(indices), emb)
+        for j, (pos, head) in enumerate(self._pending):
+            if all(i in seen for i in head):
+                self._trained = pos + 1
+                for _ in range(j + 1):
+                    self._pending.popleft()
+                return
 
     # ------------------------------------------------------------ state
 
-    def state_dict(self):
-        """Everything needed to resume exactly: constructor arguments, epoch
-        and position, both samplers' state blobs, the graph in force (its
-        n*k ids and similarities, 8*n*k bytes) and the embedding store
-        (4*n*d bytes plus an n-byte written mask).  Values are ints, strs,
-        bytes, dicts and None (torch.save / pickle friendly)."""
-        graph = None
-        if self._graph is not None:
-            nbr, sim = self._graph.to_arrays()
-            graph = dict(n=self._graph.n, k=self._graph.k, nbr=nbr, sim=sim,
-                         params=self._graph.params)
-        store = None
-        if self._store is not None:
-            data, written = self._store.get_state()
-            store = dict(n=self._store.n, d=self._store.d, data=data,
-                         written=written)
+    def _resume_position(self):
+        """Where state_dict() resumes: after the last batch passed to
+        update(), if it is within the history; else the current position."""
+        cur = self._core.position
+        if self._trained is None or self._trained == cur:
+            return cur
+        oldest = cur - self._history
+        if self._trained < oldest:
+            _warnings.warn(
+                "BatchSampler.state_dict: update() last saw the batch at "
+                "position %d, more than history = %d batches ago (position %d):"
+                " saving the current position instead; batches drawn but not "
+                "trained on will be skipped on resume (raise history)"
+                % (self._trained - 1, self._history, cur),
+                RuntimeWarning, stacklevel=3)
+            return cur
+        return self._trained
+
+    def state_dict(self, position=None):
+        """Everything needed to resume exactly, as one library blob (the
+        batcher's state: position, samplers, graph in force, embedding store;
+        about 4*N*d + 16*N*K bytes) plus the constructor arguments.  Values
+        are ints, strs, bytes, dicts and None (torch.save / pickle friendly).
+
+        The saved position is ``position`` if given (one of the last
+        ``history`` positions), else the position after the last batch whose
+        indices were passed to :meth:`update`: batches a DataLoader drew
+        ahead of training are issued again after :meth:`load_state_dict`.
+        The store is saved as it is now."""
+        self._enter()
+        try:
+            if position is None:
+                at = self._resume_position()
+            else:
+                at = _int(position, "position")
+            blob = self._core.save_state(at=at)
+        finally:
+            self._lock.release()
         return dict(
             version=_STATE_VERSION,
             params=dict(self._kw),
-            epoch=self._epoch,
-            pos=self._pos,
-            since_build=self._since_build,
-            builds=self._builds,
-            store_dirty=(self._store is not None
-                         and self._store.version != self._built_version),
+            dim=self._dim,
+            position=at,
+            epoch=at // self._L,
+            batch_index=at % self._L,
             warned=self._warned,
-            uniform=self._uniform.save_state(),
-            walker=None if self._walker is None else self._walker.save_state(),
-            graph=graph,
-            store=store,
+            batcher=blob,
         )
 
     def load_state_dict(self, state):
@@ -593,53 +666,28 @@ class BatchSampler:
                     "state was saved by a sampler with different parameters: "
                     + ", ".join("%s=%r (here %r)" % (k, saved.get(k), mine.get(k))
                                 for k in diff))
-            # build everything first, then commit
-            uniform = _bs.Sampler(self._n, self._b, kind="uniform", **self._common)
-            uniform.load_state(state["uniform"])
-            store = None
-            if state["store"] is not None:
-                s = state["store"]
-                store = _bs.EmbStore(s["n"], s["d"])
-                store.set_state(s["data"], s["written"])
-                if s["n"] != self._n:
-                    raise ValueError("state: store of %d rows, expected %d"
-                                     % (s["n"], self._n))
-            graph = walker = None
-            if state["graph"] is not None:
-                gs = state["graph"]
-                gp = gs["params"]
-                graph = _bs.Graph.from_arrays(gs["n"], gs["k"],
-                                              memoryview(gs["nbr"]).cast("B").cast("i"),
-                                              memoryview(gs["sim"]).cast("B").cast("f"),
-                                              mode=gp["mode"], m=gp["m"],
-                                              seed=gp["seed"], block=gp["block"])
-                walker = _bs.Sampler(self._n, self._b, kind=self._kind, graph=graph,
-                                     **self._common)
-                if state["walker"] is not None:
-                    walker.load_state(state["walker"])
-            epoch = _int(state["epoch"], "epoch")
-            pos = _int(state["pos"], "pos")
-            if epoch < 0 or not 0 <= pos < self._bpe:
-                raise ValueError("state: epoch %d, position %d out of range" % (epoch, pos))
-            since_build = _int(state["since_build"], "since_build")
-            builds = _int(state["builds"], "builds")
+            dim = state["dim"]
+            if dim is not None:
+                dim = _int(dim, "dim")
+            core = self._make_core(1 if dim is None else dim)
+            core.load_state(state["batcher"])  # ValueError on mismatch
+            warned = bool(state.get("warned", False))
         except KeyError as e:
             raise ValueError("state: missing entry %s" % e) from None
-        self._uniform = uniform
-        self._walker = walker
-        self._graph = graph
-        self._store = store
-        self._epoch = epoch
-        self._pos = pos
-        self._since_build = since_build
-        self._builds = builds
-        self._built_version = None
-        if store is not None and not state.get("store_dirty", True):
-            self._built_version = store.version
-        self._warned = bool(state.get("warned", False))
+        self._enter()
+        try:
+            self._core = core
+            self._dim = dim
+            self._pending.clear()
+            self._trained = None
+            self._warned = warned
+        finally:
+            self._lock.release()
 
     def __getstate__(self):
-        return {"kwargs": dict(self._kw), "state": self.state_dict()}
+        # a pickled sampler is a clone: its exact current position
+        return {"kwargs": dict(self._kw),
+                "state": self.state_dict(position=self._core.position)}
 
     def __setstate__(self, d):
         self.__init__(**d["kwargs"])
@@ -648,8 +696,9 @@ class BatchSampler:
     def __repr__(self):
         kw = self._kw
         return ("BatchSampler(num_samples=%d, batch_size=%d, sampler=%r, M=%d, "
-                "K=%d, alpha=%g, refresh_every=%d, rank=%d, world_size=%d, "
-                "epoch=%d, batch_index=%d, graph_builds=%d)"
+                "K=%d, alpha=%g, refresh_every=%d, epoch_mode=%r, rank=%d, "
+                "world_size=%d, epoch=%d, batch_index=%d, graph_builds=%d)"
                 % (kw["num_samples"], kw["batch_size"], kw["sampler"], kw["M"],
-                   kw["K"], kw["alpha"], kw["refresh_every"], kw["rank"],
-                   kw["world_size"], self._epoch, self._pos, self._builds))
+                   kw["K"], kw["alpha"], kw["refresh_every"], kw["epoch_mode"],
+                   kw["rank"], kw["world_size"], self.epoch, self.batch_index,
+                   self.num_graph_builds))

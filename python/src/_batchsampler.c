@@ -1,9 +1,9 @@
 /*
  * _batchsampler.c — CPython extension over the public header batchsampler.h.
  *
- * A thin layer: three types (Graph, EmbStore, Sampler) and a few functions.
+ * A thin layer: three types (Graph, Sampler, Batcher) and a few functions.
  * The Python package batchsampler/__init__.py builds the user-facing API
- * (BatchSampler, ProximityGraph, batch_stats) on top of it.
+ * (BatchSampler over Batcher, ProximityGraph, batch_stats) on top of it.
  *
  * Arrays come in through the buffer protocol (numpy arrays, memoryviews,
  * array.array, bytes ...), so building needs no numpy headers.  They must be
@@ -24,6 +24,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +59,16 @@ static PyObject *raise_bs(const bs_error *e)
     case BS_ERR_DATA:
     default: type = PyExc_ValueError; break;
     }
-    if (e->msg[0])
+    /* The library's messages name CLI flags in one place: say it the
+       Python way. */
+    static const char cli_flag[] = "--mode exact", py_arg[] = "mode=\"exact\"";
+    const char *flag = strstr(e->msg, cli_flag);
+    if (flag) {
+        char msg[sizeof e->msg + sizeof py_arg];
+        snprintf(msg, sizeof msg, "%.*s%s%s", (int)(flag - e->msg), e->msg,
+                 py_arg, flag + sizeof cli_flag - 1);
+        PyErr_SetString(type, msg);
+    } else if (e->msg[0])
         PyErr_SetString(type, e->msg);
     else
         PyErr_Format(type, "batchsampler: %s", bs_status_name(e->code));
@@ -101,6 +111,8 @@ static elem_kind buffer_kind(const Py_buffer *v)
     }
 }
 
+/* A dtype name for messages: numpy's name when the buffer's struct code
+   is a single known one (float16 exports 'e'), else the code itself. */
 static const char *kind_name(const Py_buffer *v)
 {
     switch (buffer_kind(v)) {
@@ -108,7 +120,35 @@ static const char *kind_name(const Py_buffer *v)
     case K_F64: return "float64";
     case K_I32: return "int32";
     case K_I64: return "int64";
-    default: return v->format ? v->format : "bytes";
+    default: break;
+    }
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return v->format ? v->format : "bytes";
+    switch (f[0]) {
+    case 'e': return "float16";
+    case 'f': return "float32";
+    case 'd': return "float64";
+    case 'g': return "longdouble";
+    case '?': return "bool";
+    case 'b': return "int8";
+    case 'B': return "uint8";
+    case 'h': return "int16";
+    case 'H': return "uint16";
+    case 'i':
+    case 'l':
+    case 'q': return v->itemsize == 2 ? "int16" : "int";
+    case 'I':
+    case 'L':
+    case 'Q':
+        switch (v->itemsize) {
+        case 4: return "uint32";
+        case 8: return "uint64";
+        default: return "unsigned int";
+        }
+    default: return v->format;
     }
 }
 
@@ -177,6 +217,28 @@ static int get_matrix_f32(PyObject *obj, Py_buffer *v, int64_t *n, int64_t *d,
     }
     *n = (int64_t)v->shape[0];
     *d = (int64_t)v->shape[1];
+    return 0;
+}
+
+/* Optional initial rows: None, or a float32 (n, d) matrix whose buffer v
+   the caller releases when *init is set. */
+static int get_init(PyObject *o, Py_buffer *v, int64_t n, int64_t d,
+                    const float **init)
+{
+    *init = NULL;
+    if (o == Py_None)
+        return 0;
+    int64_t in, id;
+    if (get_matrix_f32(o, v, &in, &id, "init") < 0)
+        return -1;
+    if (in != n || id != d) {
+        PyErr_Format(PyExc_ValueError,
+                     "init: shape (%lld, %lld), expected (%lld, %lld)",
+                     (long long)in, (long long)id, (long long)n, (long long)d);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    *init = (const float *)v->buf;
     return 0;
 }
 
@@ -385,6 +447,21 @@ static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
                      n, k);
         return NULL;
     }
+    /* The parameters are recorded, not used: still refuse what no build
+       could have had (M = 0 and block = 0 mean "not known"). */
+    if (m < 0 || (m > 0 && p.mode != BS_MODE_EXACT && (m < k || m >= n))) {
+        PyErr_Format(PyExc_ValueError,
+                     "from_arrays: M = %lld with n = %lld, K = %d: expected "
+                     "K <= M < n, or 0 when not known",
+                     m, n, k);
+        return NULL;
+    }
+    if (block < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "from_arrays: block = %d: expected >= 0 (0 = default)",
+                     block);
+        return NULL;
+    }
     Py_buffer nv, sv;
     if (get_buffer(nbro, &nv, 0, "nbr") < 0)
         return NULL;
@@ -418,6 +495,20 @@ static PyObject *Graph_from_arrays(PyObject *cls, PyObject *args, PyObject *kw)
             return NULL;
         }
         sim = (const float *)sv.buf;
+        /* what bs_graph_load would refuse (NaN fails the test too) */
+        for (long long i = 0; i < n * (long long)k; i++) {
+            if (!(sim[i] >= -1.0001f && sim[i] <= 1.0001f)) {
+                char val[32];
+                snprintf(val, sizeof val, "%g", (double)sim[i]);
+                PyErr_Format(PyExc_ValueError,
+                             "sim: row %lld similarity %lld is %s: expected "
+                             "a finite cosine in [-1.0001, 1.0001]",
+                             i / k, i % k, val);
+                PyBuffer_Release(&sv);
+                PyBuffer_Release(&nv);
+                return NULL;
+            }
+        }
     }
     bs_error e;
     err_init(&e);
@@ -564,18 +655,8 @@ static PyTypeObject Graph_Type = {
 };
 
 /* ------------------------------------------------------------------------ */
-/* EmbStore                                                                  */
+/* Shared by Sampler and Batcher                                             */
 /* ------------------------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD bs_embstore *s;
-    uint8_t *written; /* n flags: row written at least once */
-    int64_t n_written;
-    uint64_t version; /* bumped by every successful update */
-    int busy;
-} EmbStoreObject;
-
-static PyTypeObject EmbStore_Type;
 
 static int busy_enter(int *busy, const char *what)
 {
@@ -590,285 +671,42 @@ static int busy_enter(int *busy, const char *what)
     return 0;
 }
 
-static void EmbStore_dealloc(EmbStoreObject *self)
+/* A list of ints from ids[0..count). */
+static PyObject *ids_list(const int64_t *ids, int64_t count)
 {
-    bs_embstore_free(self->s);
-    free(self->written);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* EmbStore(n, d, init=None) */
-static PyObject *EmbStore_new(PyTypeObject *type, PyObject *args, PyObject *kw)
-{
-    static char *kwl[] = {"n", "d", "init", NULL};
-    long long n, d;
-    PyObject *inito = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|O:EmbStore", kwl, &n, &d,
-                                     &inito))
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    if (!list)
         return NULL;
-    if (n < 1 || d < 1) {
-        PyErr_Format(PyExc_ValueError,
-                     "embedding store %lld x %lld: expected n >= 1, d >= 1", n,
-                     d);
-        return NULL;
-    }
-    Py_buffer v;
-    const float *init = NULL;
-    if (inito != Py_None) {
-        int64_t in, id;
-        if (get_matrix_f32(inito, &v, &in, &id, "init") < 0)
-            return NULL;
-        if (in != n || id != d) {
-            PyErr_Format(PyExc_ValueError,
-                         "init: shape (%lld, %lld), expected (%lld, %lld)",
-                         (long long)in, (long long)id, n, d);
-            PyBuffer_Release(&v);
-            return NULL;
-        }
-        init = (const float *)v.buf;
-    }
-    EmbStoreObject *self = (EmbStoreObject *)type->tp_alloc(type, 0);
-    bs_error e;
-    err_init(&e);
-    bs_status st = BS_OK;
-    if (self) {
-        self->written = calloc((size_t)n, 1);
-        if (!self->written) {
-            PyErr_NoMemory();
-        } else {
-            st = bs_embstore_create(n, d, init, &self->s, &e);
-            if (st == BS_OK && init) {
-                memset(self->written, 1, (size_t)n);
-                self->n_written = n;
-            }
-        }
-    }
-    if (init)
-        PyBuffer_Release(&v);
-    if (!self)
-        return NULL;
-    if (!self->written) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    if (st != BS_OK) {
-        Py_DECREF(self);
-        return raise_bs(&e);
-    }
-    return (PyObject *)self;
-}
-
-/* update(ids, rows): ids int64/int32 (b,), rows float32 (b, d) */
-static PyObject *EmbStore_update(EmbStoreObject *self, PyObject *args)
-{
-    PyObject *ido, *rowo;
-    if (!PyArg_ParseTuple(args, "OO:update", &ido, &rowo))
-        return NULL;
-    if (busy_enter(&self->busy, "EmbStore") < 0)
-        return NULL;
-    PyObject *ret = NULL;
-    Py_buffer iv, rv;
-    const int64_t *ids;
-    int64_t *tmp = NULL, count, rn, rd;
-    if (get_ids(ido, &iv, &ids, &tmp, &count, "indices") < 0)
-        goto out;
-    if (get_matrix_f32(rowo, &rv, &rn, &rd, "embeddings") < 0)
-        goto out_ids;
-    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
-    if (rn != count || rd != d) {
-        PyErr_Format(PyExc_ValueError,
-                     "update: embeddings of shape (%lld, %lld) for %lld "
-                     "indices: expected (%lld, %lld)",
-                     (long long)rn, (long long)rd, (long long)count,
-                     (long long)count, (long long)d);
-        goto out_rows;
-    }
-    bs_error e;
-    err_init(&e);
-    bs_status st = BS_OK;
-    if (count > 0)
-        st = bs_check_embeddings((const float *)rv.buf, count, d, &e);
-    if (st == BS_OK)
-        st = bs_embstore_update(self->s, ids, count, (const float *)rv.buf, &e);
-    if (st != BS_OK) {
-        raise_bs(&e);
-        goto out_rows;
-    }
     for (int64_t i = 0; i < count; i++) {
-        /* ids were range-checked by bs_embstore_update */
-        if (ids[i] >= 0 && ids[i] < n && !self->written[ids[i]]) {
-            self->written[ids[i]] = 1;
-            self->n_written++;
+        PyObject *v = PyLong_FromLongLong(ids[i]);
+        if (!v) {
+            Py_DECREF(list);
+            return NULL;
         }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, v);
     }
-    if (count > 0)
-        self->version++;
-    ret = Py_None;
-    Py_INCREF(ret);
-out_rows:
-    PyBuffer_Release(&rv);
-out_ids:
-    free(tmp);
-    PyBuffer_Release(&iv);
-out:
-    self->busy = 0;
-    return ret;
+    return list;
 }
 
-/* build_graph(m, k, mode, seed, block=0, threads=0) -> Graph */
-static PyObject *EmbStore_build_graph(EmbStoreObject *self, PyObject *args,
-                                      PyObject *kw)
+/* set_epoch(e) of a sampler or batcher: fn(obj, e) without the GIL. */
+static PyObject *set_epoch_call(void *obj, int *busy, const char *what,
+                                bs_status (*fn)(void *, int64_t, bs_error *),
+                                PyObject *arg)
 {
-    static char *kwl[] = {"m", "k", "mode", "seed", "block", "threads", NULL};
-    long long m;
-    int k, block = 0, threads = 0;
-    const char *mode;
-    unsigned long long seed;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LisK|ii:build_graph", kwl, &m,
-                                     &k, &mode, &seed, &block, &threads))
+    long long epoch = PyLong_AsLongLong(arg);
+    if (epoch == -1 && PyErr_Occurred())
         return NULL;
-    bs_graph_params p;
-    if (fill_graph_params(&p, m, k, mode, seed, block, threads) < 0)
-        return NULL;
-    int64_t n = bs_embstore_n(self->s);
-    if (self->n_written < n) {
-        PyErr_Format(PyExc_ValueError,
-                     "embedding store: %lld of %lld rows never written; "
-                     "update every row before building a graph",
-                     (long long)(n - self->n_written), (long long)n);
-        return NULL;
-    }
-    if (busy_enter(&self->busy, "EmbStore") < 0)
+    if (busy_enter(busy, what) < 0)
         return NULL;
     bs_error e;
     err_init(&e);
-    bs_graph *g = NULL;
     bs_status st;
-    p.progress = progress_check_signals;
-    const float *x = bs_embstore_data(self->s);
-    int64_t d = bs_embstore_d(self->s);
-    Py_BEGIN_ALLOW_THREADS st = bs_graph_params_check(&p, n, &e);
-    if (st == BS_OK)
-        st = bs_graph_build(x, n, d, &p, &g, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
+    Py_BEGIN_ALLOW_THREADS st = fn(obj, epoch, &e);
+    Py_END_ALLOW_THREADS *busy = 0;
     if (st != BS_OK)
         return raise_bs(&e);
-    return graph_wrap(g);
+    Py_RETURN_NONE;
 }
-
-/* get_state() -> (data bytes n*d float32, written bytes n uint8) */
-static PyObject *EmbStore_get_state(EmbStoreObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
-    return Py_BuildValue("(y#y#)", (const char *)bs_embstore_data(self->s),
-                         (Py_ssize_t)(n * d * 4), (const char *)self->written,
-                         (Py_ssize_t)n);
-}
-
-/* set_state(data, written): inverse of get_state */
-static PyObject *EmbStore_set_state(EmbStoreObject *self, PyObject *args)
-{
-    Py_buffer dv, wv;
-    if (!PyArg_ParseTuple(args, "y*y*:set_state", &dv, &wv))
-        return NULL;
-    PyObject *ret = NULL;
-    int64_t n = bs_embstore_n(self->s), d = bs_embstore_d(self->s);
-    if (dv.len != (Py_ssize_t)(n * d * 4) || wv.len != (Py_ssize_t)n) {
-        PyErr_Format(PyExc_ValueError,
-                     "embedding store state: %zd + %zd bytes, expected "
-                     "%lld + %lld for a %lld x %lld store",
-                     dv.len, wv.len, (long long)(n * d * 4), (long long)n,
-                     (long long)n, (long long)d);
-        goto out;
-    }
-    if (busy_enter(&self->busy, "EmbStore") < 0)
-        goto out;
-    /* write all rows in chunks through the public update call */
-    enum { CHUNK = 4096 };
-    int64_t idx[CHUNK];
-    bs_error e;
-    err_init(&e);
-    for (int64_t lo = 0; lo < n; lo += CHUNK) {
-        int64_t c = n - lo < CHUNK ? n - lo : CHUNK;
-        for (int64_t i = 0; i < c; i++)
-            idx[i] = lo + i;
-        if (bs_embstore_update(self->s, idx, c, (const float *)dv.buf + lo * d,
-                               &e) != BS_OK) {
-            self->busy = 0;
-            raise_bs(&e);
-            goto out;
-        }
-    }
-    const uint8_t *w = wv.buf;
-    self->n_written = 0;
-    for (int64_t i = 0; i < n; i++) {
-        self->written[i] = w[i] ? 1 : 0;
-        self->n_written += self->written[i];
-    }
-    self->version++;
-    self->busy = 0;
-    ret = Py_None;
-    Py_INCREF(ret);
-out:
-    PyBuffer_Release(&dv);
-    PyBuffer_Release(&wv);
-    return ret;
-}
-
-static PyObject *EmbStore_get_n(EmbStoreObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLongLong(bs_embstore_n(self->s));
-}
-static PyObject *EmbStore_get_d(EmbStoreObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLongLong(bs_embstore_d(self->s));
-}
-static PyObject *EmbStore_get_written(EmbStoreObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromLongLong(self->n_written);
-}
-static PyObject *EmbStore_get_version(EmbStoreObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLongLong(self->version);
-}
-
-static PyMethodDef EmbStore_methods[] = {
-    {"update", (PyCFunction)EmbStore_update, METH_VARARGS,
-     "update(indices, rows): overwrites rows (float32 (b, d)) at indices."},
-    {"build_graph", BS_KWFUNC(EmbStore_build_graph),
-     METH_VARARGS | METH_KEYWORDS,
-     "build_graph(m, k, mode, seed, block=0, threads=0) -> Graph"},
-    {"get_state", (PyCFunction)EmbStore_get_state, METH_NOARGS,
-     "get_state() -> (data bytes, written-mask bytes)"},
-    {"set_state", (PyCFunction)EmbStore_set_state, METH_VARARGS,
-     "set_state(data, written)"},
-    {NULL, NULL, 0, NULL}};
-
-static PyGetSetDef EmbStore_getset[] = {
-    {"n", (getter)EmbStore_get_n, NULL, "rows", NULL},
-    {"d", (getter)EmbStore_get_d, NULL, "columns", NULL},
-    {"written", (getter)EmbStore_get_written, NULL,
-     "rows written at least once", NULL},
-    {"version", (getter)EmbStore_get_version, NULL,
-     "number of non-empty updates so far", NULL},
-    {NULL, NULL, NULL, NULL, NULL}};
-
-static PyTypeObject EmbStore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name =
-        "batchsampler._batchsampler.EmbStore",
-    .tp_basicsize = sizeof(EmbStoreObject),
-    .tp_dealloc = (destructor)EmbStore_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "EmbStore(n, d, init=None): latest embedding of every instance.",
-    .tp_methods = EmbStore_methods,
-    .tp_getset = EmbStore_getset,
-    .tp_new = EmbStore_new,
-};
 
 /* ------------------------------------------------------------------------ */
 /* Sampler                                                                   */
@@ -896,7 +734,7 @@ static void Sampler_dealloc(SamplerObject *self)
 /*
  * Sampler(n, batch_size, kind="rwr", graph=None, alpha=0.2,
  *         schedule="constant", tau=0.0, max_steps=0, batches_per_epoch=0,
- *         drop_last=False, rank=0, world=1, seed=0)
+ *         drop_last=False, rank=0, world=1, seed=0, epoch_mode="fixed")
  */
 static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -904,17 +742,17 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                           "graph",     "alpha",      "schedule",
                           "tau",       "max_steps",  "batches_per_epoch",
                           "drop_last", "rank",       "world",
-                          "seed",      NULL};
+                          "seed",      "epoch_mode", NULL};
     long long n, b, max_steps = 0, bpe = 0;
-    const char *kind = "rwr", *schedule = "constant";
+    const char *kind = "rwr", *schedule = "constant", *epoch_mode = "fixed";
     PyObject *grapho = Py_None;
     double alpha = 0.2, tau = 0.0;
     int drop_last = 0, rank = 0, world = 1;
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|sOdsdLLpiiK:Sampler", kwl,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|sOdsdLLpiiKs:Sampler", kwl,
                                      &n, &b, &kind, &grapho, &alpha, &schedule,
                                      &tau, &max_steps, &bpe, &drop_last, &rank,
-                                     &world, &seed))
+                                     &world, &seed, &epoch_mode))
         return NULL;
     bs_sampler_params p;
     bs_sampler_params_default(&p);
@@ -922,16 +760,9 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     err_init(&e);
     if (bs_sampler_kind_parse(kind, &p.kind, &e) != BS_OK)
         return raise_bs(&e);
-    if (strcmp(schedule, "constant") == 0) {
-        p.schedule = BS_ALPHA_CONSTANT;
-    } else if (strcmp(schedule, "decay") == 0) {
-        p.schedule = BS_ALPHA_DECAY;
-    } else {
-        PyErr_Format(PyExc_ValueError,
-                     "alpha_schedule '%s': expected constant or decay",
-                     schedule);
-        return NULL;
-    }
+    if (bs_alpha_schedule_parse(schedule, &p.schedule, &e) != BS_OK ||
+        bs_epoch_mode_parse(epoch_mode, &p.epoch_mode, &e) != BS_OK)
+        return raise_bs(&e);
     if (grapho != Py_None && !PyObject_TypeCheck(grapho, &Graph_Type)) {
         PyErr_Format(PyExc_TypeError,
                      "graph: expected a Graph or None, got "
@@ -995,35 +826,18 @@ static PyObject *Sampler_next(SamplerObject *self, PyObject *noargs)
                      (long long)count, (long long)self->b);
         return NULL;
     }
-    PyObject *list = PyList_New((Py_ssize_t)count);
-    if (!list)
-        return NULL;
-    for (int64_t i = 0; i < count; i++) {
-        PyObject *v = PyLong_FromLongLong(self->buf[i]);
-        if (!v) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, v);
-    }
-    return list;
+    return ids_list(self->buf, count);
+}
+
+static bs_status sampler_set_epoch(void *s, int64_t epoch, bs_error *err)
+{
+    return bs_sampler_set_epoch(s, epoch, err);
 }
 
 static PyObject *Sampler_set_epoch(SamplerObject *self, PyObject *arg)
 {
-    long long epoch = PyLong_AsLongLong(arg);
-    if (epoch == -1 && PyErr_Occurred())
-        return NULL;
-    if (busy_enter(&self->busy, "Sampler") < 0)
-        return NULL;
-    bs_error e;
-    err_init(&e);
-    bs_status st;
-    Py_BEGIN_ALLOW_THREADS st = bs_sampler_set_epoch(self->s, epoch, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
-    if (st != BS_OK)
-        return raise_bs(&e);
-    Py_RETURN_NONE;
+    return set_epoch_call(self->s, &self->busy, "Sampler", sampler_set_epoch,
+                          arg);
 }
 
 static PyObject *Sampler_set_graph(SamplerObject *self, PyObject *arg)
@@ -1147,10 +961,440 @@ static PyTypeObject Sampler_Type = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Sampler(n, batch_size, kind='rwr', graph=None, alpha=0.2, "
               "schedule='constant', tau=0.0, max_steps=0, "
-              "batches_per_epoch=0, drop_last=False, rank=0, world=1, seed=0)",
+              "batches_per_epoch=0, drop_last=False, rank=0, world=1, seed=0, "
+              "epoch_mode='fixed')",
     .tp_methods = Sampler_methods,
     .tp_getset = Sampler_getset,
     .tp_new = Sampler_new,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Batcher: the whole policy (bs_batcher)                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD bs_batcher *b;
+    int64_t *buf; /* batch_size ids */
+    int64_t bsz, n, dim;
+    /* A Graph copy of the graph in force, reused while (graph pointer,
+       builds) is unchanged: a new graph is always allocated while the old
+       one is alive, and at most one install happens per value of builds. */
+    PyObject *graph_copy;
+    const bs_graph *graph_key;
+    int64_t graph_builds_key;
+    int busy;
+} BatcherObject;
+
+static PyTypeObject Batcher_Type;
+
+static void Batcher_dealloc(BatcherObject *self)
+{
+    if (self->b) {
+        bs_batcher *b = self->b;
+        self->b = NULL;
+        /* waits for a rebuild in flight: let other threads run meanwhile */
+        Py_BEGIN_ALLOW_THREADS bs_batcher_free(b);
+        Py_END_ALLOW_THREADS
+    }
+    Py_CLEAR(self->graph_copy);
+    free(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/*
+ * Batcher(n, batch_size, kind="rwr", alpha=0.2, schedule="constant",
+ *         tau=0.0, max_steps=0, epoch_mode="fixed", batches_per_epoch=0,
+ *         drop_last=False, rank=0, world=1, seed=0, mode="shared", m=1000,
+ *         k=100, block=0, threads=0, dim=128, warmup_epochs=1,
+ *         refresh_every=100, refresh_lag=0, history=0, init=None)
+ */
+static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwl[] = {"n",           "batch_size",    "kind",
+                          "alpha",       "schedule",      "tau",
+                          "max_steps",   "epoch_mode",    "batches_per_epoch",
+                          "drop_last",   "rank",          "world",
+                          "seed",        "mode",          "m",
+                          "k",           "block",         "threads",
+                          "dim",         "warmup_epochs", "refresh_every",
+                          "refresh_lag", "history",       "init",
+                          NULL};
+    long long n, bsz, max_steps = 0, bpe = 0, m = 1000, dim = 128, warmup = 1,
+                      refresh_every = 100, lag = 0, history = 0;
+    const char *kind = "rwr", *schedule = "constant", *epoch_mode = "fixed",
+               *mode = "shared";
+    double alpha = 0.2, tau = 0.0;
+    int drop_last = 0, rank = 0, world = 1, k = 100, block = 0, threads = 0;
+    unsigned long long seed = 0;
+    PyObject *inito = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "LL|sdsdLsLpiiKsLiiiLLLLLO:Batcher", kwl, &n, &bsz, &kind,
+            &alpha, &schedule, &tau, &max_steps, &epoch_mode, &bpe, &drop_last,
+            &rank, &world, &seed, &mode, &m, &k, &block, &threads, &dim,
+            &warmup, &refresh_every, &lag, &history, &inito))
+        return NULL;
+    bs_batcher_params p;
+    bs_batcher_params_default(&p);
+    bs_error e;
+    err_init(&e);
+    if (bs_sampler_kind_parse(kind, &p.sampler.kind, &e) != BS_OK ||
+        bs_alpha_schedule_parse(schedule, &p.sampler.schedule, &e) != BS_OK ||
+        bs_epoch_mode_parse(epoch_mode, &p.sampler.epoch_mode, &e) != BS_OK ||
+        bs_graph_mode_parse(mode, &p.graph.mode, &e) != BS_OK)
+        return raise_bs(&e);
+    /* the binding needs these to size its buffers; everything else is the
+       library's to check */
+    if (bsz < 1) {
+        PyErr_Format(PyExc_ValueError, "batch_size = %lld: expected >= 1", bsz);
+        return NULL;
+    }
+    if (dim < 1) {
+        PyErr_Format(PyExc_ValueError, "dim = %lld: expected >= 1", dim);
+        return NULL;
+    }
+    p.sampler.batch_size = bsz;
+    p.sampler.alpha = alpha;
+    p.sampler.tau = tau;
+    p.sampler.max_steps = max_steps;
+    p.sampler.batches_per_epoch = bpe;
+    p.sampler.drop_last = drop_last;
+    p.sampler.rank = rank;
+    p.sampler.world = world;
+    p.sampler.seed = seed;
+    p.graph.m = m;
+    p.graph.k = k;
+    p.graph.block = block;
+    p.graph.threads = threads;
+    p.dim = dim;
+    p.warmup_epochs = warmup;
+    p.refresh_every = refresh_every;
+    p.refresh_lag = lag;
+    p.history = history;
+
+    Py_buffer v;
+    const float *init = NULL;
+    if (get_init(inito, &v, n, dim, &init) < 0)
+        return NULL;
+    BatcherObject *self = (BatcherObject *)type->tp_alloc(type, 0);
+    bs_status st = BS_ERR_NOMEM;
+    if (self) {
+        self->bsz = bsz;
+        self->n = n;
+        self->dim = dim;
+        self->buf = malloc((size_t)bsz * sizeof *self->buf);
+        if (self->buf) {
+            Py_BEGIN_ALLOW_THREADS st =
+                bs_batcher_create(&p, n, init, &self->b, &e);
+            Py_END_ALLOW_THREADS
+        }
+    }
+    if (init)
+        PyBuffer_Release(&v);
+    if (!self)
+        return NULL;
+    if (!self->buf) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    if (st != BS_OK) {
+        Py_DECREF(self);
+        return raise_bs(&e);
+    }
+    return (PyObject *)self;
+}
+
+/* next() -> list of batch_size ids */
+static PyObject *Batcher_next(BatcherObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (busy_enter(&self->busy, "Batcher") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    /* may build a graph or wait for the background rebuild */
+    Py_BEGIN_ALLOW_THREADS st = bs_batcher_next(self->b, self->buf, NULL, &e);
+    Py_END_ALLOW_THREADS self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return ids_list(self->buf, self->bsz);
+}
+
+/* Checks the rows (all-zero ones too, which would fail only later, in a
+   graph build) and writes them.  Runs without the GIL. */
+static bs_status batcher_write(BatcherObject *self, const int64_t *ids,
+                               int64_t count, const float *rows, bs_error *e)
+{
+    bs_status st = BS_OK;
+    if (count > 0)
+        st = bs_check_embeddings(rows, count, self->dim, e);
+    if (st == BS_OK)
+        st = bs_batcher_update(self->b, ids, count, rows, e);
+    return st;
+}
+
+/* update(ids, rows): ids int64/int32 (c,), rows float32 (c, dim) */
+static PyObject *Batcher_update(BatcherObject *self, PyObject *args)
+{
+    PyObject *ido, *rowo;
+    if (!PyArg_ParseTuple(args, "OO:update", &ido, &rowo))
+        return NULL;
+    if (busy_enter(&self->busy, "Batcher") < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    Py_buffer iv, rv;
+    const int64_t *ids;
+    int64_t *tmp = NULL, count, rn, rd;
+    if (get_ids(ido, &iv, &ids, &tmp, &count, "indices") < 0)
+        goto out;
+    if (get_matrix_f32(rowo, &rv, &rn, &rd, "embeddings") < 0)
+        goto out_ids;
+    if (rn != count || rd != self->dim) {
+        PyErr_Format(PyExc_ValueError,
+                     "update: embeddings of shape (%lld, %lld) for %lld "
+                     "indices: expected (%lld, %lld)",
+                     (long long)rn, (long long)rd, (long long)count,
+                     (long long)count, (long long)self->dim);
+        goto out_rows;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS st = batcher_write(self, ids, count, rv.buf, &e);
+    Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
+    else ret = Py_NewRef(Py_None);
+out_rows:
+    PyBuffer_Release(&rv);
+out_ids:
+    free(tmp);
+    PyBuffer_Release(&iv);
+out:
+    self->busy = 0;
+    return ret;
+}
+
+static bs_status batcher_set_epoch(void *b, int64_t epoch, bs_error *err)
+{
+    return bs_batcher_set_epoch(b, epoch, err);
+}
+
+static PyObject *Batcher_set_epoch(BatcherObject *self, PyObject *arg)
+{
+    return set_epoch_call(self->b, &self->busy, "Batcher", batcher_set_epoch,
+                          arg);
+}
+
+/* save_state(at=-1) -> bytes */
+static PyObject *Batcher_save_state(BatcherObject *self, PyObject *args,
+                                    PyObject *kw)
+{
+    static char *kwl[] = {"at", NULL};
+    long long at = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|L:save_state", kwl, &at))
+        return NULL;
+    if (busy_enter(&self->busy, "Batcher") < 0)
+        return NULL;
+    bs_error e;
+    err_init(&e);
+    void *buf = NULL;
+    size_t len = 0;
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS st =
+        bs_batcher_save_state(self->b, at, &buf, &len, &e);
+    Py_END_ALLOW_THREADS self->busy = 0;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    PyObject *out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+    free(buf);
+    return out;
+}
+
+static PyObject *Batcher_load_state(BatcherObject *self, PyObject *arg)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (busy_enter(&self->busy, "Batcher") < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS st =
+        bs_batcher_load_state(self->b, v.buf, (size_t)v.len, &e);
+    Py_END_ALLOW_THREADS self->busy = 0;
+    PyBuffer_Release(&v);
+    Py_CLEAR(self->graph_copy);
+    self->graph_key = NULL;
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
+}
+
+/* A Graph holding a copy of g (the batcher's graph changes under it). */
+static PyObject *graph_copy(const bs_graph *g)
+{
+    int64_t n = bs_graph_n(g);
+    int32_t k = bs_graph_k(g);
+    size_t row = (size_t)k, cells = (size_t)n * row;
+    int32_t *nbr = malloc(cells * sizeof *nbr);
+    float *sim = malloc(cells * sizeof *sim);
+    if (!nbr || !sim) {
+        free(nbr);
+        free(sim);
+        return PyErr_NoMemory();
+    }
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(nbr + (size_t)i * row, bs_graph_neighbors(g, i),
+               row * sizeof *nbr);
+        memcpy(sim + (size_t)i * row, bs_graph_similarities(g, i),
+               row * sizeof *sim);
+    }
+    bs_graph_params p;
+    bs_graph_get_params(g, &p);
+    bs_error e;
+    err_init(&e);
+    bs_graph *c = NULL;
+    bs_status st = bs_graph_from_arrays(n, k, nbr, sim, &p, &c, &e);
+    free(nbr);
+    free(sim);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    return graph_wrap(c);
+}
+
+static PyObject *Batcher_get_graph(BatcherObject *self, void *c)
+{
+    (void)c;
+    const bs_graph *g = bs_batcher_graph(self->b);
+    if (!g)
+        Py_RETURN_NONE;
+    int64_t builds = bs_batcher_builds(self->b);
+    if (!self->graph_copy || self->graph_key != g ||
+        self->graph_builds_key != builds) {
+        PyObject *copy = graph_copy(g);
+        if (!copy)
+            return NULL;
+        Py_XSETREF(self->graph_copy, copy);
+        self->graph_key = g;
+        self->graph_builds_key = builds;
+    }
+    return Py_NewRef(self->graph_copy);
+}
+
+#define BATCHER_INT_GETTER(name, expr)                                         \
+    static PyObject *Batcher_get_##name(BatcherObject *self, void *c)          \
+    {                                                                          \
+        (void)c;                                                               \
+        return PyLong_FromLongLong((long long)(expr));                         \
+    }
+BATCHER_INT_GETTER(position, bs_batcher_position(self->b))
+BATCHER_INT_GETTER(epoch, bs_batcher_epoch(self->b))
+BATCHER_INT_GETTER(batch_index, bs_batcher_batch_index(self->b))
+BATCHER_INT_GETTER(epoch_length, bs_batcher_epoch_length(self->b))
+BATCHER_INT_GETTER(builds, bs_batcher_builds(self->b))
+BATCHER_INT_GETTER(n, self->n)
+BATCHER_INT_GETTER(batch_size, self->bsz)
+BATCHER_INT_GETTER(dim, self->dim)
+
+static PyObject *Batcher_get_last_from_graph(BatcherObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(bs_batcher_last_from_graph(self->b));
+}
+
+/* rows written at least once; 0 without a store (uniform kind) */
+static PyObject *Batcher_get_written(BatcherObject *self, void *c)
+{
+    (void)c;
+    const bs_embstore *s = bs_batcher_store(self->b);
+    return PyLong_FromLongLong(s ? (long long)bs_embstore_written(s) : 0);
+}
+
+static PyObject *Batcher_get_store_version(BatcherObject *self, void *c)
+{
+    (void)c;
+    const bs_embstore *s = bs_batcher_store(self->b);
+    return PyLong_FromUnsignedLongLong(s ? bs_embstore_version(s) : 0);
+}
+
+/* alpha of the graph sampler's epoch, None before the first graph */
+static PyObject *Batcher_get_alpha(BatcherObject *self, void *c)
+{
+    (void)c;
+    const bs_sampler *s = bs_batcher_graph_sampler(self->b);
+    if (!s)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(bs_sampler_alpha(s));
+}
+
+static PyObject *Batcher_get_times(BatcherObject *self, void *c)
+{
+    (void)c;
+    double build = 0, wait = 0, sample = 0;
+    bs_batcher_times(self->b, &build, &wait, &sample);
+    return Py_BuildValue("{s:d,s:d,s:d}", "build_s", build, "wait_s", wait,
+                         "sample_s", sample);
+}
+
+static PyMethodDef Batcher_methods[] = {
+    {"next", (PyCFunction)Batcher_next, METH_NOARGS,
+     "next() -> list of batch_size ids (epoch after epoch, never ends)"},
+    {"update", (PyCFunction)Batcher_update, METH_VARARGS,
+     "update(ids, rows): writes float32 (c, dim) rows into the store"},
+    {"set_epoch", (PyCFunction)Batcher_set_epoch, METH_O,
+     "set_epoch(e): go to the first batch of epoch e (no-op if there)"},
+    {"save_state", BS_KWFUNC(Batcher_save_state), METH_VARARGS | METH_KEYWORDS,
+     "save_state(at=-1) -> bytes: resume at position `at` (-1 = current; "
+     "else one of the last `history` positions)"},
+    {"load_state", (PyCFunction)Batcher_load_state, METH_O,
+     "load_state(blob): restores a save_state() blob"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Batcher_getset[] = {
+    {"position", (getter)Batcher_get_position, NULL,
+     "batches issued so far (epoch * epoch_length + batch_index)", NULL},
+    {"epoch", (getter)Batcher_get_epoch, NULL, "epoch of the next batch", NULL},
+    {"batch_index", (getter)Batcher_get_batch_index, NULL,
+     "index of the next batch in its epoch", NULL},
+    {"epoch_length", (getter)Batcher_get_epoch_length, NULL,
+     "batches per epoch", NULL},
+    {"builds", (getter)Batcher_get_builds, NULL, "graph rebuilds started",
+     NULL},
+    {"last_from_graph", (getter)Batcher_get_last_from_graph, NULL,
+     "whether the last batch came from the graph sampler", NULL},
+    {"graph", (getter)Batcher_get_graph, NULL,
+     "a Graph copy of the graph in force, or None", NULL},
+    {"written", (getter)Batcher_get_written, NULL,
+     "store rows written at least once (0 for the uniform kind)", NULL},
+    {"store_version", (getter)Batcher_get_store_version, NULL,
+     "the store's update counter", NULL},
+    {"alpha", (getter)Batcher_get_alpha, NULL,
+     "alpha in force in the graph sampler, or None", NULL},
+    {"times", (getter)Batcher_get_times, NULL,
+     "seconds spent building, waiting for rebuilds and sampling", NULL},
+    {"n", (getter)Batcher_get_n, NULL, "instances", NULL},
+    {"batch_size", (getter)Batcher_get_batch_size, NULL, "B", NULL},
+    {"dim", (getter)Batcher_get_dim, NULL, "row width of update()", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject Batcher_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name =
+        "batchsampler._batchsampler.Batcher",
+    .tp_basicsize = sizeof(BatcherObject),
+    .tp_dealloc = (destructor)Batcher_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc =
+        "Batcher(n, batch_size, kind='rwr', alpha=0.2, schedule='constant', "
+        "tau=0.0, max_steps=0, epoch_mode='fixed', batches_per_epoch=0, "
+        "drop_last=False, rank=0, world=1, seed=0, mode='shared', m=1000, "
+        "k=100, block=0, threads=0, dim=128, warmup_epochs=1, "
+        "refresh_every=100, refresh_lag=0, history=0, init=None): "
+        "bs_batcher, the whole BatchSampler policy.",
+    .tp_methods = Batcher_methods,
+    .tp_getset = Batcher_getset,
+    .tp_new = Batcher_new,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1202,34 +1446,57 @@ static PyObject *mod_check_graph_params(PyObject *m, PyObject *args,
     Py_RETURN_NONE;
 }
 
-/* parse_sampler_kind(s) -> canonical name; ValueError for an unknown one */
-static PyObject *mod_parse_sampler_kind(PyObject *m, PyObject *args)
+/*
+ * canonical_name(what, s) -> the library's name for the value s of a
+ * "sampler" kind, graph "mode", alpha "schedule" ("decay" -> "step") or
+ * "epoch_mode"; ValueError (the library's message) for an unknown value.
+ */
+static PyObject *mod_canonical_name(PyObject *m, PyObject *args)
 {
     (void)m;
-    const char *s;
-    if (!PyArg_ParseTuple(args, "s:parse_sampler_kind", &s))
+    const char *what, *s, *name = NULL;
+    if (!PyArg_ParseTuple(args, "ss:canonical_name", &what, &s))
         return NULL;
     bs_error e;
     err_init(&e);
-    bs_sampler_kind k;
-    if (bs_sampler_kind_parse(s, &k, &e) != BS_OK)
+    bs_status st;
+    if (strcmp(what, "sampler") == 0) {
+        bs_sampler_kind v;
+        if ((st = bs_sampler_kind_parse(s, &v, &e)) == BS_OK)
+            name = bs_sampler_kind_name(v);
+    } else if (strcmp(what, "mode") == 0) {
+        bs_graph_mode v;
+        if ((st = bs_graph_mode_parse(s, &v, &e)) == BS_OK)
+            name = bs_graph_mode_name(v);
+    } else if (strcmp(what, "schedule") == 0) {
+        bs_alpha_schedule v;
+        if ((st = bs_alpha_schedule_parse(s, &v, &e)) == BS_OK)
+            name = bs_alpha_schedule_name(v);
+    } else if (strcmp(what, "epoch_mode") == 0) {
+        bs_epoch_mode v;
+        if ((st = bs_epoch_mode_parse(s, &v, &e)) == BS_OK)
+            name = bs_epoch_mode_name(v);
+    } else {
+        PyErr_Format(PyExc_ValueError,
+                     "canonical_name: '%s': expected sampler, mode, schedule "
+                     "or epoch_mode",
+                     what);
+        return NULL;
+    }
+    if (st != BS_OK)
         return raise_bs(&e);
-    const char *name = bs_sampler_kind_name(k);
     return PyUnicode_FromString(name ? name : s);
 }
 
-/* parse_graph_mode(s) -> canonical name; ValueError for an unknown one */
-static PyObject *mod_parse_graph_mode(PyObject *m, PyObject *args)
+/* graph_seed(seed, r) -> the seed of a batcher's rebuild r */
+static PyObject *mod_graph_seed(PyObject *m, PyObject *args)
 {
     (void)m;
-    const char *s;
-    if (!PyArg_ParseTuple(args, "s:parse_graph_mode", &s))
+    unsigned long long seed;
+    long long r;
+    if (!PyArg_ParseTuple(args, "KL:graph_seed", &seed, &r))
         return NULL;
-    bs_graph_mode g;
-    if (parse_mode(s, &g) < 0)
-        return NULL;
-    const char *name = bs_graph_mode_name(g);
-    return PyUnicode_FromString(name ? name : s);
+    return PyLong_FromUnsignedLongLong(bs_batcher_graph_seed(seed, r));
 }
 
 /* Optional labels: None or an integer vector of n values. */
@@ -1376,10 +1643,11 @@ static PyMethodDef module_methods[] = {
     {"check_graph_params", BS_KWFUNC(mod_check_graph_params),
      METH_VARARGS | METH_KEYWORDS,
      "check_graph_params(n, m, k, mode, block=0)"},
-    {"parse_sampler_kind", mod_parse_sampler_kind, METH_VARARGS,
-     "parse_sampler_kind(s) -> 'uniform' | 'rwr' | 'knn'"},
-    {"parse_graph_mode", mod_parse_graph_mode, METH_VARARGS,
-     "parse_graph_mode(s) -> 'independent' | 'shared' | 'exact'"},
+    {"canonical_name", mod_canonical_name, METH_VARARGS,
+     "canonical_name(what, s): what = 'sampler' | 'mode' | 'schedule' | "
+     "'epoch_mode'; the library's name for s"},
+    {"graph_seed", mod_graph_seed, METH_VARARGS,
+     "graph_seed(seed, r) -> seed of rebuild r (bs_batcher_graph_seed)"},
     {"batch_stats", BS_KWFUNC(mod_batch_stats), METH_VARARGS | METH_KEYWORDS,
      "batch_stats(x, batch, labels=None) -> dict"},
     {"run_stats", BS_KWFUNC(mod_run_stats), METH_VARARGS | METH_KEYWORDS,
@@ -1396,15 +1664,15 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__batchsampler(void)
 {
-    if (PyType_Ready(&Graph_Type) < 0 || PyType_Ready(&EmbStore_Type) < 0 ||
-        PyType_Ready(&Sampler_Type) < 0)
+    if (PyType_Ready(&Graph_Type) < 0 || PyType_Ready(&Sampler_Type) < 0 ||
+        PyType_Ready(&Batcher_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
     if (PyModule_AddObjectRef(m, "Graph", (PyObject *)&Graph_Type) < 0 ||
-        PyModule_AddObjectRef(m, "EmbStore", (PyObject *)&EmbStore_Type) < 0 ||
         PyModule_AddObjectRef(m, "Sampler", (PyObject *)&Sampler_Type) < 0 ||
+        PyModule_AddObjectRef(m, "Batcher", (PyObject *)&Batcher_Type) < 0 ||
         PyModule_AddStringConstant(m, "__version__", bs_version()) < 0) {
         Py_DECREF(m);
         return NULL;

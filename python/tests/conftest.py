@@ -38,3 +38,13 @@ def take(sampler, count):
             if len(out) == count:
                 break
     return out
+
+
+def fake_rows(ids, s, d):
+    """Row(i, s)[j] of tests/batcher_stream.c: deterministic projections of
+    ids at step s, exact in float32, never a zero row, moving with s."""
+    i = np.asarray(ids, dtype=np.int64)[:, None]
+    j = np.arange(d, dtype=np.int64)[None, :]
+    center = (13 * (i % 10) + 7 * j) % 17 - 8
+    noise = (37 * i + 11 * j + 5 * s) % 29 - 14
+    return (2 * (4 * center + noise) + 1).astype(np.float32) / np.float32(16)

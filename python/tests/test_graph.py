@@ -92,6 +92,44 @@ def test_from_arrays_validates():
         bs.ProximityGraph.from_arrays(nbr.astype(np.float32))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1.5, -2.0])
+def test_from_arrays_rejects_bad_similarities(bad, tmp_path):
+    nbr = np.array([[1], [0], [0]], dtype=np.int32)
+    sim = np.array([[0.5], [0.25], [0.0]], dtype=np.float32)
+    bs.ProximityGraph.from_arrays(nbr, sim).save(tmp_path / "ok.bsg")
+    sim[1, 0] = bad
+    with pytest.raises(ValueError, match="row 1 similarity 0"):
+        bs.ProximityGraph.from_arrays(nbr, sim)
+
+
+def test_from_arrays_rejects_bad_parameters():
+    nbr = np.array([[1], [0], [0]], dtype=np.int32)
+    with pytest.raises(ValueError, match="M = -5"):
+        bs.ProximityGraph.from_arrays(nbr, M=-5)
+    with pytest.raises(ValueError, match="M = 3"):
+        bs.ProximityGraph.from_arrays(nbr, M=3)  # M >= n
+    with pytest.raises(ValueError, match="block = -1"):
+        bs.ProximityGraph.from_arrays(nbr, block=-1)
+    bs.ProximityGraph.from_arrays(nbr, M=0)  # 0: not known
+    bs.ProximityGraph.from_arrays(nbr, mode="exact", M=0)
+
+
+def test_dtype_names_in_messages(data):
+    x, _ = data
+    with pytest.raises(TypeError, match="float16") as e:
+        bs.ProximityGraph.build(x.astype(np.float16), M=50, K=5)
+    assert "got e" not in str(e.value)
+    with pytest.raises(TypeError, match="uint8"):
+        bs.batch_stats(x, np.arange(5, dtype=np.uint8))
+
+
+def test_m_at_least_n_names_the_python_argument(data):
+    x, _ = data
+    with pytest.raises(ValueError, match='mode="exact"') as e:
+        bs.ProximityGraph.build(x, M=len(x), K=5)
+    assert "--mode" not in str(e.value)
+
+
 @pytest.mark.parametrize(
     "make, exc",
     [

@@ -229,7 +229,7 @@ def test_load_state_mismatch(data):
     with pytest.raises(ValueError, match="seed"):
         make(batch_size=40, seed=1).load_state_dict(st)
     bad = dict(st)
-    bad["uniform"] = b"garbage"
+    bad["batcher"] = b"garbage"
     c = make(batch_size=40)
     before = take(make(batch_size=40), 2)
     with pytest.raises(ValueError):
@@ -272,6 +272,13 @@ BAD_CTOR = [
     (dict(mode="bogus"), ValueError),
     (dict(sampler="bogus"), ValueError),
     (dict(alpha_schedule="bogus"), ValueError),
+    (dict(epoch_mode="bogus"), ValueError),
+    (dict(epoch_mode=1), TypeError),
+    (dict(refresh_lag=-1), ValueError),
+    (dict(history=-1), ValueError),
+    (dict(warmup_epochs=-1), ValueError),
+    (dict(batches_per_epoch=0), ValueError),
+    (dict(threads=100000), ValueError),
     (dict(rank=2, world_size=2), ValueError),
     (dict(refresh_every=0), ValueError),
     (dict(tau=-1.0), ValueError),
@@ -286,6 +293,41 @@ BAD_CTOR = [
 def test_constructor_rejects(kw, exc):
     with pytest.raises(exc):
         make(**kw)
+
+
+def test_constructor_messages_are_the_library_s():
+    with pytest.raises(ValueError, match="epoch mode 'bogus'|bogus.*fixed"):
+        make(epoch_mode="bogus")
+    with pytest.raises(ValueError, match="bogus.*reference|reference.*bogus"):
+        make(alpha_schedule="bogus")
+    with pytest.raises(ValueError, match="refresh_lag = -1"):
+        make(refresh_lag=-1)
+    with pytest.raises(ValueError, match="history = -1"):
+        make(history=-1)
+    # the library's "--mode exact" hint, said the Python way
+    with pytest.raises(ValueError, match='mode="exact"') as e:
+        make(M=600)
+    assert "--mode" not in str(e.value)
+
+
+def test_alpha_schedules(data):
+    x, _ = data
+    for name in ("constant", "step", "decay", "reference"):
+        s = make(alpha_schedule=name, alpha=0.3, warmup_epochs=0)
+        assert s.state_dict()["params"]["alpha_schedule"] == (
+            "step" if name == "decay" else name)
+    # "decay" is the old name of "step": the same batches
+    runs = []
+    for name in ("decay", "step", "reference"):
+        s = make(alpha_schedule=name, alpha=0.3, warmup_epochs=0, batch_size=60)
+        feed_all(s, x)
+        runs.append(take(s, 60))  # 6 epochs: step lowers alpha at epoch 5
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_refresh_is_removed_with_a_clear_error():
+    with pytest.raises(NotImplementedError, match="refresh_every"):
+        make().refresh()
 
 
 def test_constructor_messages():
