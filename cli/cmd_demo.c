@@ -110,7 +110,7 @@ int cli_cmd_demo(int argc, char **argv)
         c.model.seed = o.seed;
         c.eval_every = 0;
         c.probe = 0;
-        c.batcher.kind = kinds[i];
+        c.batcher.sampler.kind = kinds[i];
         c.batcher.graph.m = 500; /* M << N keeps false negatives rare */
         c.batcher.refresh_every = 20;
         int64_t spe = (o.n + c.model.batch - 1) / c.model.batch;

@@ -38,10 +38,22 @@ static void help(void)
         "  -K K                 neighbours per node (default 100)\n"
         "  --alpha A            rwr restart probability in [0, 1) (default "
         "0.2)\n"
-        "  --alpha-schedule S   constant (default) or decay\n"
+        "  --alpha-schedule S   constant (default), step (0.1 less every 5\n"
+        "                       epochs; 'decay' is its old name) or "
+        "reference\n"
+        "                       (the reference code's: 0.02 less every "
+        "epoch)\n"
+        "  --epoch-mode M       fixed (default: coverage cleared every "
+        "epoch),\n"
+        "                       carry (kept until every image has appeared) "
+        "or\n"
+        "                       exact (every image once per pass)\n"
         "  --graph-mode MODE    rwr graph: shared (default) or independent\n"
         "  --refresh T          rebuild the graph every T batches (default "
         "100)\n"
+        "  --refresh-lag L      build in the background, in force L batches "
+        "after\n"
+        "                       it starts (default 0: at once)\n"
         "  --warmup-epochs W    uniform epochs before the graph sampler "
         "(default 1)\n"
         "\n"
@@ -86,8 +98,10 @@ enum {
     O_SAMPLER = 256,
     O_ALPHA,
     O_SCHED,
+    O_EMODE,
     O_GMODE,
     O_REFRESH,
+    O_LAG,
     O_WARM,
     O_EPOCHS,
     O_SPE,
@@ -128,13 +142,13 @@ static int parse_one(int c, void *ctx)
 {
     train_opts *o = ctx;
     bst_run_cfg *r = &o->run;
-    bst_batcher_cfg *b = &r->batcher;
+    bs_batcher_params *b = &r->batcher;
     bs_error err;
     int64_t v = 0;
     int rc;
     switch (c) {
     case O_SAMPLER:
-        if (bs_sampler_kind_parse(optarg, &b->kind, &err) != BS_OK)
+        if (bs_sampler_kind_parse(optarg, &b->sampler.kind, &err) != BS_OK)
             return cli_usage(cmd,
                              "--sampler '%s': expected rwr, knn or "
                              "uniform",
@@ -152,16 +166,21 @@ static int parse_one(int c, void *ctx)
         b->graph.k = (int32_t)v;
         return 0;
     case O_ALPHA:
-        return cli_parse_f64(cmd, "--alpha", optarg, 0, 1, 1, &b->alpha);
+        return cli_parse_f64(cmd, "--alpha", optarg, 0, 1, 1,
+                             &b->sampler.alpha);
     case O_SCHED:
-        if (strcmp(optarg, "constant") == 0)
-            b->schedule = BS_ALPHA_CONSTANT;
-        else if (strcmp(optarg, "decay") == 0)
-            b->schedule = BS_ALPHA_DECAY;
-        else
+        if (bs_alpha_schedule_parse(optarg, &b->sampler.schedule, &err) !=
+            BS_OK)
             return cli_usage(cmd,
-                             "--alpha-schedule '%s': expected constant "
-                             "or decay",
+                             "--alpha-schedule '%s': expected constant, "
+                             "step (or decay) or reference",
+                             optarg);
+        return 0;
+    case O_EMODE:
+        if (bs_epoch_mode_parse(optarg, &b->sampler.epoch_mode, &err) != BS_OK)
+            return cli_usage(cmd,
+                             "--epoch-mode '%s': expected fixed, carry or "
+                             "exact",
                              optarg);
         return 0;
     case O_GMODE:
@@ -175,6 +194,9 @@ static int parse_one(int c, void *ctx)
     case O_REFRESH:
         return cli_parse_i64(cmd, "--refresh", optarg, 1, INT64_MAX / 2,
                              &b->refresh_every);
+    case O_LAG:
+        return cli_parse_i64(cmd, "--refresh-lag", optarg, 0, 1 << 30,
+                             &b->refresh_lag);
     case O_WARM:
         return cli_parse_i64(cmd, "--warmup-epochs", optarg, 0, 1 << 20,
                              &b->warmup_epochs);
@@ -182,7 +204,7 @@ static int parse_one(int c, void *ctx)
         return cli_parse_i64(cmd, "--epochs", optarg, 1, 1 << 20, &r->epochs);
     case O_SPE:
         return cli_parse_i64(cmd, "--steps-per-epoch", optarg, 1, 1 << 30,
-                             &b->steps_per_epoch);
+                             &b->sampler.batches_per_epoch);
     case O_N: return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &r->train_n);
     case O_TESTN:
         return cli_parse_i64(cmd, "--test-n", optarg, 1, 1 << 30, &r->test_n);
@@ -242,8 +264,10 @@ static int parse(int argc, char **argv, train_opts *o)
         {"batch-size", required_argument, NULL, 'B'},
         {"alpha", required_argument, NULL, O_ALPHA},
         {"alpha-schedule", required_argument, NULL, O_SCHED},
+        {"epoch-mode", required_argument, NULL, O_EMODE},
         {"graph-mode", required_argument, NULL, O_GMODE},
         {"refresh", required_argument, NULL, O_REFRESH},
+        {"refresh-lag", required_argument, NULL, O_LAG},
         {"warmup-epochs", required_argument, NULL, O_WARM},
         {"epochs", required_argument, NULL, O_EPOCHS},
         {"steps-per-epoch", required_argument, NULL, O_SPE},
@@ -277,7 +301,7 @@ static int parse(int argc, char **argv, train_opts *o)
     if (rc != 0)
         return rc;
     bst_run_cfg *r = &o->run;
-    if (r->batcher.kind == BS_SAMPLER_RWR &&
+    if (r->batcher.sampler.kind == BS_SAMPLER_RWR &&
         r->batcher.graph.k > r->batcher.graph.m)
         return cli_usage(cmd, "-K %d is larger than -M %lld",
                          (int)r->batcher.graph.k,
@@ -308,10 +332,10 @@ static int on_progress(void *ctx, int64_t step, int64_t total,
             fputs("\r\033[K", stderr);
         fprintf(stderr,
                 "epoch %lld/%lld  loss %.4f  kNN %s  hardness %.3f  FN "
-                "%.3f  sampler %.1fs  epoch %.1fs\n",
+                "%.3f  coverage %.3f  sampler %.1fs  epoch %.1fs\n",
                 (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
-                knn, last->mean_sim, last->fn_rate, last->sampler_s,
-                last->total_s);
+                knn, last->mean_sim, last->fn_rate, last->coverage,
+                last->sampler_s, last->total_s);
         tp->prog.shown = 0;
         return cli_signals_pending();
     }
@@ -358,7 +382,7 @@ int cli_cmd_train(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     printf("sampler %s  loss %s  epochs %lld  steps %lld\n",
-           bs_sampler_kind_name(o.run.batcher.kind),
+           bs_sampler_kind_name(o.run.batcher.sampler.kind),
            o.run.model.loss.kind == BST_LOSS_INFONCE ? "infonce"
            : o.run.model.loss.kind == BST_LOSS_DCL   ? "dcl"
                                                      : "hcl",

@@ -1,28 +1,37 @@
 /*
- * batcher.h — where a trainer's batches come from: the BatchSampler core
- * (include/batchsampler.h, used through its public API only) wrapped the
- * way the reference implementation drives it, for any modality.
+ * batcher.h — where a trainer's batches come from: the core's bs_batcher
+ * (include/batchsampler.h, "Batcher"), used through the public API only,
+ * with the choices that are the trainer's, for any modality.
  *
- *   - The first `warmup_epochs` epochs use uniform batches (a fresh
- *     encoder's embeddings say nothing yet).
- *   - After each step the trainer hands back the projections it has just
- *     computed (bst_batcher_update); they go into the core's embedding
- *     store, so the graph costs no extra forward passes.
- *   - The proximity graph (rwr: M candidates, K neighbours; knn: the exact
- *     K-nearest-neighbour graph) is built from the store at the first
- *     graph epoch and rebuilt every `refresh_every` batches after that.
- *   - Every epoch has exactly `steps_per_epoch` batches whatever the
- *     sampler, so runs compare at an equal number of optimiser steps.
+ * The core's batcher owns the whole BatchSampler policy: the embedding
+ * store, the uniform warm-up epochs, a rebuild every refresh_every batches
+ * (graph seeds bs_batcher_graph_seed(seed, r)), fixed-length epochs, the
+ * epoch mode (fixed / carry / exact), the alpha schedule, asynchronous
+ * rebuilds installed at a fixed batch (refresh_lag) and its whole state as
+ * one blob (bs_batcher_save_state / load_state).  After each step the
+ * trainer hands back the projections it has just computed
+ * (bs_batcher_update), so the graph costs no extra forward passes.
  *
- * Rebuild r uses graph seed derive(seed, r), so the whole sequence of
- * batches is a function of (cfg, the stored embeddings), for any thread
- * count.  To resume exactly, a checkpoint holds the counters, the sampler
- * state, the store and the snapshot of the store the graph in force was
- * built from (bst_batcher_state_*).
+ * What this adapter adds (bst_batcher_create):
+ *   - B is the model's batch size, the seed the run's seed, dim the
+ *     projection's dimension;
+ *   - the knn sampler walks the exact K-nearest-neighbour graph (the graph
+ *     mode is forced to exact; M is then unused);
+ *   - every epoch has sampler.batches_per_epoch batches whatever the
+ *     sampler (0 = ceil(n / B)), so runs compare at an equal number of
+ *     optimiser steps;
+ *   - the store starts empty (init NULL): the first graph is built once a
+ *     training step has written every row.  With epochs of at least
+ *     ceil(n / B) batches the uniform warm-up epoch writes every row (a
+ *     permutation); otherwise the batches stay uniform until every row has
+ *     been written.  Nothing random stands in for a missing row, so the
+ *     graphs come from the encoder only.
+ * Everything else (warm-up, refresh period, lag, epoch mode, alpha and its
+ * schedule, M, K, graph mode, block) is the caller's bs_batcher_params.
  *
- * Ownership: the batcher owns its sampler, graph and store.  Thread safety:
- * one thread at a time.  Errors: the core's bs_status with its bs_error
- * message.
+ * Ownership: the caller frees the batcher with bs_batcher_free.  Thread
+ * safety and errors: the core's (one thread at a time per batcher;
+ * bs_status with a bs_error message).
  */
 #ifndef BS_TRAIN_BATCHER_H
 #define BS_TRAIN_BATCHER_H
@@ -31,65 +40,17 @@
 
 #include "batchsampler.h"
 
-typedef struct {
-    bs_sampler_kind kind; /* uniform, knn or rwr */
-    int64_t batch;        /* B */
-    int64_t steps_per_epoch;
-    int64_t warmup_epochs; /* uniform epochs before the graph sampler */
-    int64_t refresh_every; /* t: batches between graph rebuilds, >= 1 */
-    bs_graph_params graph; /* rwr: mode, m, k; knn: k (mode is exact) */
-    double alpha;          /* rwr restart probability */
-    bs_alpha_schedule schedule;
-    uint64_t seed;
-} bst_batcher_cfg;
+/* Creates the batcher of n instances for a trainer with batch size
+   `batch`, projections of `dim` floats and seed `seed`, from the caller's
+   parameters p (bs_batcher_params_default gives the trainer's defaults:
+   rwr, shared graph M 1000 K 100, alpha 0.2 constant, fixed epochs,
+   warm-up 1, refresh every 100, lag 0).  p is not modified. */
+bs_status bst_batcher_create(const bs_batcher_params *p, int64_t batch,
+                             int64_t dim, uint64_t seed, int64_t n,
+                             bs_batcher **out, bs_error *err);
 
-/* rwr, B 256, 235 steps per epoch (60000 / 256), 1 warm-up epoch, refresh
-   every 100 batches, shared mode M 1000 K 100, alpha 0.2, seed 0. */
-void bst_batcher_cfg_default(bst_batcher_cfg *cfg);
-
-typedef struct {
-    bst_batcher_cfg cfg;
-    int64_t n, d;
-    bs_embstore *store;
-    float *snapshot;      /* (n, d): what the graph in force was built from */
-    bs_graph *graph;      /* NULL until the first graph epoch */
-    bs_sampler *sampler;  /* the sampler of the current phase */
-    int graph_phase;      /* sampler is the graph sampler */
-    int64_t epoch, batch; /* position: next batch is (epoch, batch) */
-    int64_t since_build;  /* batches since the last (re)build */
-    int64_t builds;       /* graphs built so far */
-    double build_s, sample_s; /* seconds spent building and sampling */
-} bst_batcher;
-
-/* n instances with d-dim projections.  The store starts as init (n, d),
-   or, with init NULL, as random rows (uniform in [-0.5, 0.5)^d from the
-   seed): an instance no step has written yet then gets random neighbours,
-   which is what an untrained encoder would give it too; with the default
-   steps per epoch the warm-up epoch writes every row. */
-bs_status bst_batcher_init(bst_batcher *b, const bst_batcher_cfg *cfg,
-                           int64_t n, int64_t d, const float *init,
-                           bs_error *err);
-void bst_batcher_free(bst_batcher *b); /* safe on a zeroed struct */
-
-/* The next batch: B ids into ids[0..B); *epoch gets the epoch it belongs
-   to.  Starts the graph phase, rebuilds and re-seeds as described above. */
-bs_status bst_batcher_next(bst_batcher *b, int64_t *ids, int64_t *epoch,
-                           bs_error *err);
-
-/* Writes rows (count, d) of the ids just trained on into the store. */
-bs_status bst_batcher_update(bst_batcher *b, const int64_t *ids, int64_t count,
-                             const float *rows, bs_error *err);
-
-/* Serialises the position (counters, timings excluded) and the current
-   sampler's state into a malloc'ed blob (*buf, *len); the store and the
-   snapshot are saved separately (bs_embstore_data, b->snapshot). */
-bs_status bst_batcher_state_save(const bst_batcher *b, void **buf, size_t *len,
-                                 bs_error *err);
-/* Restores a freshly initialised batcher (same cfg, n, d) from a blob and
-   the store / snapshot contents (n*d floats each): rebuilds the graph in
-   force from the snapshot (deterministic) and restores the sampler. */
-bs_status bst_batcher_state_load(bst_batcher *b, const void *buf, size_t len,
-                                 const float *store, const float *snapshot,
-                                 bs_error *err);
+/* Seconds the batcher has spent building graphs (or waiting for a
+   background build) and sampling; 0 for NULL.  Timing only. */
+double bst_batcher_seconds(const bs_batcher *b);
 
 #endif /* BS_TRAIN_BATCHER_H */

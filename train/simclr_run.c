@@ -21,8 +21,7 @@ void bst_run_cfg_default(bst_run_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     bst_simclr_cfg_default(&cfg->model);
-    bst_batcher_cfg_default(&cfg->batcher);
-    cfg->batcher.steps_per_epoch = 0;
+    bs_batcher_params_default(&cfg->batcher); /* batches_per_epoch 0 */
     cfg->data_dir = FMNIST_DIR;
     cfg->epochs = 10;
     cfg->lr = 1e-3;
@@ -121,10 +120,12 @@ typedef struct {
     bst_run_cfg cfg;
     fmnist data;
     bst_simclr model;
-    bst_batcher batcher;
+    bs_batcher *batcher;
     int64_t spe, total_steps, warmup_steps;
     int64_t epoch;               /* next epoch to run */
     int64_t *ids, *local, *blab; /* (B) batch ids, 0..B-1, their labels */
+    uint8_t *seen;               /* (ntrain) in a batch of this epoch */
+    int64_t nseen;               /* how many of them */
     float *mean_z;               /* (B, D) stored projections */
     float *ftrain, *ftest;       /* features for evaluation */
     char *log;                   /* CSV text so far (also in checkpoints) */
@@ -139,36 +140,50 @@ typedef struct {
 /* Sections (ckpt.h container): "config" (text of every setting that
    changes the result; resuming with other settings is refused), "position"
    (counters and running sums), "params", "bn" (running statistics),
-   "adam_m", "adam_v", "batcher" (its state blob), "store" and "snapshot"
-   (the embedding store and the copy the graph in force was built from),
-   "log" (the CSV so far).  Payloads are in host byte order: a checkpoint
-   is for resuming on the same kind of machine. */
+   "adam_m", "adam_v", "batcher" (bs_batcher_save_state's blob: position,
+   samplers, graph in force, embedding store), "log" (the CSV so far).
+   Payloads are in host byte order: a checkpoint is for resuming on the
+   same kind of machine.  The config text starts with the format version
+   (CONFIG_VERSION); v1 (separate store and snapshot sections, before the
+   core batcher) is refused. */
+
+#define CONFIG_VERSION "simclr v2\n"
 
 static void config_text(const run *r, char *buf, size_t cap)
 {
     const bst_run_cfg *c = &r->cfg;
     const bst_simclr_cfg *m = &c->model;
     const bst_augment_params *a = &m->aug;
-    const bst_batcher_cfg *b = &r->batcher.cfg;
+    const bs_batcher_params *b = &c->batcher;
     snprintf(buf, cap,
-             "simclr v1\nwidth %d proj %d out %d\nloss %d tau %.17g "
+             CONFIG_VERSION
+             "width %d proj %d out %d\nloss %d tau %.17g "
              "tau_plus %.17g beta %.17g\naug %.9g %.9g %.9g %.9g %.9g %.9g "
              "%.9g %.9g %.9g\nbatch %d wd %.17g seed %llu\nsampler %d spe "
-             "%lld warmup %lld refresh %lld mode %d m %lld k %d block %d "
-             "alpha %.17g schedule %d\nntrain %lld ntest %lld epochs %lld lr "
-             "%.17g min_lr %.17g lr_warmup %lld knn %d %.17g eval %lld\n",
+             "%lld warmup %lld refresh %lld lag %lld epoch_mode %s mode %d m "
+             "%lld k %d block %d alpha %.17g schedule %s\nntrain %lld ntest "
+             "%lld epochs %lld lr %.17g min_lr %.17g lr_warmup %lld knn %d "
+             "%.17g eval %lld\n",
              m->enc.width, m->enc.proj_dim, m->enc.out_dim, (int)m->loss.kind,
              m->loss.tau, m->loss.tau_plus, m->loss.beta, a->scale_min,
              a->scale_max, a->ratio_min, a->ratio_max, a->flip_p, a->jitter_p,
              a->brightness, a->contrast, a->noise_std, m->batch,
-             m->weight_decay, (unsigned long long)m->seed, (int)b->kind,
-             (long long)b->steps_per_epoch, (long long)b->warmup_epochs,
-             (long long)b->refresh_every, (int)b->graph.mode,
+             m->weight_decay, (unsigned long long)m->seed, (int)b->sampler.kind,
+             (long long)r->spe, (long long)b->warmup_epochs,
+             (long long)b->refresh_every, (long long)b->refresh_lag,
+             bs_epoch_mode_name(b->sampler.epoch_mode)
+                 ? bs_epoch_mode_name(b->sampler.epoch_mode)
+                 : "?",
+             (int)(b->sampler.kind == BS_SAMPLER_KNN ? BS_MODE_EXACT
+                                                     : b->graph.mode),
              (long long)b->graph.m, (int)b->graph.k, (int)b->graph.block,
-             b->alpha, (int)b->schedule, (long long)r->data.ntrain,
-             (long long)r->data.ntest, (long long)c->epochs, c->lr, c->min_lr,
-             (long long)r->warmup_steps, c->knn_k, c->knn_t,
-             (long long)c->eval_every);
+             b->sampler.alpha,
+             bs_alpha_schedule_name(b->sampler.schedule)
+                 ? bs_alpha_schedule_name(b->sampler.schedule)
+                 : "?",
+             (long long)r->data.ntrain, (long long)r->data.ntest,
+             (long long)c->epochs, c->lr, c->min_lr, (long long)r->warmup_steps,
+             c->knn_k, c->knn_t, (long long)c->eval_every);
 }
 
 typedef struct {
@@ -217,7 +232,6 @@ static int ckpt_save(run *r, char *msg, size_t cap)
 {
     bst_encoder *e = &r->model.enc;
     size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
-    size_t nd = (size_t)r->batcher.n * (size_t)r->batcher.d;
     char config[2048];
     config_text(r, config, sizeof config);
     position pos = {r->epoch,        r->model.step, r->model.opt.t,
@@ -235,7 +249,8 @@ static int ckpt_save(run *r, char *msg, size_t cap)
             bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
         goto done;
     }
-    bs_status st = bst_batcher_state_save(&r->batcher, &blob, &blob_len, &err);
+    bs_status st =
+        bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
     if (st) {
         rc = bst_core_fail(st, &err, msg, cap);
         goto done;
@@ -258,8 +273,6 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         {"adam_m", r->model.opt.m, np * sizeof(float)},
         {"adam_v", r->model.opt.v, np * sizeof(float)},
         {"batcher", blob, blob_len},
-        {"store", bs_embstore_data(r->batcher.store), nd * sizeof(float)},
-        {"snapshot", r->batcher.snapshot, nd * sizeof(float)},
         {"log", r->log, r->log_len},
     };
     /* referenced, not copied: everything stays alive until the commit;
@@ -329,7 +342,6 @@ static int ckpt_load(run *r, char *msg, size_t cap)
         return rc; /* an error, or nothing to resume: a fresh run */
     bst_encoder *e = &r->model.enc;
     size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
-    size_t nd = (size_t)r->batcher.n * (size_t)r->batcher.d;
     const char *path = r->cfg.ckpt_path;
     bst_ckpt_reader *rd = NULL;
     float *params = NULL, *bns = NULL;
@@ -342,6 +354,20 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     size_t len = 0;
     if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
+    size_t vlen = strlen(CONFIG_VERSION);
+    if (len < vlen || memcmp(data, CONFIG_VERSION, vlen) != 0) {
+        const char *text = data;
+        size_t line = 0;
+        while (line < len && line < 32 && text[line] >= ' ' &&
+               text[line] <= '~')
+            line++;
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
+                      "%s: checkpoint format '%.*s' is not '%.*s' (written "
+                      "before the trainer ran on the core batcher): it "
+                      "cannot be resumed; remove it and start again",
+                      path, (int)line, text, (int)vlen - 1, CONFIG_VERSION);
+        goto done;
+    }
     if (len != strlen(want) || memcmp(data, want, len) != 0) {
         char what[160];
         config_diff(data, len, want, what, sizeof what);
@@ -375,24 +401,25 @@ static int ckpt_load(run *r, char *msg, size_t cap)
                       path);
         goto done;
     }
-    const void *blob, *store, *snap, *log;
-    size_t blob_len, store_len, snap_len, log_len;
+    const void *blob, *log;
+    size_t blob_len, log_len;
     if ((rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "store", &store, &store_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "snapshot", &snap, &snap_len, msg, cap)) ||
         (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
         goto done;
-    if (store_len != nd * sizeof(float) || snap_len != nd * sizeof(float)) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: embedding store of %zu bytes, expected %zu", path,
-                      store_len, nd * sizeof(float));
+    bs_error err = {0};
+    bs_status st = bs_batcher_load_state(r->batcher, blob, blob_len, &err);
+    if (st) { /* a bad blob or other batcher settings: name the file */
+        rc = st == BS_ERR_NOMEM
+                 ? bst_core_fail(st, &err, msg, cap)
+                 : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
         goto done;
     }
-    bs_error err = {0};
-    bs_status st =
-        bst_batcher_state_load(&r->batcher, blob, blob_len, store, snap, &err);
-    if (st) {
-        rc = bst_core_fail(st, &err, msg, cap);
+    if (bs_batcher_position(r->batcher) != pos.epoch * r->spe) {
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
+                      "%s: the batcher is at batch %lld, expected the start "
+                      "of epoch %lld",
+                      path, (long long)bs_batcher_position(r->batcher),
+                      (long long)pos.epoch);
         goto done;
     }
     flat_params(e, params, 0);
@@ -445,8 +472,8 @@ static int log_append(run *r, const char *fmt, ...)
 }
 
 static const char LOG_HEADER[] =
-    "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,sampler_s,"
-    "step_s,total_s\n";
+    "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,coverage,"
+    "sampler_s,step_s,total_s\n";
 
 /* Writes the CSV with the library's atomic writer (temporary file, fsync
    of the file and the directory, rename), like every other output. */
@@ -516,30 +543,26 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "batch size %lld: expected 2 <= B <= %lld images",
                         (long long)B, (long long)n);
-    r->spe = cfg->batcher.steps_per_epoch ? cfg->batcher.steps_per_epoch
-                                          : (n + B - 1) / B;
-    r->total_steps = r->spe * cfg->epochs;
-    r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
     if ((rc = bst_simclr_init(&r->model, &cfg->model)))
         return bst_fail(msg, cap, rc, "bad model configuration");
-    bst_batcher_cfg bc = cfg->batcher;
-    bc.batch = B;
-    bc.steps_per_epoch = r->spe;
-    bc.seed = cfg->model.seed;
     bs_error err = {0};
-    bs_status st = bst_batcher_init(&r->batcher, &bc, n, cfg->model.enc.out_dim,
-                                    NULL, &err);
+    bs_status st = bst_batcher_create(&cfg->batcher, B, cfg->model.enc.out_dim,
+                                      cfg->model.seed, n, &r->batcher, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
+    r->spe = bs_batcher_epoch_length(r->batcher); /* the same for every kind */
+    r->total_steps = r->spe * cfg->epochs;
+    r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
     int D = cfg->model.enc.out_dim, F = bst_encoder_feat_dim(&cfg->model.enc);
     r->ids = malloc(sizeof(int64_t) * (size_t)B);
     r->local = malloc(sizeof(int64_t) * (size_t)B);
     r->blab = malloc(sizeof(int64_t) * (size_t)B);
+    r->seen = calloc((size_t)n, 1);
     r->mean_z = malloc(sizeof(float) * (size_t)B * D);
     r->ftrain = malloc(sizeof(float) * (size_t)n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
-    if (!r->ids || !r->local || !r->blab || !r->mean_z || !r->ftrain ||
-        !r->ftest)
+    if (!r->ids || !r->local || !r->blab || !r->seen || !r->mean_z ||
+        !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < B; i++)
         r->local[i] = i;
@@ -550,10 +573,11 @@ static void run_free(run *r)
 {
     fmnist_free(&r->data);
     bst_simclr_free(&r->model);
-    bst_batcher_free(&r->batcher);
+    bs_batcher_free(r->batcher);
     free(r->ids);
     free(r->local);
     free(r->blab);
+    free(r->seen);
     free(r->mean_z);
     free(r->ftrain);
     free(r->ftest);
@@ -584,9 +608,18 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     bs_error err = {0};
     int64_t B = r->cfg.model.batch, ep = 0;
     int D = r->cfg.model.enc.out_dim, rc;
-    bs_status st = bst_batcher_next(&r->batcher, r->ids, &ep, &err);
+    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
+    if (ep != r->epoch)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "batcher: batch of epoch %lld in epoch %lld",
+                        (long long)ep, (long long)r->epoch);
+    for (int64_t i = 0; i < B; i++)
+        if (!r->seen[r->ids[i]]) {
+            r->seen[r->ids[i]] = 1;
+            r->nseen++;
+        }
     double lr = bst_lr_at(r->model.step, (long)r->warmup_steps,
                           (long)r->total_steps, r->cfg.lr, r->cfg.min_lr);
     double loss = 0;
@@ -602,7 +635,7 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     const float *z1 = r->model.z, *z2 = z1 + (size_t)B * D;
     for (size_t i = 0; i < (size_t)B * D; i++)
         r->mean_z[i] = 0.5f * (z1[i] + z2[i]);
-    if ((st = bst_batcher_update(&r->batcher, r->ids, B, r->mean_z, &err)))
+    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->mean_z, &err)))
         return bst_core_fail(st, &err, msg, cap);
     /* diagnostics: the batch's view-0 projections, labels of its ids */
     for (int64_t i = 0; i < B; i++)
@@ -623,11 +656,13 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
     r->feats_fresh = 0;
     const bst_run_cfg *c = &r->cfg;
-    double t0 = bst_now(), sampler0 = r->batcher.build_s + r->batcher.sample_s;
+    double t0 = bst_now(), sampler0 = bst_batcher_seconds(r->batcher);
     double sums[4] = {0, 0, 0, 0};
     int rc;
     memset(row, 0, sizeof *row);
     row->epoch = r->epoch;
+    memset(r->seen, 0, (size_t)r->data.ntrain);
+    r->nseen = 0;
     for (int64_t s = 0; s < r->spe; s++) {
         if ((rc = train_step(r, row, sums, msg, cap)))
             return rc;
@@ -645,7 +680,8 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     row->mean_sim = sums[1] / (double)r->spe;
     row->hard_sim = sums[2] / (double)r->spe;
     row->fn_rate = sums[3] / (double)r->spe;
-    row->sampler_s = r->batcher.build_s + r->batcher.sample_s - sampler0;
+    row->coverage = (double)r->nseen / (double)r->data.ntrain;
+    row->sampler_s = bst_batcher_seconds(r->batcher) - sampler0;
     row->step_s = (t1 - t0) - row->sampler_s;
     row->knn_top1 = -1;
     int last = r->epoch + 1 == c->epochs;
@@ -664,11 +700,12 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         r->graph_epochs++;
     }
     return log_append(r,
-                      "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-                      "%.3f\n",
+                      "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
+                      "%.3f,%.3f\n",
                       (long long)row->epoch, (long long)row->steps, row->loss,
                       row->lr, row->knn_top1, row->mean_sim, row->hard_sim,
-                      row->fn_rate, row->sampler_s, row->step_s, row->total_s);
+                      row->fn_rate, row->coverage, row->sampler_s, row->step_s,
+                      row->total_s);
 }
 
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
@@ -722,7 +759,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
             res->eval_s += bst_now() - tp;
         }
     }
-    res->sampler_s = r.batcher.build_s + r.batcher.sample_s;
+    res->sampler_s = bst_batcher_seconds(r.batcher);
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;
     run_free(&r);

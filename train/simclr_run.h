@@ -6,22 +6,26 @@
  * front ends over bst_simclr_run.
  *
  * Per epoch (steps_per_epoch optimiser steps, the same for every sampler):
- *   - the batcher yields B ids (uniform during the warm-up epochs, then the
- *     chosen sampler over a graph rebuilt every t batches);
+ *   - the batcher (the core's bs_batcher, with the trainer's choices of
+ *     batcher.h) yields B ids: uniform during the warm-up epochs, then the
+ *     chosen sampler over a graph rebuilt every t batches;
  *   - one SimCLR step; the mean of the two views' projections of the batch
  *     goes back into the embedding store (no extra forward passes);
  *   - diagnostics of the batch actually trained on, from the step's own
  *     view-0 projections: mean in-batch cosine, mean hardest-negative
  *     cosine, and the same-class pair rate (labels are used for this
- *     diagnostic and the evaluation only, never for training).
+ *     diagnostic and the evaluation only, never for training); and the
+ *     epoch's coverage (instances in at least one of its batches / N).
  * At the end of every eval_every-th epoch (and the last): weighted kNN
  * top-1 of the test split against the training features (eval-mode batch
  * norm, no augmentation).  After the last epoch: the linear probe.
  *
  * Checkpoints (ckpt.h format) are written atomically after every
  * ckpt_every-th epoch; they hold the model, batch-norm statistics, AdamW
- * state, the batcher (sampler state, embedding store, graph snapshot), the
- * log so far and the configuration.  Resuming requires the same
+ * state, the batcher's state blob (bs_batcher_save_state: position,
+ * samplers, graph in force, embedding store), the log so far and the
+ * configuration.  Checkpoints of the format before the core batcher
+ * (config "simclr v1") are refused with a message.  Resuming requires the same
  * configuration and gives bitwise the same result as an uninterrupted run.
  *
  * Thread safety: one run per process at a time is the expected use; the
@@ -44,6 +48,7 @@ typedef struct {
     double mean_sim;  /* hardness: mean in-batch cosine (view-0 z) */
     double hard_sim;  /* mean over anchors of the hardest negative */
     double fn_rate;   /* same-class in-batch pairs */
+    double coverage;  /* instances in >= 1 batch of the epoch / N */
     double sampler_s; /* graph builds + sampling this epoch */
     double step_s;    /* training steps (augment, fwd, bwd, update) */
     double total_s;   /* the whole epoch incl. evaluation */
@@ -53,8 +58,11 @@ typedef int (*bst_run_progress_fn)(void *ctx, int64_t step, int64_t total,
                                    const bst_epoch_log *last);
 
 typedef struct {
-    bst_simclr_cfg model;    /* model.batch is also the batcher's B */
-    bst_batcher_cfg batcher; /* steps_per_epoch 0 = ceil(train_n / B) */
+    bst_simclr_cfg model; /* model.batch is also the batcher's B, model.seed
+                             its seed, model.enc.out_dim its dim */
+    /* sampler.batches_per_epoch is the steps per epoch (0 = ceil(train_n /
+       B)); batch_size, seed and dim are overridden (batcher.h) */
+    bs_batcher_params batcher;
     const char *data_dir;    /* Fashion-MNIST .gz files */
     int64_t train_n, test_n; /* first N images of each split (0 = all) */
     int64_t epochs;

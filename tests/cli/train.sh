@@ -2,8 +2,10 @@
 # `batchsampler train simclr` and `batchsampler demo`: option and data
 # errors, and on a small slice of Fashion-MNIST: an interrupted run resumed
 # from its checkpoint ends exactly like an uninterrupted one; a checkpoint
-# made with other settings, a corrupt one and a truncated one are refused;
-# the same seed gives the same log whatever the thread count.
+# made with other settings, a corrupt one, a truncated one and one of the
+# format before the core batcher are refused; the same seed gives the same
+# log whatever the thread count; carry epochs with an asynchronous rebuild
+# and the reference alpha schedule resume exactly too.
 set -euo pipefail
 BIN=$1
 T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_train_$$"
@@ -30,12 +32,22 @@ expect 2 '--tau-plus' train simclr --tau-plus 1
 expect 2 '-K 50 is larger than -M 20' train simclr -M 20 -K 50
 expect 2 '--resume needs --checkpoint' train simclr --resume
 expect 2 '--graph-mode' train simclr --graph-mode exact
+expect 2 "--epoch-mode 'all'" train simclr --epoch-mode all
+expect 2 "--alpha-schedule 'linear'" train simclr --alpha-schedule linear
+expect 2 '--refresh-lag' train simclr --refresh-lag -1
 expect 2 '--epochs' train simclr --epochs 0
 expect 2 'bogus' train simclr --bogus
 expect 2 '--n' demo --n 10
 mkdir -p "$T/empty"
 expect 1 'train-images-idx3-ubyte.gz.*install it with scripts/setup.sh' \
   train simclr --data-dir "$T/empty" -q
+# the new batcher options parse (and 'decay' is still the step schedule)
+for o in "--epoch-mode carry" "--epoch-mode exact" "--alpha-schedule decay" \
+         "--alpha-schedule step" "--alpha-schedule reference" \
+         "--refresh-lag 3"; do
+  # shellcheck disable=SC2086
+  expect 1 'train-images-idx3-ubyte.gz' train simclr $o --data-dir "$T/empty" -q
+done
 expect 1 'train-images-idx3-ubyte.gz.*install it' demo --data-dir "$T/empty" -q
 
 if [ ! -r "$DATA/train-images-idx3-ubyte.gz" ]; then
@@ -45,7 +57,7 @@ fi
 # a small, fast configuration: 768 images, B 64, 12 steps an epoch
 small=(--n 768 --test-n 300 -B 64 --width 4 -M 200 -K 10 --refresh 5
        --epochs 3 --seed 7 -q)
-cut_time() { cut -d, -f1-8 "$1"; } # the CSV without its timing columns
+cut_time() { cut -d, -f1-9 "$1"; } # the CSV without its timing columns
 
 expect 1 'batch size 1024: expected 2 <= B <= 768' train simclr \
   "${small[@]}" -B 1024
@@ -55,8 +67,12 @@ expect 1 'batch size 1024: expected 2 <= B <= 768' train simclr \
   --checkpoint "$T/full.ckpt" >"$T/full.out"
 grep -q '^kNN top-1 ' "$T/full.out" || fail "no result: $(cat "$T/full.out")"
 [ "$(wc -l <"$T/full.csv")" -eq 4 ] || fail "log rows: $(cat "$T/full.csv")"
-head -1 "$T/full.csv" | grep -q '^epoch,steps,loss,lr,knn_top1,mean_sim' \
+head -1 "$T/full.csv" | grep -q \
+  '^epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,coverage,' \
   || fail "log header"
+# uniform epochs of ceil(N/B) batches cover every image (the warm-up epoch)
+sed -n 2p "$T/full.csv" | cut -d, -f9 | grep -qx '1.0000' \
+  || fail "warm-up coverage: $(sed -n 2p "$T/full.csv")"
 
 # interrupted after 1 epoch, resumed twice (1 more epoch, then the rest)
 "$BIN" train simclr "${small[@]}" --log "$T/part.csv" \
@@ -76,6 +92,20 @@ diff <(grep -v '^time' "$T/full.out") <(grep -v '^time' "$T/part.out") \
   >"$T/again.out"
 diff <(grep -v '^time' "$T/full.out") <(grep -v '^time' "$T/again.out") \
   || fail "finished run resumed differs"
+
+# carry epochs, a rebuild in the background installed 2 batches later and
+# the reference schedule: cut after 1 epoch, resumed, the same log
+more=(--epoch-mode carry --refresh-lag 2 --alpha-schedule reference
+      --epochs 2 --no-probe)
+"$BIN" train simclr "${small[@]}" "${more[@]}" --log "$T/lag.csv" >/dev/null
+"$BIN" train simclr "${small[@]}" "${more[@]}" --log "$T/lagp.csv" \
+  --checkpoint "$T/lag.ckpt" --stop-after 1 >/dev/null
+"$BIN" train simclr "${small[@]}" "${more[@]}" --log "$T/lagp.csv" \
+  --checkpoint "$T/lag.ckpt" --resume >/dev/null
+diff <(cut_time "$T/lag.csv") <(cut_time "$T/lagp.csv") \
+  || fail "resumed carry/lag log differs"
+expect 1 'setting epoch_mode carry \(now exact\)' train simclr "${small[@]}" "${more[@]}" \
+  --epoch-mode exact --checkpoint "$T/lag.ckpt" --resume
 
 # one thread gives the same log as two
 OMP_NUM_THREADS=1 "$BIN" train simclr "${small[@]}" --epochs 2 \
@@ -97,6 +127,30 @@ expect 1 'short.ckpt' train simclr "${small[@]}" \
 printf 'not a checkpoint' >"$T/text.ckpt"
 expect 1 'text.ckpt' train simclr "${small[@]}" --checkpoint "$T/text.ckpt" \
   --resume
+# a checkpoint of the format before the core batcher ("simclr v1"): its
+# config section relabelled, the CRCs fixed up
+if command -v python3 >/dev/null; then
+  python3 - "$T/full.ckpt" "$T/v1.ckpt" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+count = struct.unpack_from("<I", b, 12)[0]
+at = 16
+for _ in range(count):
+    nl = struct.unpack_from("<I", b, at)[0]
+    name = bytes(b[at + 4:at + 4 + nl])
+    plen = struct.unpack_from("<Q", b, at + 4 + nl)[0]
+    p = at + 4 + nl + 12
+    if name == b"config":
+        assert b[p:p + 10] == b"simclr v2\n"
+        b[p:p + 10] = b"simclr v1\n"
+        struct.pack_into("<I", b, p - 4, zlib.crc32(b[p:p + plen]))
+    at = p + plen
+struct.pack_into("<I", b, at, zlib.crc32(b[:at]))
+open(sys.argv[2], "wb").write(b)
+PY
+  expect 1 "v1.ckpt: checkpoint format 'simclr v1'.*remove it" \
+    train simclr "${small[@]}" --checkpoint "$T/v1.ckpt" --resume
+fi
 # an unwritable checkpoint path fails cleanly, naming it
 expect 1 "$T/nodir/x.ckpt" train simclr "${small[@]}" --epochs 1 \
   --checkpoint "$T/nodir/x.ckpt"

@@ -1,6 +1,10 @@
-/* test_batcher.c — the trainer's batch source (batcher.h): warm-up, graph
-   builds and refreshes on schedule, equal epoch lengths, determinism,
-   exact resume from a saved state, and rejections. */
+/* test_batcher.c — the trainer's adapter over the core's bs_batcher
+   (batcher.h): the trainer's choices (B, dim, seed, knn on the exact graph,
+   equal epoch lengths, no graph before every row is written), determinism,
+   and exact resume of a trainer-made batcher from its state blob at several
+   cut points, epoch modes and refresh lags.  The policy itself (schedule,
+   epoch modes, alpha schedules, asynchronous rebuilds, blob checks) is
+   tested in the core's tests/test_batcher.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,265 +37,244 @@ static void fake_rows(const int64_t *ids, int64_t step, float *rows)
     }
 }
 
-static void cfg_rwr(bst_batcher_cfg *c)
+/* rwr, SPE batches an epoch, 1 warm-up epoch, refresh every 3, M 50 K 5 */
+static void params_rwr(bs_batcher_params *p)
 {
-    bst_batcher_cfg_default(c);
-    c->kind = BS_SAMPLER_RWR;
-    c->batch = B;
-    c->steps_per_epoch = SPE;
-    c->warmup_epochs = 1;
-    c->refresh_every = 3;
-    c->graph.m = 50;
-    c->graph.k = 5;
-    c->seed = 42;
+    bs_batcher_params_default(p);
+    p->sampler.kind = BS_SAMPLER_RWR;
+    p->sampler.batches_per_epoch = SPE;
+    p->warmup_epochs = 1;
+    p->refresh_every = 3;
+    p->graph.m = 50;
+    p->graph.k = 5;
+}
+
+static bs_batcher *make(const bs_batcher_params *p, uint64_t seed)
+{
+    bs_batcher *b = NULL;
+    bs_error err;
+    assert_int_equal(bst_batcher_create(p, B, D, seed, N, &b, &err), BS_OK);
+    assert_non_null(b);
+    return b;
 }
 
 /* Runs `steps` batches from b, writing fake rows, ids into out (may be
-   NULL); returns the step count reached. */
-static int64_t drive(bst_batcher *b, int64_t step0, int64_t steps, int64_t *out)
+   NULL); checks ids, distinctness and the epoch of each batch. */
+static void drive(bs_batcher *b, int64_t steps, int64_t *out)
 {
     int64_t ids[B], ep;
     float rows[B * D];
     bs_error err;
+    int64_t L = bs_batcher_epoch_length(b);
     for (int64_t s = 0; s < steps; s++) {
-        assert_int_equal(bst_batcher_next(b, ids, &ep, &err), BS_OK);
+        int64_t step = bs_batcher_position(b);
+        assert_int_equal(bs_batcher_next(b, ids, &ep, &err), BS_OK);
         for (int i = 0; i < B; i++) {
             assert_true(ids[i] >= 0 && ids[i] < N);
             for (int j = 0; j < i; j++)
                 assert_true(ids[i] != ids[j]); /* distinct */
         }
-        assert_int_equal(ep, (step0 + s) / SPE);
-        fake_rows(ids, step0 + s, rows);
-        assert_int_equal(bst_batcher_update(b, ids, B, rows, &err), BS_OK);
+        assert_int_equal(ep, step / L);
+        fake_rows(ids, step, rows);
+        assert_int_equal(bs_batcher_update(b, ids, B, rows, &err), BS_OK);
         if (out)
             memcpy(out + s * B, ids, sizeof ids);
     }
-    return step0 + steps;
 }
 
-static void test_schedule(void **state)
+/* B, dim and seed come from the trainer; the caller's params are kept;
+   the epoch length is SPE, or ceil(N / B) by default. */
+static void test_params(void **state)
 {
     (void)state;
-    bst_batcher_cfg c;
-    cfg_rwr(&c);
-    bst_batcher b;
-    bs_error err;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, SPE, NULL); /* warm-up epoch: uniform, no graph */
-    assert_int_equal(b.builds, 0);
-    assert_false(b.graph_phase);
-    drive(&b, SPE, 1, NULL); /* first graph batch builds */
-    assert_int_equal(b.builds, 1);
-    assert_true(b.graph_phase);
-    drive(&b, SPE + 1, 2, NULL); /* batches 2, 3 of the graph phase */
-    assert_int_equal(b.builds, 1);
-    drive(&b, SPE + 3, 1, NULL); /* the 4th: refresh after 3 */
-    assert_int_equal(b.builds, 2);
-    drive(&b, SPE + 4, 6, NULL);
-    assert_int_equal(b.builds, 4);
-    assert_true(b.build_s >= 0 && b.sample_s > 0);
-    bst_batcher_free(&b);
+    bs_batcher_params p, keep;
+    params_rwr(&p);
+    p.sampler.batch_size = 999; /* overridden */
+    p.dim = 999;
+    keep = p;
+    bs_batcher *b = make(&p, 42);
+    assert_memory_equal(&p, &keep, sizeof p);
+    assert_int_equal(bs_batcher_epoch_length(b), SPE);
+    /* rows of D floats, batches of B; epochs of SPE < N / B batches write
+       only part of the store: the graph waits (uniform batches) */
+    drive(b, 2 * SPE, NULL);
+    assert_true(bs_embstore_written(bs_batcher_store(b)) < N);
+    assert_int_equal(bs_batcher_builds(b), 0);
+    assert_false(bs_batcher_last_from_graph(b));
+    assert_true(bst_batcher_seconds(b) > 0);
+    bs_batcher_free(b);
+    params_rwr(&p);
+    p.sampler.batches_per_epoch = 0;
+    b = make(&p, 42);
+    assert_int_equal(bs_batcher_epoch_length(b), (N + B - 1) / B);
+    bs_batcher_free(b);
+    assert_true(bst_batcher_seconds(NULL) == 0);
 }
 
-static void test_uniform_never_builds(void **state)
-{
-    (void)state;
-    bst_batcher_cfg c;
-    cfg_rwr(&c);
-    c.kind = BS_SAMPLER_UNIFORM;
-    bst_batcher b;
-    bs_error err;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, 4 * SPE, NULL);
-    assert_int_equal(b.builds, 0);
-    assert_null(b.graph);
-    bst_batcher_free(&b);
-}
-
+/* knn walks the exact graph, whatever mode was asked for */
 static void test_knn_uses_exact_graph(void **state)
 {
     (void)state;
-    bst_batcher_cfg c;
-    cfg_rwr(&c);
-    c.kind = BS_SAMPLER_KNN;
-    c.graph.mode = BS_MODE_SHARED; /* overridden: knn walks the exact graph */
-    bst_batcher b;
-    bs_error err;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, SPE + 1, NULL);
+    bs_batcher_params p;
+    params_rwr(&p);
+    p.sampler.kind = BS_SAMPLER_KNN;
+    p.graph.mode = BS_MODE_SHARED;
+    p.sampler.batches_per_epoch = 0; /* the warm-up writes every row */
+    bs_batcher *b = make(&p, 42);
+    drive(b, bs_batcher_epoch_length(b) + 1, NULL);
+    assert_non_null(bs_batcher_graph(b));
+    assert_true(bs_batcher_last_from_graph(b));
     bs_graph_params gp;
-    bs_graph_get_params(b.graph, &gp);
+    bs_graph_get_params(bs_batcher_graph(b), &gp);
     assert_int_equal(gp.mode, BS_MODE_EXACT);
-    bst_batcher_free(&b);
+    bs_batcher_free(b);
+}
+
+/* The store starts empty: no graph (uniform batches) until every row has
+   been written, then the first graph at once; uniform never builds. */
+static void test_waits_for_every_row(void **state)
+{
+    (void)state;
+    bs_batcher_params p;
+    params_rwr(&p);
+    p.warmup_epochs = 0;
+    p.sampler.batches_per_epoch = 0; /* ceil(N / B): a permutation */
+    bs_batcher *b = make(&p, 42);
+    int64_t L = bs_batcher_epoch_length(b);
+    for (int64_t s = 0; s < L; s++) {
+        drive(b, 1, NULL);
+        assert_int_equal(bs_batcher_builds(b), 0);
+        assert_false(bs_batcher_last_from_graph(b));
+    }
+    assert_int_equal(bs_embstore_written(bs_batcher_store(b)), N);
+    drive(b, 1, NULL);
+    assert_int_equal(bs_batcher_builds(b), 1);
+    assert_true(bs_batcher_last_from_graph(b));
+    bs_batcher_free(b);
+
+    params_rwr(&p);
+    p.sampler.kind = BS_SAMPLER_UNIFORM;
+    b = make(&p, 42);
+    drive(b, 4 * SPE, NULL);
+    assert_int_equal(bs_batcher_builds(b), 0);
+    assert_null(bs_batcher_graph(b));
+    assert_null(bs_batcher_store(b));
+    bs_batcher_free(b);
 }
 
 static void test_deterministic(void **state)
 {
     (void)state;
-    int64_t *a = malloc(sizeof(int64_t) * 20 * B);
-    int64_t *z = malloc(sizeof(int64_t) * 20 * B);
+    enum { STEPS = 30 };
+    int64_t *a = malloc(sizeof(int64_t) * STEPS * B);
+    int64_t *z = malloc(sizeof(int64_t) * STEPS * B);
+    bs_batcher_params p;
+    params_rwr(&p);
     for (int t = 0; t < 2; t++) {
-        bst_batcher_cfg c;
-        cfg_rwr(&c);
-        bst_batcher b;
-        bs_error err;
-        assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-        drive(&b, 0, 20, t ? z : a);
-        bst_batcher_free(&b);
+        bs_batcher *b = make(&p, 42);
+        drive(b, STEPS, t ? z : a);
+        bs_batcher_free(b);
     }
-    assert_memory_equal(a, z, sizeof(int64_t) * 20 * B);
-    /* another seed gives other batches */
-    bst_batcher_cfg c;
-    cfg_rwr(&c);
-    c.seed = 43;
-    bst_batcher b;
-    bs_error err;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, 20, z);
-    assert_memory_not_equal(a, z, sizeof(int64_t) * 20 * B);
-    bst_batcher_free(&b);
+    assert_memory_equal(a, z, sizeof(int64_t) * STEPS * B);
+    bs_batcher *b = make(&p, 43); /* another seed: other batches */
+    drive(b, STEPS, z);
+    assert_memory_not_equal(a, z, sizeof(int64_t) * STEPS * B);
+    bs_batcher_free(b);
     free(a);
     free(z);
 }
 
-/* Save after k batches (k in the warm-up, at the phase switch, between
-   refreshes), restore into a fresh batcher: the rest is identical. */
+/* What a checkpoint does: save the blob after k batches (in the warm-up,
+   at the first graph, between refreshes, mid-epoch), load it into a fresh
+   trainer-made batcher: the rest is identical.  For each epoch mode, with
+   a synchronous and an asynchronous rebuild, and the reference alpha
+   schedule. */
 static void test_resume(void **state)
 {
     (void)state;
-    const int64_t cuts[] = {0, 2, SPE, SPE + 1, SPE + 4, 2 * SPE + 2};
-    enum { REST = 9 };
-    for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
-        int64_t k = cuts[ci];
-        bst_batcher_cfg c;
-        cfg_rwr(&c);
-        bst_batcher a, b;
-        bs_error err;
-        assert_int_equal(bst_batcher_init(&a, &c, N, D, NULL, &err), BS_OK);
-        drive(&a, 0, k, NULL);
-        void *blob = NULL;
-        size_t len = 0;
-        assert_int_equal(bst_batcher_state_save(&a, &blob, &len, &err), BS_OK);
-        int64_t want[REST * B], got[REST * B];
-        assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-        assert_int_equal(bst_batcher_state_load(&b, blob, len,
-                                                bs_embstore_data(a.store),
-                                                a.snapshot, &err),
-                         BS_OK);
-        drive(&a, k, REST, want);
-        drive(&b, k, REST, got);
-        assert_memory_equal(want, got, sizeof want);
-        assert_int_equal(a.builds, b.builds);
-        free(blob);
-        bst_batcher_free(&a);
-        bst_batcher_free(&b);
-    }
-}
-
-/* next() until it fails (within 10 batches) */
-static void drive_until_error(bst_batcher *b, bs_error *err)
-{
-    int64_t ids[B], ep;
-    for (int i = 0; i < 10; i++)
-        if (bst_batcher_next(b, ids, &ep, err) != BS_OK)
-            return;
-    fail_msg("expected a failure within 10 batches");
-}
-
-/* warm-up 0: the first graph comes from the random initial rows */
-static void test_no_warmup(void **state)
-{
-    (void)state;
-    bst_batcher_cfg c;
-    cfg_rwr(&c);
-    c.warmup_epochs = 0;
-    bst_batcher b;
-    bs_error err;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, 2, NULL);
-    assert_int_equal(b.builds, 1);
-    bst_batcher_free(&b);
+    enum { L = (N + B - 1) / B }; /* 19: the warm-up writes every row */
+    const int64_t cuts[] = {0, 2, L, L + 1, L + 4, 2 * L + 2};
+    const bs_epoch_mode modes[] = {BS_EPOCH_FIXED, BS_EPOCH_CARRY,
+                                   BS_EPOCH_EXACT};
+    enum { REST = 12 };
+    for (int mi = 0; mi < 3; mi++)
+        for (int lag = 0; lag <= 2; lag += 2)
+            for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
+                bs_batcher_params p;
+                params_rwr(&p);
+                p.sampler.batches_per_epoch = 0; /* L */
+                p.sampler.epoch_mode = modes[mi];
+                p.sampler.schedule = BS_ALPHA_REFERENCE;
+                p.refresh_lag = lag;
+                bs_batcher *a = make(&p, 42), *b = make(&p, 42);
+                int64_t k = cuts[ci];
+                drive(a, k, NULL);
+                void *blob = NULL;
+                size_t len = 0;
+                bs_error err;
+                assert_int_equal(
+                    bs_batcher_save_state(a, -1, &blob, &len, &err), BS_OK);
+                assert_int_equal(bs_batcher_load_state(b, blob, len, &err),
+                                 BS_OK);
+                assert_int_equal(bs_batcher_position(b), k);
+                int64_t want[REST * B], got[REST * B];
+                drive(a, REST, want);
+                drive(b, REST, got);
+                assert_memory_equal(want, got, sizeof want);
+                assert_int_equal(bs_batcher_builds(a), bs_batcher_builds(b));
+                free(blob);
+                bs_batcher_free(a);
+                bs_batcher_free(b);
+            }
 }
 
 static void test_rejects(void **state)
 {
     (void)state;
-    bst_batcher_cfg c;
-    bst_batcher b;
+    bs_batcher_params p;
+    bs_batcher *b = NULL;
     bs_error err;
-    cfg_rwr(&c);
-    c.batch = N + 1;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err),
-                     BS_ERR_INVALID_ARG);
-    cfg_rwr(&c);
-    c.refresh_every = 0;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err),
-                     BS_ERR_INVALID_ARG);
-    cfg_rwr(&c);
-    c.graph.k = 60; /* > M */
-    assert_int_not_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    cfg_rwr(&c);
-    c.steps_per_epoch = 0;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err),
-                     BS_ERR_INVALID_ARG);
-    assert_int_equal(bst_batcher_init(&b, NULL, N, D, NULL, &err),
-                     BS_ERR_INVALID_ARG);
-    /* a NaN row written by a diverged step reaches the graph build, which
-       refuses it with a message */
-    cfg_rwr(&c);
-    c.warmup_epochs = 0;
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
+    assert_int_not_equal(bst_batcher_create(NULL, B, D, 42, N, &b, &err),
+                         BS_OK);
+    assert_null(b);
+    params_rwr(&p);
+    assert_int_not_equal(bst_batcher_create(&p, N + 1, D, 42, N, &b, &err),
+                         BS_OK);
+    assert_int_not_equal(bst_batcher_create(&p, B, 0, 42, N, &b, &err), BS_OK);
+    p.graph.k = 60; /* > M */
+    assert_int_not_equal(bst_batcher_create(&p, B, D, 42, N, &b, &err), BS_OK);
+    assert_true(strlen(err.msg) > 0);
+    /* a NaN row from a diverged step is refused before it reaches a graph */
+    params_rwr(&p);
+    b = make(&p, 42);
     int64_t ids[B], ep;
-    assert_int_equal(bst_batcher_next(&b, ids, &ep, &err), BS_OK);
     float rows[B * D] = {0};
     rows[3] = 0.0f / 0.0f;
-    assert_int_equal(bst_batcher_update(&b, ids, B, rows, &err), BS_OK);
-    drive_until_error(&b, &err);
-    assert_true(strlen(err.msg) > 0);
-    bst_batcher_free(&b);
-    /* bad state blobs */
-    cfg_rwr(&c);
-    assert_int_equal(bst_batcher_init(&b, &c, N, D, NULL, &err), BS_OK);
-    drive(&b, 0, SPE + 2, NULL);
+    assert_int_equal(bs_batcher_next(b, ids, &ep, &err), BS_OK);
+    assert_int_equal(bs_batcher_update(b, ids, B, rows, &err), BS_ERR_DATA);
+    /* a blob resumed with another trainer setting names it */
+    drive(b, SPE + 2, NULL);
     void *blob = NULL;
     size_t len = 0;
-    assert_int_equal(bst_batcher_state_save(&b, &blob, &len, &err), BS_OK);
-    float *store = malloc(sizeof(float) * N * D);
-    memcpy(store, bs_embstore_data(b.store), sizeof(float) * N * D);
-    bst_batcher fresh;
-    assert_int_equal(bst_batcher_init(&fresh, &c, N, D, NULL, &err), BS_OK);
-    assert_int_equal(
-        bst_batcher_state_load(&fresh, blob, 10, store, b.snapshot, &err),
-        BS_ERR_FORMAT);
-    unsigned char *bad = malloc(len);
-    memcpy(bad, blob, len);
-    bad[0] ^= 1;
-    assert_int_equal(
-        bst_batcher_state_load(&fresh, bad, len, store, b.snapshot, &err),
-        BS_ERR_FORMAT);
-    assert_int_equal(
-        bst_batcher_state_load(&fresh, blob, len - 1, store, b.snapshot, &err),
-        BS_ERR_FORMAT);
-    /* a used batcher refuses a load */
-    assert_int_equal(
-        bst_batcher_state_load(&b, blob, len, store, b.snapshot, &err),
-        BS_ERR_STATE);
-    free(bad);
-    free(store);
+    assert_int_equal(bs_batcher_save_state(b, -1, &blob, &len, &err), BS_OK);
+    bs_batcher *other = make(&p, 43);
+    assert_int_not_equal(bs_batcher_load_state(other, blob, len, &err), BS_OK);
+    assert_true(strlen(err.msg) > 0);
+    assert_int_not_equal(bs_batcher_load_state(other, blob, len - 1, &err),
+                         BS_OK);
+    bs_batcher_free(other);
     free(blob);
-    bst_batcher_free(&fresh);
-    bst_batcher_free(&b);
+    bs_batcher_free(b);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedule),
-        cmocka_unit_test(test_uniform_never_builds),
+        cmocka_unit_test(test_params),
         cmocka_unit_test(test_knn_uses_exact_graph),
+        cmocka_unit_test(test_waits_for_every_row),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_no_warmup),
         cmocka_unit_test(test_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
