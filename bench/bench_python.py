@@ -14,6 +14,11 @@ Rows (time per batch, or per call, median of --repeat runs):
   update(np)     update(idx, z) with numpy int64 / float32 (B, d)
   update(torch)  the same with torch tensors (detach + .numpy())
   graph build    one refresh: bs_graph_build over the (n, d) store
+  stall lag=0    the longest next() in a training loop of --step-ms steps
+                 with synchronous rebuilds (refresh_lag=0): the whole build
+  stall lag=L    the same with refresh_lag=--lag: the rebuild runs in the
+                 background during the next L steps, so next() only waits
+                 when a build takes longer than L steps
 """
 import argparse
 import statistics
@@ -54,6 +59,10 @@ def main():
     ap.add_argument("--batches", type=int, default=400)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lag", type=int, default=16)
+    ap.add_argument("--step-ms", type=float, default=20.0,
+                    help="simulated training step (sleeps: releases the GIL)")
+    ap.add_argument("--stall-batches", type=int, default=250)
     args = ap.parse_args()
     n, B, d = args.n, args.batch_size, args.dim
 
@@ -76,10 +85,10 @@ def main():
     uni = batchsampler.BatchSampler(n, B, sampler="uniform", seed=1)
     rows.append(("uniform", per_batch(lambda: cycle(uni), args.batches, args.repeat), "batch"))
 
-    def graph_sampler(refresh_every):
+    def graph_sampler(refresh_every, lag=0):
         s = batchsampler.BatchSampler(n, B, M=args.M, K=args.K, warmup_epochs=0,
                                       refresh_every=refresh_every, seed=1,
-                                      threads=args.threads)
+                                      threads=args.threads, refresh_lag=lag)
         for lo in range(0, n, 4096):
             idx = np.arange(lo, min(n, lo + 4096))
             s.update(idx, x[idx])
@@ -129,6 +138,22 @@ def main():
         tz = torch.from_numpy(z).requires_grad_(True) * 1.0  # a graph-attached tensor
         rows.append(("update(torch)", time_calls(lambda: s.update(ti, tz)), "call"))
     rows.append(("graph build", build_s, "refresh"))
+
+    def stall(lag):
+        """Longest next() over a loop that trains --step-ms per batch."""
+        st = graph_sampler(args.refresh_every, lag)
+        it = cycle(st)
+        worst = 0.0
+        for _ in range(args.stall_batches):
+            t0 = time.perf_counter()
+            b = next(it)
+            worst = max(worst, time.perf_counter() - t0)
+            st.update(b, x[b])
+            time.sleep(args.step_ms / 1000.0)
+        return worst
+
+    rows.append(("stall lag=0", stall(0), "worst"))
+    rows.append(("stall lag=%d" % args.lag, stall(args.lag), "worst"))
 
     base = rows[0][1] if rows[0][0] == "torch" else None
     print("batchsampler %s: n=%d B=%d d=%d M=%d K=%d refresh_every=%d threads=%d"

@@ -158,6 +158,7 @@ def train(kind, args, xtr, ytr, xte, yte):
         sampler = batchsampler.BatchSampler(
             n, args.batch_size, M=args.M, K=args.K, alpha=args.alpha,
             refresh_every=args.refresh_every, warmup_epochs=args.warmup_epochs,
+            epoch_mode=args.epoch_mode, refresh_lag=args.refresh_lag,
             seed=args.seed, threads=args.threads)
     # The sampler lives in the main process; workers only load items.
     loader = DataLoader(ds, batch_sampler=sampler, num_workers=args.workers)
@@ -217,6 +218,9 @@ def main():
     ap.add_argument("--alpha", type=float, default=0.2)
     ap.add_argument("--refresh-every", type=int, default=40)
     ap.add_argument("--warmup-epochs", type=int, default=1)
+    ap.add_argument("--epoch-mode", choices=["fixed", "carry", "exact"], default="fixed")
+    ap.add_argument("--refresh-lag", type=int, default=0,
+                    help="batches a background rebuild may take (0: in next())")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
