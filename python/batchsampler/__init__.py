@@ -562,18 +562,21 @@ class BatchSampler:
         if mv.ndim != 2:
             # let the extension raise the right error
             _bs.check_embeddings(emb)
-        d = mv.shape[1]
-        old = self._core
+        core = self._widened(self._core, mv.shape[1])
+        core.update(ids, emb)  # d is fixed only once an update succeeds
+        self._core = core
+        self._dim = mv.shape[1]
+
+    def _widened(self, old, d):
+        """A batcher of width d at the position of `old`, a batcher of width
+        1 that no update reached: it replays the uniform batches (no row was
+        ever written), from far enough back to fill the history ring."""
         core = self._make_core(d)
-        # replay to the current position: uniform batches (no row was ever
-        # written), from far enough back to fill the history ring
         start = max(0, old.position - self._history)
         core.set_epoch(start // self._L)
         while core.position < old.position:
             core.next()
-        core.update(ids, emb)  # d is fixed only once an update succeeds
-        self._core = core
-        self._dim = d
+        return core
 
     def _match(self, ids):
         """Marks the oldest pending batch whose first ids all are in `ids`
@@ -671,6 +674,10 @@ class BatchSampler:
                 dim = _int(dim, "dim")
             core = self._make_core(1 if dim is None else dim)
             core.load_state(state["batcher"])  # ValueError on mismatch
+            if dim is None and self._dim is not None:
+                # saved before the first update, restored with embedding_dim
+                dim = self._dim
+                core = self._widened(core, dim)
             warned = bool(state.get("warned", False))
         except KeyError as e:
             raise ValueError("state: missing entry %s" % e) from None

@@ -393,3 +393,31 @@ def test_set_epoch_rejects():
         s.set_epoch(-1)
     with pytest.raises(TypeError):
         s.set_epoch(1.5)
+
+
+@pytest.mark.filterwarnings("ignore:BatchSampler.*never written")
+def test_embedding_dim_unknown_until_the_first_update(data):
+    """embedding_dim=None gives the same batches as embedding_dim given, also
+    through a state saved before the first update."""
+    x, _ = data
+    kw = dict(batch_size=40, warmup_epochs=1, refresh_every=4)
+    a = make(embedding_dim=None, **kw)
+    c = make(embedding_dim=16, **kw)
+    head_a, head_c = take(a, 3), take(c, 3)
+    assert head_a == head_c and a.rows_written == 0
+    st = a.state_dict()
+    assert st["dim"] is None
+    b = make(embedding_dim=16, **kw)
+    b.load_state_dict(st)
+    d = make(embedding_dim=None, **kw)
+    d.load_state_dict(st)
+    outs = []
+    for s in (a, b, c, d):
+        out = []
+        for k in range(40):  # into epoch 2, graphs refreshed
+            batch = take(s, 1)[0]
+            s.update(batch, x[batch] * (1.0 + 0.001 * k))
+            out.append(batch)
+        outs.append(out)
+        assert s.num_graph_builds >= 3 and s.rows_written == N
+    assert outs[0] == outs[1] == outs[2] == outs[3]
