@@ -177,3 +177,36 @@ def test_batcher_update_rejects():
     with pytest.raises(TypeError):
         b.update(np.array([0, 1]), np.ones((2, 8), dtype=np.float64))
     assert b.written == 0 and b.store_version == 0
+
+
+def test_gil_released_while_next_builds_a_graph():
+    import threading
+    import time
+
+    from conftest import clustered
+
+    x, _ = clustered(20000, 64, clusters=50, seed=4)
+    b = _bs.Batcher(20000, 256, m=1000, k=50, dim=64, warmup_epochs=0,
+                    threads=1, seed=1)
+    b.update(np.arange(20000), x)
+    state = {"in": False, "done": False, "dur": 0.0}
+
+    def first_batch():  # builds the first graph inside next()
+        state["in"] = True
+        t0 = time.perf_counter()
+        b.next()
+        state["dur"] = time.perf_counter() - t0
+        state["done"] = True
+
+    t = threading.Thread(target=first_batch)
+    t.start()
+    first = last = None
+    while not state["done"]:
+        if state["in"]:
+            now = time.perf_counter()
+            first = now if first is None else first
+            last = now
+    t.join()
+    assert b.builds == 1 and b.last_from_graph
+    assert state["dur"] > 0.02, "build too fast to tell"
+    assert first is not None and last - first > 0.5 * state["dur"]
