@@ -380,8 +380,8 @@ typedef enum {
        ones, restart from an uncovered instance.  With batches_per_epoch = 0
        a pass is an epoch (its last batch is completed with covered
        instances); with batches_per_epoch > 0 passes follow each other
-       across epochs, and the batch in which a pass ends counts for both
-       passes.  Beyond the paper: uniform's coverage with RWR's
+       across epochs (bs_sampler_set_epoch keeps the coverage, as under
+       carry), and the batch in which a pass ends counts for both passes.  Beyond the paper: uniform's coverage with RWR's
        neighbourhoods. */
     BS_EPOCH_EXACT = 2
 } bs_epoch_mode;

@@ -121,7 +121,8 @@ static inline int batch_add(bs_sampler *s, int64_t i, int64_t *count)
         return 0;
     s->stamp[i] = s->cur_stamp;
     s->gbuf[(*count)++] = i;
-    if (cov_set(s, i) && s->covered == s->n &&
+    /* a pass that ends with the batch starts afresh after it (sampler.c) */
+    if (cov_set(s, i) && s->covered == s->n && *count < s->g_size &&
         s->p.epoch_mode == BS_EPOCH_EXACT && s->p.batches_per_epoch > 0)
         new_pass(s, *count);
     return 1;
@@ -385,8 +386,10 @@ void bs__epoch_start(bs_sampler *s, int64_t e)
     if (s->p.kind == BS_SAMPLER_UNIFORM) {
         s->covered = 0;
         bs__uniform_new_perm(s);
-    } else if (s->p.epoch_mode != BS_EPOCH_CARRY ||
+    } else if (s->p.epoch_mode == BS_EPOCH_FIXED ||
                s->p.batches_per_epoch == 0) {
-        bs__cov_clear(s); /* carry keeps it until every instance appeared */
+        /* carry keeps coverage until every instance appeared; exact passes
+           run on across epochs of a fixed length */
+        bs__cov_clear(s);
     }
 }

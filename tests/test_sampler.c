@@ -892,6 +892,28 @@ static void test_epoch_modes(void **state)
     bs_graph_free(g);
 }
 
+/* Exact passes run on across fixed-length epochs that do not divide n:
+   nobody is left out at epoch ends, so after 10 epochs of 20 batches of 25
+   over n = 503 (9.9 passes) everyone has appeared at least 8 times (the
+   batch that ends a pass counts for the next one too). */
+static void test_epoch_exact_across_epochs(void **state)
+{
+    (void)state;
+    const int64_t n = 503, b = 25;
+    bs_graph *g = skewed_graph(n, 8, 40, 7);
+    bs_sampler_params p = params(BS_SAMPLER_RWR, b, 3);
+    p.batches_per_epoch = 20;
+    p.epoch_mode = BS_EPOCH_EXACT;
+    bs_sampler *s = make(&p, n, g);
+    int64_t *cnt = appearances(s, n, b, 10), lo = cnt[0];
+    for (int64_t i = 1; i < n; i++)
+        lo = cnt[i] < lo ? cnt[i] : lo;
+    assert_true(lo >= 8);
+    free(cnt);
+    bs_sampler_free(s);
+    bs_graph_free(g);
+}
+
 static void test_epoch_carry_keeps_coverage(void **state)
 {
     (void)state;
@@ -1074,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_alpha_reference),
         cmocka_unit_test(test_epoch_modes),
         cmocka_unit_test(test_epoch_carry_keeps_coverage),
+        cmocka_unit_test(test_epoch_exact_across_epochs),
         cmocka_unit_test(test_epoch_exact_pass),
         cmocka_unit_test(test_walk_work_bounded),
         cmocka_unit_test(test_knn_bfs_order),

@@ -31,7 +31,7 @@ mkdir -p "$T/fake"
   | gzip >"$T/fake/train-images-idx3-ubyte.gz"
 { be32 0x801; be32 8; printf '\0\1\2\3\4\5\6\7'; } \
   | gzip >"$T/fake/train-labels-idx1-ubyte.gz"
-data1 'holds 8 records, 100 requested' compare --data-dir "$T/fake" --n 100 \
+data1 'holds 8 records, 100 requested' compare --data-dir "$T/fake" --n 100 -M 10 -K 2 \
   -B 4 -q
 mkdir -p "$T/badmagic"
 { be32 0x801; be32 8; be32 2; be32 2; } | gzip \
@@ -41,7 +41,7 @@ data1 'bad IDX magic 0x00000801, expected 0x00000803' \
 mkdir -p "$T/trunc"
 { be32 0x803; be32 8; be32 2; be32 2; head -c 10 /dev/zero; } | gzip \
   >"$T/trunc/train-images-idx3-ubyte.gz"
-data1 'train-images-idx3-ubyte.gz: truncated' compare --data-dir "$T/trunc" \
+data1 'train-images-idx3-ubyte.gz: truncated' compare --data-dir "$T/trunc" -M 4 -K 2 \
   --n 8 -B 4 -q
 
 if [ ! -r "$DATA/train-images-idx3-ubyte.gz" ]; then
