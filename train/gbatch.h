@@ -28,12 +28,17 @@ typedef struct {
     int64_t cap_graphs, cap_nodes, cap_edges; /* allocated sizes */
 } bst_gbatch;
 
-/* Makes room for the given sizes (keeps contents).  BST_OK or
-   BST_ERR_NOMEM. */
+/* Makes room for the given sizes (keeps contents; x's only while feat is
+   unchanged) and sets b->feat = feat: x then holds cap_nodes * feat floats.
+   Capacities grow at least 1.5x and never shrink.  BST_OK, BST_ERR_NOMEM,
+   or BST_ERR_INVAL (b NULL or a negative size). */
 int bst_gbatch_reserve(bst_gbatch *b, int64_t graphs, int64_t nodes,
                        int64_t edges, int feat);
-/* The graphs ids[0..count) of d, in that order, with their one-hot
-   features.  BST_OK, BST_ERR_NOMEM or BST_ERR_INVAL (an id out of range). */
+/* The graphs ids[0..count) of d, in that order (repeats allowed), with
+   their one-hot features (x zeroed, x[v * d->feat + feat_idx] = 1); feat =
+   d->feat.  count 0 gives an empty batch (ids may then be NULL).  BST_OK,
+   BST_ERR_NOMEM or BST_ERR_INVAL (an id out of range, NULL arguments, more
+   than INT32_MAX nodes), with a one-line message in msg. */
 int bst_gbatch_gather(bst_gbatch *b, const bst_tu *d, const int64_t *ids,
                       int64_t count, char *msg, size_t cap);
 /* Frees the arrays and zeroes *b (safe on a zeroed struct). */
