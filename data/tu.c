@@ -270,6 +270,8 @@ static int check_graph(const tu_ctx *x, tu_build *b, int64_t g, int64_t v0,
                        int64_t n)
 {
     int64_t e0 = b->adj_off[v0], ne = b->adj_off[v0 + n] - e0;
+    if (ne == 0)
+        return BST_OK; /* no edges (and qsort must not see a NULL array) */
     if (grow((void **)&b->keys, &b->cap_k, ne, sizeof *b->keys))
         return tu_fail(x, BST_ERR_NOMEM, "%s: out of memory", x->what);
     for (int64_t v = 0; v < n; v++)
