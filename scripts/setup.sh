@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libopenblas-openmp-dev zlib1g-dev libcmocka-dev
+  libopenblas-openmp-dev zlib1g-dev libcmocka-dev libsvm-dev liblinear-dev
   python3-dev python3-numpy python3-pytest python3-setuptools python3-torch
   python3-matplotlib
   dataset-fashion-mnist
