@@ -13,6 +13,8 @@
 
 static const char cmd[] = "train";
 
+int cli_cmd_train_graphcl(int argc, char **argv); /* cmd_train_graphcl.c */
+
 typedef struct {
     bst_run_cfg run;
     int quiet;
@@ -354,8 +356,11 @@ int cli_cmd_train(int argc, char **argv)
         return cli_usage(cmd, "expected a trainer: 'batchsampler train "
                               "simclr [options]'");
     }
+    if (strcmp(argv[1], "graphcl") == 0)
+        return cli_cmd_train_graphcl(argc - 1, argv + 1);
     if (strcmp(argv[1], "simclr") != 0)
-        return cli_usage(cmd, "unknown trainer '%s': expected simclr", argv[1]);
+        return cli_usage(cmd, "unknown trainer '%s': expected simclr or graphcl",
+                         argv[1]);
     train_opts o;
     int rc = parse(argc - 1, argv + 1, &o);
     if (rc != 0)
