@@ -8,7 +8,7 @@ fail=0
 for t in "$build"/tests/test_* "$build"/train/train_test_*; do
   [ -x "$t" ] && [ -f "$t" ] || continue
   case "$t" in *.log) continue;; esac
-  if OMP_NUM_THREADS=2 BS_TEST_TMPDIR="$build/tests" valgrind -q --error-exitcode=99 \
+  if OMP_NUM_THREADS=2 BS_UNDER_VALGRIND=1 BS_TEST_TMPDIR="$build/tests" valgrind -q --error-exitcode=99 \
        --leak-check=full --errors-for-leak-kinds=definite \
        --show-leak-kinds=definite "$t" >"$t.valgrind.log" 2>&1; then
     echo "valgrind: $(basename "$t") clean"

@@ -218,6 +218,14 @@ static void test_threads(void **state)
 static void test_threads_default_width(void **state)
 {
     (void)state;
+    /* two steps of the full-width encoder at three thread counts take
+       minutes under valgrind's emulation; the ASan run and the plain run
+       cover it (scripts/valgrind.sh sets BS_UNDER_VALGRIND) */
+    if (getenv("BS_UNDER_VALGRIND")) {
+        print_message("skipped under valgrind (covered by the plain and "
+                      "ASan runs)\n");
+        skip();
+    }
     bst_simclr_cfg c;
     bst_simclr_cfg_default(&c);
     check_threads(&c, 2 * c.batch);
