@@ -14,6 +14,7 @@
 static const char cmd[] = "train";
 
 int cli_cmd_train_graphcl(int argc, char **argv); /* cmd_train_graphcl.c */
+int cli_cmd_train_mvgrl(int argc, char **argv);   /* cmd_train_mvgrl.c */
 
 typedef struct {
     bst_run_cfg run;
@@ -358,8 +359,12 @@ int cli_cmd_train(int argc, char **argv)
     }
     if (strcmp(argv[1], "graphcl") == 0)
         return cli_cmd_train_graphcl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "mvgrl") == 0)
+        return cli_cmd_train_mvgrl(argc - 1, argv + 1);
     if (strcmp(argv[1], "simclr") != 0)
-        return cli_usage(cmd, "unknown trainer '%s': expected simclr or graphcl",
+        return cli_usage(cmd,
+                         "unknown trainer '%s': expected simclr, graphcl or "
+                         "mvgrl",
                          argv[1]);
     train_opts o;
     int rc = parse(argc - 1, argv + 1, &o);

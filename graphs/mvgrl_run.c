@@ -1,0 +1,536 @@
+/* mvgrl_run.c — a whole MVGRL run (mvgrl_run.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
+#include "mvgrl_run.h"
+#include "svm_eval.h"
+#include "toolkit.h"
+
+#define CONFIG_VERSION "mvgrl v1\n"
+
+typedef struct {
+    bsg_run_cfg cfg;
+    bsg_mvgrl_cfg mc;
+    bst_tu data;
+    bsg_mvgrl_ops ops;
+    bsg_mvgrl *model;
+    bs_batcher *batcher;
+    int64_t B, spe, total_steps, epoch, step;
+    int64_t *ids, *local, *blab, *labels;
+    uint8_t *seen;
+    int64_t nseen;
+    float *emb, *all; /* (B, h) the batch's, (G, h) every graph's */
+    char *log;
+    size_t log_len, log_cap;
+    bsg_run_result *res;
+    double graph_sim, graph_hard, graph_fn;
+    int64_t graph_epochs;
+} run;
+
+typedef struct {
+    int64_t epoch, step, adam_t, graph_epochs;
+    double graph_sim, graph_hard, graph_fn;
+} position;
+
+static void config_text(const run *r, char *buf, size_t cap)
+{
+    const bsg_mvgrl_cfg *m = &r->mc;
+    const bs_batcher_params *b = &r->cfg.batcher;
+    const char *em = bs_epoch_mode_name(b->sampler.epoch_mode);
+    const char *sc = bs_alpha_schedule_name(b->sampler.schedule);
+    snprintf(buf, cap,
+             CONFIG_VERSION "data %s graphs %lld\nhidden %d layers %d ppr "
+                            "%.17g batch %lld lr %.17g seed %llu\nsampler %d "
+                            "spe %lld warmup %lld refresh %lld lag %lld "
+                            "epoch_mode %s mode %d m %lld k %d block %d alpha "
+                            "%.17g schedule %s\nepochs %lld\n",
+             r->data.name, (long long)r->data.graphs, m->hidden, m->layers,
+             m->alpha, (long long)r->B, m->lr, (unsigned long long)m->seed,
+             (int)b->sampler.kind, (long long)r->spe,
+             (long long)b->warmup_epochs, (long long)b->refresh_every,
+             (long long)b->refresh_lag, em ? em : "?",
+             (int)(b->sampler.kind == BS_SAMPLER_KNN ? BS_MODE_EXACT
+                                                     : b->graph.mode),
+             (long long)b->graph.m, (int)b->graph.k, (int)b->graph.block,
+             b->sampler.alpha, sc ? sc : "?", (long long)r->cfg.epochs);
+}
+
+/* ----------------------------------------------------------- checkpoints */
+
+static int ckpt_save(run *r, char *msg, size_t cap)
+{
+    bst_param *ps;
+    int np = bsg_mvgrl_params(r->model, &ps);
+    bst_adamw *opt = bsg_mvgrl_opt(r->model);
+    size_t nf = bsg_mvgrl_param_floats(r->model), off = 0;
+    char config[1024];
+    config_text(r, config, sizeof config);
+    position pos = {r->epoch,     r->step,       opt->t,     r->graph_epochs,
+                    r->graph_sim, r->graph_hard, r->graph_fn};
+    float *flat = malloc(sizeof(float) * nf);
+    void *blob = NULL;
+    size_t blob_len = 0;
+    bs_error err = {0};
+    bst_ckpt_writer *w = NULL;
+    int rc = flat ? BST_OK : BST_ERR_NOMEM;
+    for (int i = 0; !rc && i < np; off += ps[i].n, i++)
+        memcpy(flat + off, ps[i].w, ps[i].n * sizeof(float));
+    bs_status st =
+        rc ? BS_OK
+           : bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
+    if (st)
+        rc = bst_core_fail(st, &err, msg, cap);
+    else if (rc || (rc = bst_ckpt_writer_new(&w)))
+        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
+    if (!rc) {
+        bst_ckpt_add_ref(w, "config", config, strlen(config));
+        bst_ckpt_add_ref(w, "position", &pos, sizeof pos);
+        bst_ckpt_add_ref(w, "params", flat, nf * sizeof(float));
+        bst_ckpt_add_ref(w, "adam_m", opt->m, nf * sizeof(float));
+        bst_ckpt_add_ref(w, "adam_v", opt->v, nf * sizeof(float));
+        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
+        bst_ckpt_add_ref(w, "log", r->log, r->log_len);
+        rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
+    }
+    bst_ckpt_writer_free(w);
+    free(flat);
+    free(blob);
+    return rc;
+}
+
+/* 1 when path is a regular file, 0 when it does not exist (ENOENT only:
+   anything else would be overwritten by a fresh start), else an error. */
+static int ckpt_present(const char *path, char *msg, size_t cap)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return errno == ENOENT ? 0
+                               : bst_fail(msg, cap, BST_ERR_IO,
+                                          "cannot resume from checkpoint %s: "
+                                          "%s",
+                                          path, strerror(errno));
+    return S_ISREG(sb.st_mode)
+               ? 1
+               : bst_fail(msg, cap, BST_ERR_IO,
+                          "cannot resume from checkpoint %s: not a regular "
+                          "file",
+                          path);
+}
+
+/* The saved config must equal the current one; the message names the
+   first line that differs. */
+static int check_config(const run *r, const void *data, size_t len, char *msg,
+                        size_t cap)
+{
+    char want[1024];
+    config_text(r, want, sizeof want);
+    if (len == strlen(want) && memcmp(data, want, len) == 0)
+        return BST_OK;
+    const char *s = data, *w = want;
+    size_t i = 0, line = 0;
+    while (i < len && w[i] && s[i] == w[i])
+        if (s[i++] == '\n')
+            line = i;
+    size_t end = line;
+    while (w[end] && w[end] != '\n')
+        end++;
+    return bst_fail(msg, cap, BST_ERR_FORMAT,
+                    "%s: saved with other settings (now '%.*s'); resume with "
+                    "the same options or remove the checkpoint",
+                    r->cfg.ckpt_path, (int)(end - line), w + line);
+}
+
+static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
+{
+    bst_param *ps;
+    int np = bsg_mvgrl_params(r->model, &ps), rc;
+    bst_adamw *opt = bsg_mvgrl_opt(r->model);
+    size_t nf = bsg_mvgrl_param_floats(r->model), off = 0;
+    const char *path = r->cfg.ckpt_path;
+    const void *data, *blob, *log;
+    size_t len, blob_len, log_len;
+    position pos;
+    float *flat = malloc(sizeof(float) * nf);
+    if (!flat)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)) ||
+        (rc = check_config(r, data, len, msg, cap)) ||
+        (rc =
+             bst_ckpt_read_exact(rd, "position", &pos, sizeof pos, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "params", flat, nf * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nf * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nf * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap))) {
+        free(flat);
+        return rc;
+    }
+    if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step != pos.adam_t ||
+        pos.step != pos.epoch * r->spe || pos.graph_epochs < 0) {
+        free(flat);
+        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
+                        path);
+    }
+    bs_error err = {0};
+    bs_status st = bs_batcher_load_state(r->batcher, blob, blob_len, &err);
+    if (st) {
+        free(flat);
+        return st == BS_ERR_NOMEM ? bst_core_fail(st, &err, msg, cap)
+                                  : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s",
+                                             path, err.msg);
+    }
+    for (int i = 0; i < np; off += ps[i].n, i++)
+        memcpy(ps[i].w, flat + off, ps[i].n * sizeof(float));
+    free(flat);
+    opt->t = pos.adam_t;
+    r->step = pos.step;
+    r->epoch = pos.epoch;
+    r->graph_epochs = pos.graph_epochs;
+    r->graph_sim = pos.graph_sim;
+    r->graph_hard = pos.graph_hard;
+    r->graph_fn = pos.graph_fn;
+    r->log_len = 0;
+    char *p = realloc(r->log, log_len + 1);
+    if (!p)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    memcpy(p, log, log_len);
+    p[log_len] = 0;
+    r->log = p, r->log_len = log_len, r->log_cap = log_len + 1;
+    return BST_OK;
+}
+
+static int ckpt_load(run *r, char *msg, size_t cap)
+{
+    int rc = ckpt_present(r->cfg.ckpt_path, msg, cap);
+    if (rc <= 0)
+        return rc; /* an error, or a fresh start */
+    bst_ckpt_reader *rd = NULL;
+    if ((rc = bst_ckpt_open(r->cfg.ckpt_path, &rd, msg, cap)))
+        return rc;
+    rc = restore(r, rd, msg, cap);
+    bst_ckpt_close(rd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ log */
+
+static int log_append(run *r, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof line)
+        return BST_ERR_INVAL;
+    if (r->log_len + (size_t)len + 1 > r->log_cap) {
+        size_t c = 2 * r->log_cap + (size_t)len + 1024;
+        char *p = realloc(r->log, c);
+        if (!p)
+            return BST_ERR_NOMEM;
+        r->log = p, r->log_cap = c;
+    }
+    memcpy(r->log + r->log_len, line, (size_t)len + 1);
+    r->log_len += (size_t)len;
+    return BST_OK;
+}
+
+static int log_write(const run *r, char *msg, size_t cap)
+{
+    if (!r->cfg.log_path)
+        return BST_OK;
+    bs_error err = {0};
+    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
+    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
+}
+
+/* ----------------------------------------------------------------- setup */
+
+static int check_cfg(const bsg_run_cfg *c, const bsg_mvgrl_cfg *m, char *msg,
+                     size_t cap)
+{
+    bs_error err = {0};
+    bs_status st;
+    if (c->epochs < 1 || c->ckpt_every < 1 || c->stop_after < 0 ||
+        c->eval_every < 0)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "epochs and checkpoint period must be >= 1, "
+                        "stop-after and eval period >= 0");
+    if (!(m->lr > 0) || !isfinite(m->lr) || m->hidden < 1 || m->layers < 1 ||
+        m->layers > 16 || !(m->alpha > 0 && m->alpha <= 1))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "MVGRL: expected lr > 0, hidden >= 1, 1 <= layers <= "
+                        "16, 0 < PPR alpha <= 1");
+    if (c->resume && !c->ckpt_path)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "resume needs a checkpoint path");
+    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "the log %s and the checkpoint %s are the same file: "
+                        "expected two different files",
+                        c->log_path, c->ckpt_path);
+    int rc = c->resume ? ckpt_present(c->ckpt_path, msg, cap) : 0;
+    return rc < 0 ? rc : BST_OK;
+}
+
+static int make_batcher(run *r, char *msg, size_t cap)
+{
+    int64_t n = r->data.graphs, B = r->mc.batch, M = r->cfg.batcher.graph.m,
+            K = r->cfg.batcher.graph.k, Bdef = 0;
+    if (B <= 0)
+        B = n < 64 ? n : 64;
+    if (B < 2 || B > n)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "batch size %lld: expected 2 <= B <= %lld graphs",
+                        (long long)B, (long long)n);
+    bsg_run_sizes(n, &Bdef, &M, &K);
+    bs_batcher_params p = r->cfg.batcher;
+    if (p.refresh_every <= 0) /* one epoch */
+        p.refresh_every = p.sampler.batches_per_epoch > 0
+                              ? p.sampler.batches_per_epoch
+                              : (n + B - 1) / B;
+    p.graph.m = M;
+    p.graph.k = (int)K;
+    r->B = B;
+    r->res->graphs = n, r->res->batch = B, r->res->m = M, r->res->k = K;
+    bs_error err = {0};
+    bs_status st = bst_batcher_create(&p, B, r->mc.hidden, r->mc.seed, n,
+                                      &r->batcher, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    r->cfg.batcher = p; /* the config text shows the M and K used */
+    r->spe = bs_batcher_epoch_length(r->batcher);
+    r->total_steps = r->spe * r->cfg.epochs;
+    return BST_OK;
+}
+
+static int alloc_buffers(run *r, char *msg, size_t cap)
+{
+    int64_t B = r->B, n = r->data.graphs, H = r->mc.hidden;
+    r->ids = malloc(sizeof(int64_t) * (size_t)B);
+    r->local = malloc(sizeof(int64_t) * (size_t)B);
+    r->blab = malloc(sizeof(int64_t) * (size_t)B);
+    r->labels = malloc(sizeof(int64_t) * (size_t)n);
+    r->seen = calloc((size_t)n, 1);
+    r->emb = malloc(sizeof(float) * (size_t)(B * H));
+    r->all = malloc(sizeof(float) * (size_t)(n * H));
+    if (!r->ids || !r->local || !r->blab || !r->labels || !r->seen || !r->emb ||
+        !r->all)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < B; i++)
+        r->local[i] = i;
+    for (int64_t g = 0; g < n; g++)
+        r->labels[g] = r->data.label[g];
+    return BST_OK;
+}
+
+static const char LOG_HEADER[] =
+    "epoch,steps,loss,svm_acc,svm_std,mean_sim,hard_sim,fn_rate,coverage,"
+    "sampler_s,step_s,total_s\n";
+
+static int run_init(run *r, const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *mc,
+                    bsg_run_result *res, char *msg, size_t cap)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->mc = *mc;
+    r->res = res;
+    if ((rc = check_cfg(cfg, mc, msg, cap)) ||
+        (rc = bst_tu_load(cfg->data_dir, &r->data, msg, cap)) ||
+        (rc = make_batcher(r, msg, cap)) ||
+        (rc = bsg_mvgrl_ops_build(&r->ops, &r->data, mc->alpha, msg, cap)) ||
+        (rc = alloc_buffers(r, msg, cap)))
+        return rc;
+    if ((rc = bsg_mvgrl_new(mc, r->data.feat, &r->model)))
+        return bst_fail(msg, cap, rc, "cannot build the MVGRL model");
+    return log_append(r, "%s", LOG_HEADER);
+}
+
+static void run_free(run *r)
+{
+    bst_tu_free(&r->data);
+    bsg_mvgrl_ops_free(&r->ops);
+    bsg_mvgrl_free(r->model);
+    bs_batcher_free(r->batcher);
+    free(r->ids);
+    free(r->local);
+    free(r->blab);
+    free(r->labels);
+    free(r->seen);
+    free(r->emb);
+    free(r->all);
+    free(r->log);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- epochs */
+
+/* Linear-SVM accuracy (mean, std over the 10 folds) of every graph's
+   embedding, as the reference's LinearSVC evaluation. */
+static int evaluate(run *r, double *acc, double *sd, char *msg, size_t cap)
+{
+    double t0 = bst_now();
+    int rc =
+        bsg_mvgrl_embed(r->model, &r->data, &r->ops, r->B, r->all, msg, cap);
+    bst_svm_config sc;
+    bst_svm_config_default(&sc);
+    sc.kernel = BST_SVM_LINEAR;
+    sc.seed = r->mc.seed;
+    bst_svm_result out;
+    if (!rc && !(rc = bst_svm_eval(&sc, r->all, r->data.graphs, r->mc.hidden,
+                                   r->data.label, &out, msg, cap)))
+        *acc = out.mean, *sd = out.std;
+    r->res->eval_s += bst_now() - t0;
+    return rc;
+}
+
+static int train_step(run *r, double *sums, char *msg, size_t cap)
+{
+    bs_error err = {0};
+    int64_t B = r->B, ep = 0;
+    int H = r->mc.hidden, rc;
+    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    for (int64_t i = 0; i < B; i++)
+        if (!r->seen[r->ids[i]]) {
+            r->seen[r->ids[i]] = 1;
+            r->nseen++;
+        }
+    double loss = 0;
+    if ((rc = bsg_mvgrl_step(r->model, &r->data, &r->ops, r->ids, B, r->mc.lr,
+                             &loss, r->emb, msg, cap)))
+        return rc;
+    r->step++;
+    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->emb, &err)))
+        return bst_core_fail(st, &err, msg, cap);
+    for (int64_t i = 0; i < B; i++)
+        r->blab[i] = r->labels[r->ids[i]];
+    bs_batch_stats bsx;
+    if ((st = bs_batch_stats_compute(r->emb, B, H, r->local, B, r->blab, &bsx,
+                                     &err)))
+        return bst_core_fail(st, &err, msg, cap);
+    sums[0] += loss;
+    sums[1] += bsx.mean_sim;
+    sums[2] += bsx.mean_max_sim;
+    sums[3] += bsx.fn_rate;
+    return BST_OK;
+}
+
+static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
+{
+    const bsg_run_cfg *c = &r->cfg;
+    double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
+    double sums[4] = {0, 0, 0, 0};
+    int rc;
+    memset(row, 0, sizeof *row);
+    row->epoch = r->epoch;
+    memset(r->seen, 0, (size_t)r->data.graphs);
+    r->nseen = 0;
+    for (int64_t s = 0; s < r->spe; s++) {
+        if ((rc = train_step(r, sums, msg, cap)))
+            return rc;
+        if (c->progress &&
+            c->progress(c->progress_ctx, r->step, r->total_steps, NULL))
+            return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+    }
+    double t1 = bst_now(), n = (double)r->spe;
+    row->steps = r->step;
+    row->loss = sums[0] / n;
+    row->mean_sim = sums[1] / n;
+    row->hard_sim = sums[2] / n;
+    row->fn_rate = sums[3] / n;
+    row->coverage = (double)r->nseen / (double)r->data.graphs;
+    row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
+    row->step_s = (t1 - t0) - row->sampler_s;
+    row->svm_acc = row->svm_std = -1;
+    int last = r->epoch + 1 == c->epochs;
+    if (c->svm &&
+        (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) &&
+        (rc = evaluate(r, &row->svm_acc, &row->svm_std, msg, cap)))
+        return rc;
+    row->total_s = bst_now() - t0;
+    if (r->epoch >= c->batcher.warmup_epochs) {
+        r->graph_sim += row->mean_sim;
+        r->graph_hard += row->hard_sim;
+        r->graph_fn += row->fn_rate;
+        r->graph_epochs++;
+    }
+    return log_append(r,
+                      "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
+                      "%.3f\n",
+                      (long long)row->epoch, (long long)row->steps, row->loss,
+                      row->svm_acc, row->svm_std, row->mean_sim, row->hard_sim,
+                      row->fn_rate, row->coverage, row->sampler_s, row->step_s,
+                      row->total_s);
+}
+
+static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
+{
+    const bsg_run_cfg *cfg = &r->cfg;
+    int rc = BST_OK;
+    while (!rc && r->epoch < cfg->epochs) {
+        rc = run_epoch(r, &res->last, msg, cap);
+        r->epoch++;
+        res->epochs_run++;
+        if (!rc)
+            rc = log_write(r, msg, cap);
+        if (!rc && cfg->ckpt_path &&
+            (r->epoch % cfg->ckpt_every == 0 || r->epoch == cfg->epochs))
+            rc = ckpt_save(r, msg, cap);
+        if (!rc && cfg->progress &&
+            cfg->progress(cfg->progress_ctx, r->step, r->total_steps,
+                          &res->last))
+            rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+        if (cfg->stop_after && res->epochs_run == cfg->stop_after)
+            break;
+    }
+    return rc;
+}
+
+int bsg_mvgrl_run(const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *model,
+                  bsg_run_result *res, char *msg, size_t cap)
+{
+    if (!cfg || !model || !res)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "NULL configuration or result");
+    memset(res, 0, sizeof *res);
+    res->svm_acc = res->svm_std = -1;
+    double t0 = bst_now();
+    run r;
+    int rc = run_init(&r, cfg, model, res, msg, cap);
+    if (!rc && cfg->resume)
+        rc = ckpt_load(&r, msg, cap);
+    if (!rc)
+        rc = run_epochs(&r, res, msg, cap);
+    res->last.steps = r.step;
+    if (!rc && r.epoch == cfg->epochs) {
+        res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
+        if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
+            rc = evaluate(&r, &res->svm_acc, &res->svm_std, msg, cap);
+        if (r.graph_epochs) {
+            res->mean_sim = r.graph_sim / (double)r.graph_epochs;
+            res->hard_sim = r.graph_hard / (double)r.graph_epochs;
+            res->fn_rate = r.graph_fn / (double)r.graph_epochs;
+        }
+    }
+    res->sampler_s = bst_batcher_seconds(r.batcher);
+    res->total_s = bst_now() - t0;
+    run_free(&r);
+    return rc;
+}
