@@ -37,3 +37,6 @@ for seed in $SEEDS; do
     done
   done
 done
+
+# the MVGRL rows of the table
+bash experiments/graphs_mvgrl.sh
