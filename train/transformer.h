@@ -22,8 +22,9 @@
  * and a final LN after the last block.  Padding: keys at padding positions
  * get -inf before the softmax; queries at padding positions get a zero
  * attention output.  Every other operation is row-wise, so the valid
- * positions, the pooled embedding and all gradients do not depend on T
- * (appending padding changes nothing, bit for bit).
+ * positions, the pooled embedding and all gradients do not depend on T:
+ * appending padding changes them only by rounding (the GEMMs cut the B T
+ * rows into other chunks; ~1e-6 relative), dropout masks included.
  */
 #ifndef BS_TRAIN_TRANSFORMER_H
 #define BS_TRAIN_TRANSFORMER_H

@@ -369,6 +369,201 @@ static void test_encoder_cls_eval(void **state)
     check_encoder(BST_TF_POOL_CLS, 0, 0);
 }
 
+/* ------------------------------------------------------------ properties */
+static void mid_cfg(bst_tf_cfg *c)
+{
+    *c = (bst_tf_cfg){.vocab = 50, .max_len = 16, .edim = 16, .dim = 32,
+                      .heads = 4, .layers = 2, .mlp = 256, .dropout = 0.1f,
+                      .pool = BST_TF_POOL_MEAN};
+}
+
+enum { PB = 24, PT = 12 };
+
+/* PB sequences of lengths 1..PT padded to T >= PT; padding ids -1 (never
+   read); sequence b's tokens do not depend on T */
+static void make_batch(int32_t *ids, int *len, int T)
+{
+    for (int b = 0; b < PB; b++) {
+        len[b] = 1 + (b * 5) % PT;
+        for (int t = 0; t < T; t++)
+            ids[b * T + t] = t < len[b] ? (b * 7 + t * 3) % 50 : -1;
+    }
+}
+
+/* output (PB, C) and the concatenated gradients of one forward + backward */
+typedef struct {
+    float *out, *grad;
+    size_t nout, ngrad;
+} run_result;
+
+static run_result run_once(int T, int train, uint64_t step)
+{
+    bst_tf_cfg cfg;
+    mid_cfg(&cfg);
+    bst_tf m;
+    bst_tf_acts a;
+    assert_int_equal(bst_tf_init(&m, &cfg, 5), BST_OK);
+    scramble(&m, 200);
+    assert_int_equal(bst_tf_acts_init(&a, &m, PB, T), BST_OK);
+    int32_t *ids = malloc((size_t)PB * T * sizeof(int32_t));
+    int len[PB];
+    make_batch(ids, len, T);
+    const float *out = bst_tf_forward(&m, &a, ids, len, PB, T, train, 1, 9,
+                                      step);
+    assert_non_null(out);
+    run_result rr = {copyf(out, (size_t)PB * cfg.dim), NULL,
+                     (size_t)PB * cfg.dim, bst_tf_size(&m)};
+    float *r = randu(rr.nout, 77, -1, 1);
+    bst_zero_grads(m.params, m.nparams);
+    bst_tf_backward(&m, &a, r);
+    rr.grad = malloc(rr.ngrad * sizeof(float));
+    size_t off = 0;
+    for (int i = 0; i < m.nparams; i++, off += m.params[i - 1].n)
+        memcpy(rr.grad + off, m.params[i].g, m.params[i].n * sizeof(float));
+    free(r);
+    free(ids);
+    bst_tf_acts_free(&a);
+    bst_tf_free(&m);
+    return rr;
+}
+
+static void run_free(run_result *rr)
+{
+    free(rr->out);
+    free(rr->grad);
+}
+
+static int same_bits(const run_result *x, const run_result *y)
+{
+    return x->nout == y->nout && x->ngrad == y->ngrad &&
+           !memcmp(x->out, y->out, x->nout * sizeof(float)) &&
+           !memcmp(x->grad, y->grad, x->ngrad * sizeof(float));
+}
+
+static void test_dropout_determinism(void **state)
+{
+    (void)state;
+    run_result a = run_once(PT, 1, 3), b = run_once(PT, 1, 3);
+    run_result c = run_once(PT, 1, 4), e1 = run_once(PT, 0, 3);
+    run_result e2 = run_once(PT, 0, 4);
+    assert_true(same_bits(&a, &b));   /* same (seed, step): same bits */
+    assert_false(same_bits(&a, &c));  /* another step: another mask */
+    assert_false(same_bits(&a, &e1)); /* dropout is on in train mode */
+    assert_true(same_bits(&e1, &e2)); /* eval ignores the step */
+    run_free(&a);
+    run_free(&b);
+    run_free(&c);
+    run_free(&e1);
+    run_free(&e2);
+    /* a row's mask: keep rate 1 - p, prefix-stable, keyed by site */
+    enum { N = 20000 };
+    uint8_t *k1 = malloc(N), *k2 = malloc(N);
+    bst_tf_dropout_row(k1, N, 0.1f, bst_tf_dropout_key(1, 2, 3), 5);
+    bst_tf_dropout_row(k2, 100, 0.1f, bst_tf_dropout_key(1, 2, 3), 5);
+    assert_memory_equal(k1, k2, 100);
+    size_t kept = 0;
+    for (int i = 0; i < N; i++)
+        kept += k1[i];
+    assert_true(fabs((double)kept / N - 0.9) < 0.01);
+    bst_tf_dropout_row(k2, N, 0.1f, bst_tf_dropout_key(1, 2, 4), 5);
+    assert_true(memcmp(k1, k2, N) != 0);
+    free(k1);
+    free(k2);
+}
+
+static void test_thread_invariance(void **state)
+{
+    (void)state;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run_result one = run_once(PT, 1, 3);
+    omp_set_num_threads(2);
+    run_result two = run_once(PT, 1, 3);
+    omp_set_num_threads(saved);
+    assert_true(same_bits(&one, &two));
+    run_free(&one);
+    run_free(&two);
+}
+
+/* max |x - y| <= tol max |x| (and x not all zero) */
+static void expect_near(const float *x, const float *y, size_t n, double tol)
+{
+    double worst = 0.0, top = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)x[i] - y[i]));
+        top = fmax(top, fabs((double)x[i]));
+    }
+    if (getenv("BST_VERBOSE"))
+        print_message("n=%zu max %.3g worst diff %.3g\n", n, top, worst);
+    assert_true(top > 0.0 && worst <= tol * top);
+}
+
+/* appending padding (T = 12 -> 16) changes nothing but rounding: every
+   row-wise step and the attention see the same values, only the GEMMs cut
+   the B T rows into other chunks (another SIMD kernel for the remainder) */
+static void test_padding_invariance(void **state)
+{
+    (void)state;
+    for (int train = 0; train < 2; train++) {
+        run_result s = run_once(PT, train, 3), l = run_once(16, train, 3);
+        expect_near(s.out, l.out, s.nout, 1e-5);
+        expect_near(s.grad, l.grad, s.ngrad, 1e-5);
+        run_free(&s);
+        run_free(&l);
+    }
+}
+
+static void test_rejections(void **state)
+{
+    (void)state;
+    bst_tf_cfg c, bad;
+    char msg[160];
+    mid_cfg(&c);
+    assert_int_equal(bst_tf_cfg_check(&c, msg, sizeof msg), BST_OK);
+    assert_int_equal(bst_tf_cfg_check(NULL, msg, sizeof msg), BST_ERR_INVAL);
+    bst_tf_cfg bads[6];
+    for (int i = 0; i < 6; i++)
+        bads[i] = c;
+    bads[0].heads = 5; /* does not divide 32 */
+    bads[1].layers = 0;
+    bads[2].dropout = 1.0f;
+    bads[3].dropout = NAN;
+    bads[4].pool = 7;
+    bads[5].vocab = 0;
+    bst_tf m;
+    for (int i = 0; i < 6; i++) {
+        msg[0] = 0;
+        assert_int_equal(bst_tf_cfg_check(&bads[i], msg, sizeof msg),
+                         BST_ERR_INVAL);
+        assert_true(strncmp(msg, "transformer: ", 13) == 0);
+        assert_int_equal(bst_tf_init(&m, &bads[i], 0), BST_ERR_INVAL);
+    }
+    bad = c;
+    bst_tf_cfg_default(&bad, 100);
+    assert_int_equal(bst_tf_cfg_check(&bad, NULL, 0), BST_OK);
+    assert_int_equal(bst_tf_init(&m, &c, 0), BST_OK);
+    bst_tf_acts a;
+    assert_int_equal(bst_tf_acts_init(&a, &m, 2, 17), BST_ERR_INVAL);
+    assert_int_equal(bst_tf_acts_init(&a, &m, 2, 4), BST_OK);
+    int32_t ids[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    int len[2] = {4, 2};
+    assert_non_null(bst_tf_forward(&m, &a, ids, len, 2, 4, 1, 1, 0, 0));
+    assert_null(bst_tf_forward(&m, &a, ids, len, 3, 4, 1, 1, 0, 0));
+    assert_null(bst_tf_forward(&m, &a, ids, len, 2, 5, 1, 1, 0, 0));
+    len[1] = 0;
+    assert_null(bst_tf_forward(&m, &a, ids, len, 2, 4, 1, 1, 0, 0));
+    len[1] = 5;
+    assert_null(bst_tf_forward(&m, &a, ids, len, 2, 4, 1, 1, 0, 0));
+    len[1] = 2;
+    ids[5] = 50; /* outside the vocabulary */
+    assert_null(bst_tf_forward(&m, &a, ids, len, 2, 4, 1, 1, 0, 0));
+    ids[5] = 6;
+    ids[6] = -5; /* padding: never read */
+    assert_non_null(bst_tf_forward(&m, &a, ids, len, 2, 4, 1, 1, 0, 0));
+    bst_tf_acts_free(&a);
+    bst_tf_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +573,10 @@ int main(void)
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_encoder_mean_head_dropout),
         cmocka_unit_test(test_encoder_cls_eval),
+        cmocka_unit_test(test_dropout_determinism),
+        cmocka_unit_test(test_thread_invariance),
+        cmocka_unit_test(test_padding_invariance),
+        cmocka_unit_test(test_rejections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
