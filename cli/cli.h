@@ -162,5 +162,6 @@ int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_compare(int argc, char **argv);
 int cli_cmd_synth(int argc, char **argv);
 int cli_cmd_train(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
 
 #endif /* BS_CLI_H */

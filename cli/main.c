@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"compare", cli_cmd_compare, "compare the samplers on fixed embeddings"},
     {"synth", cli_cmd_synth, "write a synthetic clustered data set"},
     {"train", cli_cmd_train, "train a contrastive encoder (simclr)"},
+    {"eval", cli_cmd_eval, "evaluate sentence embeddings on STS (eval sts)"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
