@@ -41,7 +41,7 @@ static void test_strtab(void **state)
 {
     (void)state;
     bst_strtab t;
-    char words[2000][8];
+    char words[2000][16];
     assert_int_equal(bst_strtab_init(&t, 0), BST_OK);
     for (int i = 0; i < 2000; i++) { /* grows from 16 slots */
         snprintf(words[i], sizeof words[i], "w%d", i);
