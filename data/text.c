@@ -70,8 +70,7 @@ static int64_t slot_of(const bst_strtab *t, const char *s, size_t len)
 {
     uint64_t mask = (uint64_t)t->cap - 1;
     uint64_t i = hash_bytes(s, len) & mask;
-    while (t->key[i] &&
-           (t->klen[i] != len || memcmp(t->key[i], s, len) != 0))
+    while (t->key[i] && (t->klen[i] != len || memcmp(t->key[i], s, len) != 0))
         i = (i + 1) & mask;
     return (int64_t)i;
 }
@@ -136,8 +135,11 @@ int bst_utf8_len(const unsigned char *s, size_t len)
     if (len == 0)
         return 0;
     unsigned c = s[0];
-    int n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-          : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    int n = c < 0x80                 ? 1
+            : c >= 0xc2 && c <= 0xdf ? 2
+            : c >= 0xe0 && c <= 0xef ? 3
+            : c >= 0xf0 && c <= 0xf4 ? 4
+                                     : 0;
     if (n <= 1 || (size_t)n > len)
         return n == 1 ? 1 : 0;
     for (int i = 1; i < n; i++)
@@ -153,8 +155,8 @@ int bst_utf8_len(const unsigned char *s, size_t len)
 /* ------------------------------------------------------------- lines */
 
 typedef struct {
-    char *buf;      /* the text's copy, line ends replaced by NULs */
-    char **line;    /* (n) */
+    char *buf;   /* the text's copy, line ends replaced by NULs */
+    char **line; /* (n) */
     int64_t n;
     const char *what;
 } lines;
@@ -179,16 +181,15 @@ static int check_line(const char *s, size_t len, const char *what, int64_t no,
         if (k == 0 || s[i] == '\0')
             return fail(msg, cap, BST_ERR_FORMAT,
                         "%s:%lld: %s at byte %zu (expected UTF-8 text)", what,
-                        (long long)no, k ? "NUL byte" : "invalid UTF-8",
-                        i + 1);
+                        (long long)no, k ? "NUL byte" : "invalid UTF-8", i + 1);
         i += (size_t)k;
     }
     return BST_OK;
 }
 
 /* Cuts text into lines (LF or CRLF; a final line end is optional). */
-static int split_lines(const char *text, size_t len, const char *what,
-                       lines *L, char *msg, size_t cap)
+static int split_lines(const char *text, size_t len, const char *what, lines *L,
+                       char *msg, size_t cap)
 {
     int64_t n = 0;
     memset(L, 0, sizeof *L);
@@ -210,8 +211,8 @@ static int split_lines(const char *text, size_t len, const char *what,
         size_t end = nl ? (size_t)(nl - L->buf) : len, e = end;
         if (e > start && L->buf[e - 1] == '\r')
             e--;
-        int rc = check_line(L->buf + start, e - start, what, L->n + 1, msg,
-                            cap);
+        int rc =
+            check_line(L->buf + start, e - start, what, L->n + 1, msg, cap);
         if (rc != BST_OK) {
             lines_free(L);
             return rc;
@@ -406,8 +407,8 @@ static int glove_line(bst_glove *g, const lines *L, int64_t i, char **field,
     split_fields(L->line[i], ' ', field, nf);
     if (!field[0][0])
         return fail(msg, cap, BST_ERR_FORMAT,
-                    "%s:%lld: empty word (expected `word v1 ... v%d`)",
-                    L->what, no, g->dim);
+                    "%s:%lld: empty word (expected `word v1 ... v%d`)", L->what,
+                    no, g->dim);
     for (int j = 0; j < g->dim; j++) {
         double v;
         if (parse_float(field[j + 1], &v) != BST_OK)
@@ -474,8 +475,7 @@ static int glove_parse(const char *text, size_t len, const char *what,
 int bst_glove_parse(const char *text, size_t len, const char *what,
                     bst_glove *out, char *msg, size_t cap)
 {
-    return parse_with(text, len, what, glove_parse, out, sizeof *out, msg,
-                      cap);
+    return parse_with(text, len, what, glove_parse, out, sizeof *out, msg, cap);
 }
 
 int bst_glove_load(const char *path, bst_glove *out, char *msg, size_t cap)
@@ -507,8 +507,8 @@ static int sts_score(const char *f, double lo, double hi, const char *what,
     double v;
     if (parse_float(f, &v) != BST_OK || v < lo || v > hi)
         return fail(msg, cap, BST_ERR_FORMAT,
-                    "%s:%lld: %s '%.40s' (expected a number in [%g, %g])",
-                    what, no, name, f, lo, hi);
+                    "%s:%lld: %s '%.40s' (expected a number in [%g, %g])", what,
+                    no, name, f, lo, hi);
     *out = v;
     return BST_OK;
 }
@@ -532,8 +532,8 @@ static int sick_fields(char **f, const char *what, long long no, char *msg,
 }
 
 /* Line i of L into pair k. */
-static int sts_line(bst_sts *s, const lines *L, int64_t i, int64_t k,
-                    char *msg, size_t cap)
+static int sts_line(bst_sts *s, const lines *L, int64_t i, int64_t k, char *msg,
+                    size_t cap)
 {
     char *f[5];
     int want = s->sick ? 5 : 3;
@@ -541,18 +541,18 @@ static int sts_line(bst_sts *s, const lines *L, int64_t i, int64_t k,
     int nf = count_fields(L->line[i], '\t');
     if (nf != want)
         return fail(msg, cap, BST_ERR_FORMAT,
-                    "%s:%lld: %d tab-separated fields (expected %s)",
-                    L->what, no, nf,
+                    "%s:%lld: %d tab-separated fields (expected %s)", L->what,
+                    no, nf,
                     s->sick ? "pair_ID, sentence_A, sentence_B, "
                               "relatedness_score, entailment_judgment"
                             : "score<TAB>sentence1<TAB>sentence2");
     split_fields(L->line[i], '\t', f, nf);
     int rc = s->sick ? sick_fields(f, L->what, no, msg, cap) : BST_OK;
     if (rc == BST_OK)
-        rc = s->sick ? sts_score(f[3], 1, 5, L->what, no,
-                                 "relatedness_score", &s->score[k], msg, cap)
-                     : sts_score(f[0], 0, 5, L->what, no, "score",
-                                 &s->score[k], msg, cap);
+        rc = s->sick ? sts_score(f[3], 1, 5, L->what, no, "relatedness_score",
+                                 &s->score[k], msg, cap)
+                     : sts_score(f[0], 0, 5, L->what, no, "score", &s->score[k],
+                                 msg, cap);
     if (rc != BST_OK)
         return rc;
     s->s1[k] = f[1]; /* the sentences are fields 2 and 3 in both formats */
@@ -586,8 +586,8 @@ static int sts_fill(bst_sts *s, const lines *L, char *msg, size_t cap)
     return BST_OK;
 }
 
-static int sts_parse(const char *text, size_t len, const char *what,
-                     void *vout, char *msg, size_t cap)
+static int sts_parse(const char *text, size_t len, const char *what, void *vout,
+                     char *msg, size_t cap)
 {
     bst_sts *s = vout;
     lines L;
@@ -613,11 +613,10 @@ static int sts_parse(const char *text, size_t len, const char *what,
     return BST_OK;
 }
 
-int bst_sts_parse(const char *text, size_t len, const char *what,
-                  bst_sts *out, char *msg, size_t cap)
+int bst_sts_parse(const char *text, size_t len, const char *what, bst_sts *out,
+                  char *msg, size_t cap)
 {
-    return parse_with(text, len, what, sts_parse, out, sizeof *out, msg,
-                      cap);
+    return parse_with(text, len, what, sts_parse, out, sizeof *out, msg, cap);
 }
 
 int bst_sts_load(const char *path, bst_sts *out, char *msg, size_t cap)

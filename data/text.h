@@ -70,8 +70,8 @@ int bst_utf8_len(const unsigned char *s, size_t len);
    blank, so that the two numberings agree).  Sentences are stored without
    their line ends, NUL-terminated, in one buffer. */
 typedef struct {
-    int64_t n;        /* sentences >= 1 */
-    char **sentence;  /* (n) pointers into buf */
+    int64_t n;       /* sentences >= 1 */
+    char **sentence; /* (n) pointers into buf */
     char *buf;
 } bst_corpus;
 
@@ -87,10 +87,10 @@ void bst_corpus_free(bst_corpus *c);
    BST_GLOVE_MAX_DIM); numbers parsed by strtod, finite as floats; words
    distinct.  Row i is line i + 1. */
 typedef struct {
-    int64_t n;     /* words >= 1 */
+    int64_t n; /* words >= 1 */
     int dim;
-    char **word;   /* (n) pointers into buf */
-    float *vec;    /* (n, dim) */
+    char **word;      /* (n) pointers into buf */
+    float *vec;       /* (n, dim) */
     bst_strtab index; /* word -> row */
     char *buf;
 } bst_glove;
@@ -115,13 +115,13 @@ typedef struct {
     double *score; /* (n) gold */
     char **s1;     /* (n) pointers into buf */
     char **s2;
-    int sick;      /* 1: the file was in the SICK format */
+    int sick; /* 1: the file was in the SICK format */
     char *buf;
 } bst_sts;
 
 int bst_sts_load(const char *path, bst_sts *out, char *msg, size_t cap);
-int bst_sts_parse(const char *text, size_t len, const char *what,
-                  bst_sts *out, char *msg, size_t cap);
+int bst_sts_parse(const char *text, size_t len, const char *what, bst_sts *out,
+                  char *msg, size_t cap);
 void bst_sts_free(bst_sts *s);
 
 #endif /* BS_DATA_TEXT_H */

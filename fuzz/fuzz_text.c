@@ -24,8 +24,8 @@ static void check_sentence(const char *s)
     size_t len = strlen(s), total = 0, n;
     char tok[BSL_TOKEN_MAX];
     CHECK(len <= BST_TEXT_MAX_LINE && !strchr(s, '\n'));
-    for (size_t i = 0; i < len; i += (size_t)bst_utf8_len(
-                                    (const unsigned char *)s + i, len - i))
+    for (size_t i = 0; i < len;
+         i += (size_t)bst_utf8_len((const unsigned char *)s + i, len - i))
         CHECK(bst_utf8_len((const unsigned char *)s + i, len - i) > 0);
     while ((n = bsl_next_token(&s, tok)) > 0) {
         CHECK(n == strlen(tok) && n < BSL_TOKEN_MAX);

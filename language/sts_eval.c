@@ -102,9 +102,8 @@ static int embed_one(const bsl_encoder *enc, const char *s, const char *what,
 {
     char inner[256] = "";
     if (enc->embed(enc->ctx, s, out, inner, sizeof inner) != 0)
-        return fail(msg, cap, BST_ERR_FORMAT,
-                    "%s:%lld: the encoder failed: %s", what, (long long)line,
-                    inner[0] ? inner : "no message");
+        return fail(msg, cap, BST_ERR_FORMAT, "%s:%lld: the encoder failed: %s",
+                    what, (long long)line, inner[0] ? inner : "no message");
     for (int j = 0; j < enc->dim; j++)
         if (!isfinite(out[j]))
             return fail(msg, cap, BST_ERR_FORMAT,
@@ -116,8 +115,7 @@ static int embed_one(const bsl_encoder *enc, const char *s, const char *what,
 
 /* Cosines of set s's pairs into cos, gold into gold. */
 static int score_set(const bst_sts *s, const bsl_encoder *enc, float *u,
-                     float *v, double *cos, double *gold, char *msg,
-                     size_t cap)
+                     float *v, double *cos, double *gold, char *msg, size_t cap)
 {
     const char *what = s->sick ? "SICK file" : "STS file";
     for (int64_t i = 0; i < s->n; i++) {
@@ -164,17 +162,17 @@ int bsl_sts_spearman(const bst_sts *sets, int nsets, const bsl_encoder *enc,
     rc = cos && gold && u ? BST_OK
                           : fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int k = 0; k < nsets && rc == BST_OK; k++) {
-        rc = score_set(&sets[k], enc, u, u + enc->dim, cos + at, gold + at,
-                       msg, cap);
+        rc = score_set(&sets[k], enc, u, u + enc->dim, cos + at, gold + at, msg,
+                       cap);
         at += sets[k].n;
     }
     double r = rc == BST_OK ? bsl_spearman(cos, gold, n) : 0;
     if (rc == BST_OK && isnan(r))
-        rc = fail(msg, cap, BST_ERR_INVAL,
-                  "STS evaluation: the %s are all equal (Spearman "
-                  "undefined)",
-                  isnan(bsl_pearson(gold, gold, n)) ? "gold scores"
-                                                    : "cosines");
+        rc =
+            fail(msg, cap, BST_ERR_INVAL,
+                 "STS evaluation: the %s are all equal (Spearman "
+                 "undefined)",
+                 isnan(bsl_pearson(gold, gold, n)) ? "gold scores" : "cosines");
     if (rc == BST_OK)
         *out = 100.0 * r;
     free(cos);
@@ -193,8 +191,8 @@ static const char *const task_files[BSL_STS_TASKS][8] = {
     {"sts12", "MSRpar.tsv", "MSRvid.tsv", "SMTeuroparl.tsv",
      "surprise.OnWN.tsv", "surprise.SMTnews.tsv", NULL},
     {"sts13", "FNWN.tsv", "headlines.tsv", "OnWN.tsv", NULL},
-    {"sts14", "deft-forum.tsv", "deft-news.tsv", "headlines.tsv",
-     "images.tsv", "OnWN.tsv", "tweet-news.tsv", NULL},
+    {"sts14", "deft-forum.tsv", "deft-news.tsv", "headlines.tsv", "images.tsv",
+     "OnWN.tsv", "tweet-news.tsv", NULL},
     {"sts15", "answers-forums.tsv", "answers-students.tsv", "belief.tsv",
      "headlines.tsv", "images.tsv", NULL},
     {"sts16", "answer-answer.tsv", "headlines.tsv", "plagiarism.tsv",
@@ -214,8 +212,8 @@ static void free_sets(bst_sts *sets, int n)
     free(sets);
 }
 
-int bsl_sts_load_task(const char *data_dir, int t, bst_sts **sets,
-                      int *nsets, char *msg, size_t cap)
+int bsl_sts_load_task(const char *data_dir, int t, bst_sts **sets, int *nsets,
+                      char *msg, size_t cap)
 {
     if (!data_dir || !sets || !nsets || t < 0 || t >= BSL_STS_TASKS)
         return fail(msg, cap, BST_ERR_INVAL, "STS task: bad arguments");
@@ -266,8 +264,8 @@ int bsl_sts_standard(const char *data_dir, const bsl_encoder *enc,
 
 /* ---------------------------------------------------- GloVe average */
 
-int bsl_glove_avg_embed(void *ctx, const char *sentence, float *out,
-                        char *msg, size_t cap)
+int bsl_glove_avg_embed(void *ctx, const char *sentence, float *out, char *msg,
+                        size_t cap)
 {
     const bst_glove *g = ctx;
     double sum[BST_GLOVE_MAX_DIM] = {0};

@@ -61,8 +61,8 @@ const char *bsl_sts_task_name(int t);
    ../shared/data/README.md): sts12..sts16/<subset>.tsv with SentEval's
    subsets (STS13 without SMT, which is absent), sick/SICK_test_annotated.txt.
    *sets (*nsets) is malloc'ed; free each with bst_sts_free, then it. */
-int bsl_sts_load_task(const char *data_dir, int t, bst_sts **sets,
-                      int *nsets, char *msg, size_t cap);
+int bsl_sts_load_task(const char *data_dir, int t, bst_sts **sets, int *nsets,
+                      char *msg, size_t cap);
 
 typedef struct {
     double spearman[BSL_STS_TASKS]; /* x 100 */
@@ -80,8 +80,8 @@ int bsl_sts_standard(const char *data_dir, const bsl_encoder *enc,
    tokens (tokenize.h) that are GloVe words, summed in double in token
    order, then rounded to float; the zero vector when there is none.
    ctx is a const bst_glove*.  Never fails. */
-int bsl_glove_avg_embed(void *ctx, const char *sentence, float *out,
-                        char *msg, size_t cap);
+int bsl_glove_avg_embed(void *ctx, const char *sentence, float *out, char *msg,
+                        size_t cap);
 /* An encoder over g (dim = g->dim). */
 bsl_encoder bsl_glove_avg_encoder(const bst_glove *g);
 

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const special[BSL_FIRST_WORD] = {"[PAD]", "[CLS]",
-                                                     "[UNK]"};
+static const char *const special[BSL_FIRST_WORD] = {"[PAD]", "[CLS]", "[UNK]"};
 
 /* ------------------------------------------------------------- tokens */
 
@@ -30,8 +29,7 @@ static size_t copy_char(const unsigned char *s, int n, char *tok)
 {
     memcpy(tok, s, (size_t)n);
     /* U+00C0..U+00DE is C3 80..C3 9E; U+00D7 (x) is C3 97 */
-    if (n == 2 && s[0] == 0xc3 && s[1] >= 0x80 && s[1] <= 0x9e &&
-        s[1] != 0x97)
+    if (n == 2 && s[0] == 0xc3 && s[1] >= 0x80 && s[1] <= 0x9e && s[1] != 0x97)
         tok[1] = (char)(s[1] + 0x20);
     tok[n] = '\0';
     return (size_t)n;
@@ -158,8 +156,8 @@ static int by_count(const void *a, const void *b)
 }
 
 /* The extra words, most frequent first; *n of them. */
-static ranked *pick_extra(const tally *t, int64_t max_extra,
-                          int64_t min_count, int64_t *n)
+static ranked *pick_extra(const tally *t, int64_t max_extra, int64_t min_count,
+                          int64_t *n)
 {
     ranked *r = malloc((size_t)(t->tab.count + 1) * sizeof *r);
     *n = 0;
@@ -183,7 +181,7 @@ static int vocab_push(bsl_vocab *v, const char *word, size_t *used)
     *used += len + 1;
     v->word[v->size++] = dst;
     return bst_strtab_add(&v->index, dst, len) == INT32_MIN ? BST_ERR_NOMEM
-                                                             : BST_OK;
+                                                            : BST_OK;
 }
 
 static int vocab_fill(bsl_vocab *v, const bst_glove *g, const ranked *extra,
@@ -210,9 +208,8 @@ static int vocab_fill(bsl_vocab *v, const bst_glove *g, const ranked *extra,
     return rc;
 }
 
-int bsl_vocab_build(const bst_glove *g, const bst_corpus *c,
-                    int64_t max_extra, int64_t min_count, bsl_vocab *v,
-                    char *msg, size_t cap)
+int bsl_vocab_build(const bst_glove *g, const bst_corpus *c, int64_t max_extra,
+                    int64_t min_count, bsl_vocab *v, char *msg, size_t cap)
 {
     if (!v || !g || g->n < 1 || max_extra < 0 || min_count < 1) {
         if (v)

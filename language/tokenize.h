@@ -48,8 +48,8 @@ size_t bsl_next_token(const char **p, char tok[BSL_TOKEN_MAX]);
 int64_t bsl_count_tokens(const char *s);
 
 typedef struct {
-    int64_t size;     /* ids 0 .. size-1 */
-    int64_t n_glove;  /* ids 3 .. 3 + n_glove - 1 are the GloVe rows */
+    int64_t size;      /* ids 0 .. size-1 */
+    int64_t n_glove;   /* ids 3 .. 3 + n_glove - 1 are the GloVe rows */
     const char **word; /* (size) the token of each id ([PAD] etc. included) */
     bst_strtab index;  /* token -> id - 3 */
     char *buf;         /* the words' bytes (v owns a copy) */
@@ -59,9 +59,8 @@ typedef struct {
    NULL: GloVe words only).  max_extra >= 0, min_count >= 1.  BST_OK,
    BST_ERR_INVAL (bad arguments) or BST_ERR_NOMEM; on error *v is zeroed.
    v keeps copies of the words (g may be freed after). */
-int bsl_vocab_build(const bst_glove *g, const bst_corpus *c,
-                    int64_t max_extra, int64_t min_count, bsl_vocab *v,
-                    char *msg, size_t cap);
+int bsl_vocab_build(const bst_glove *g, const bst_corpus *c, int64_t max_extra,
+                    int64_t min_count, bsl_vocab *v, char *msg, size_t cap);
 void bsl_vocab_free(bsl_vocab *v);
 
 /* Id of a token (BSL_UNK when absent). */

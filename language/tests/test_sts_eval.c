@@ -26,7 +26,8 @@ static void assert_close(double got, double want, double eps)
 static void test_rank(void **state)
 {
     (void)state;
-    const double x[] = {10, 20, 10, 30, 20, 10}, want[] = {2, 4.5, 2, 6, 4.5, 2};
+    const double x[] = {10, 20, 10, 30, 20, 10},
+                 want[] = {2, 4.5, 2, 6, 4.5, 2};
     double r[6];
     assert_int_equal(bsl_rank(x, 6, r), BST_OK);
     assert_memory_equal(r, want, sizeof want);
@@ -76,9 +77,9 @@ static const char pairs[] = "5\tgood movie\tGood film!\n"
 static void fixture(bst_glove *g, bst_sts *s)
 {
     char msg[256];
-    assert_int_equal(bst_glove_parse(vectors, strlen(vectors), "g", g, msg,
-                                     sizeof msg),
-                     BST_OK);
+    assert_int_equal(
+        bst_glove_parse(vectors, strlen(vectors), "g", g, msg, sizeof msg),
+        BST_OK);
     assert_int_equal(
         bst_sts_parse(pairs, strlen(pairs), "p", s, msg, sizeof msg), BST_OK);
 }
@@ -118,8 +119,7 @@ static void test_glove_avg(void **state)
     bst_glove_free(&g);
 }
 
-static int failing(void *ctx, const char *s, float *out, char *msg,
-                   size_t cap)
+static int failing(void *ctx, const char *s, float *out, char *msg, size_t cap)
 {
     (void)out;
     if (strcmp(s, ctx) != 0) {
@@ -215,9 +215,9 @@ static void test_shipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rank),      cmocka_unit_test(test_correlations),
-        cmocka_unit_test(test_cosine),    cmocka_unit_test(test_glove_avg),
-        cmocka_unit_test(test_rejects),   cmocka_unit_test(test_shipped),
+        cmocka_unit_test(test_rank),    cmocka_unit_test(test_correlations),
+        cmocka_unit_test(test_cosine),  cmocka_unit_test(test_glove_avg),
+        cmocka_unit_test(test_rejects), cmocka_unit_test(test_shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

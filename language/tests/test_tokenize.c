@@ -39,9 +39,12 @@ static void test_rule(void **state)
     assert_string_equal(joined(buf, "Caf\xc3\xa9 NA\xc3\x8fVE \xc3\x97"),
                         "caf|\xc3\xa9|na|\xc3\xaf|ve|\xc3\x97");
     assert_string_equal(joined(buf, "x\xc2\xa0y"), "x|y"); /* no-break space */
-    assert_string_equal(joined(buf, "\xe2\x80\x9cHi\xe2\x80\x9d \xf0\x9f\x98\xa2"),
-                        "\xe2\x80\x9c|hi|\xe2\x80\x9d|\xf0\x9f\x98\xa2");
-    assert_string_equal(joined(buf, "a\xff" "b\xe2\x82"), "a|\xff|b|\xe2|\x82");
+    assert_string_equal(
+        joined(buf, "\xe2\x80\x9cHi\xe2\x80\x9d \xf0\x9f\x98\xa2"),
+        "\xe2\x80\x9c|hi|\xe2\x80\x9d|\xf0\x9f\x98\xa2");
+    assert_string_equal(joined(buf, "a\xff"
+                                    "b\xe2\x82"),
+                        "a|\xff|b|\xe2|\x82");
     assert_string_equal(joined(buf, "snake_case"), "snake|_|case");
     assert_string_equal(joined(buf, ""), "");
     assert_int_equal(bsl_count_tokens(" \t\r\n"), 0);
@@ -61,12 +64,12 @@ static const char sentences[] = "The dog ran .\nA dog sat .\nthe dog";
 static void load(bst_glove *g, bst_corpus *c)
 {
     char msg[256];
-    assert_int_equal(bst_glove_parse(vectors, strlen(vectors), "g", g, msg,
-                                     sizeof msg),
-                     BST_OK);
-    assert_int_equal(bst_corpus_parse(sentences, strlen(sentences), "c", c,
-                                      msg, sizeof msg),
-                     BST_OK);
+    assert_int_equal(
+        bst_glove_parse(vectors, strlen(vectors), "g", g, msg, sizeof msg),
+        BST_OK);
+    assert_int_equal(
+        bst_corpus_parse(sentences, strlen(sentences), "c", c, msg, sizeof msg),
+        BST_OK);
 }
 
 static void test_vocab(void **state)

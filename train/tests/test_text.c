@@ -64,17 +64,23 @@ static void test_utf8(void **state)
         const char *s;
         int len;
     } cases[] = {
-        {"a", 1},           {"\xc3\xa9", 2},     {"\xe2\x80\x99", 3},
-        {"\xf0\x9f\x98\xa2", 4}, {"\xc0\xaf", 0}, /* overlong '/' */
-        {"\xe0\x80\xaf", 0},     {"\xed\xa0\x80", 0}, /* surrogate */
-        {"\xf4\x90\x80\x80", 0},                      /* > U+10FFFF */
-        {"\xff", 0},        {"\x80", 0},         {"\xe2\x82", 0}, /* cut */
+        {"a", 1},
+        {"\xc3\xa9", 2},
+        {"\xe2\x80\x99", 3},
+        {"\xf0\x9f\x98\xa2", 4},
+        {"\xc0\xaf", 0}, /* overlong '/' */
+        {"\xe0\x80\xaf", 0},
+        {"\xed\xa0\x80", 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 0}, /* > U+10FFFF */
+        {"\xff", 0},
+        {"\x80", 0},
+        {"\xe2\x82", 0}, /* cut */
         {"\xc3(", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_int_equal(bst_utf8_len((const unsigned char *)cases[i].s,
-                                      strlen(cases[i].s)),
-                         cases[i].len);
+        assert_int_equal(
+            bst_utf8_len((const unsigned char *)cases[i].s, strlen(cases[i].s)),
+            cases[i].len);
     assert_int_equal(bst_utf8_len((const unsigned char *)"", 0), 0);
 }
 
@@ -83,9 +89,8 @@ static void test_corpus(void **state)
     (void)state;
     bst_corpus c;
     char msg[256] = "";
-    assert_int_equal(corpus("One sentence .\r\nCaf\xc3\xa9 two\nthree", &c,
-                            msg),
-                     BST_OK);
+    assert_int_equal(
+        corpus("One sentence .\r\nCaf\xc3\xa9 two\nthree", &c, msg), BST_OK);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.sentence[0], "One sentence .");
     assert_string_equal(c.sentence[1], "Caf\xc3\xa9 two");
@@ -130,9 +135,8 @@ static void test_glove(void **state)
     (void)state;
     bst_glove g;
     char msg[256] = "";
-    assert_int_equal(glove("the 0.5 -1 2e-1\n, 1 2 3\r\nwho -0 1e3 4\n", &g,
-                           msg),
-                     BST_OK);
+    assert_int_equal(
+        glove("the 0.5 -1 2e-1\n, 1 2 3\r\nwho -0 1e3 4\n", &g, msg), BST_OK);
     assert_int_equal(g.n, 3);
     assert_int_equal(g.dim, 3);
     assert_string_equal(g.word[1], ",");
@@ -174,21 +178,20 @@ static void test_sts(void **state)
     (void)state;
     bst_sts s;
     char msg[256] = "";
-    assert_int_equal(sts("4.4\tA man .\tA person .\n0\tx\ty\r\n5.000\ta\tb",
-                         &s, msg),
-                     BST_OK);
+    assert_int_equal(
+        sts("4.4\tA man .\tA person .\n0\tx\ty\r\n5.000\ta\tb", &s, msg),
+        BST_OK);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.sick, 0);
     assert_true(s.score[0] == 4.4 && s.score[1] == 0 && s.score[2] == 5);
     assert_string_equal(s.s1[0], "A man .");
     assert_string_equal(s.s2[1], "y");
     bst_sts_free(&s);
-    assert_int_equal(
-        sts("pair_ID\tsentence_A\tsentence_B\trelatedness_score\t"
-            "entailment_judgment\r\n6\tA b\tC d\t3.3\tNEUTRAL\r\n"
-            "7\te\tf\t1\tCONTRADICTION\r\n",
-            &s, msg),
-        BST_OK);
+    assert_int_equal(sts("pair_ID\tsentence_A\tsentence_B\trelatedness_score\t"
+                         "entailment_judgment\r\n6\tA b\tC d\t3.3\tNEUTRAL\r\n"
+                         "7\te\tf\t1\tCONTRADICTION\r\n",
+                         &s, msg),
+                     BST_OK);
     assert_int_equal(s.n, 2);
     assert_int_equal(s.sick, 1);
     assert_true(s.score[0] == 3.3 && s.score[1] == 1);
@@ -221,14 +224,13 @@ static void test_sts_rejects(void **state)
                   "s.tsv:1: 2 tab-separated fields (expected "
                   "score<TAB>sentence1<TAB>sentence2)");
     expect_reject(sts("1\ta\tb\tc\n", &s, msg), msg, "4 tab-separated");
-    expect_reject(sts("1\ta\t \n", &s, msg), msg,
-                  "s.tsv:1: empty sentence 2");
+    expect_reject(sts("1\ta\t \n", &s, msg), msg, "s.tsv:1: empty sentence 2");
     expect_reject(sts("1\t\tb\n", &s, msg), msg, "empty sentence 1");
     expect_reject(sts("", &s, msg), msg, "s.tsv: no sentence pairs");
     expect_reject(sts("1\ta\t\xe2\x82\n", &s, msg), msg,
                   "s.tsv:1: invalid UTF-8");
-    expect_reject(sts("pair_ID\tsentence_A\tsentence_B\tscore\n", &s, msg),
-                  msg, "s.tsv:1: SICK header with other columns");
+    expect_reject(sts("pair_ID\tsentence_A\tsentence_B\tscore\n", &s, msg), msg,
+                  "s.tsv:1: SICK header with other columns");
     expect_reject(sick("", &s, msg), msg, "no sentence pairs");
     expect_reject(sick("1\ta\tb\t0.5\tNEUTRAL\n", &s, msg), msg,
                   "s.tsv:2: relatedness_score '0.5' (expected a number in "
@@ -280,10 +282,10 @@ static void test_shipped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strtab),       cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_corpus),       cmocka_unit_test(test_corpus_rejects),
-        cmocka_unit_test(test_glove),        cmocka_unit_test(test_glove_rejects),
-        cmocka_unit_test(test_sts),          cmocka_unit_test(test_sts_rejects),
+        cmocka_unit_test(test_strtab),  cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_corpus),  cmocka_unit_test(test_corpus_rejects),
+        cmocka_unit_test(test_glove),   cmocka_unit_test(test_glove_rejects),
+        cmocka_unit_test(test_sts),     cmocka_unit_test(test_sts_rejects),
         cmocka_unit_test(test_shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
