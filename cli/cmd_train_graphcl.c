@@ -50,9 +50,12 @@ static void help(void)
         "Training:\n"
         "  --epochs E           epochs (default 20)\n"
         "  --steps-per-epoch S  default ceil(N / B)\n"
-        "  --aug A              dnodes (default), pedges, subgraph, "
-        "mask_nodes,\n"
-        "                       random2, random3, random4 or none\n"
+        "  --aug A              random2 (default), random3, random4, dnodes,\n"
+        "                       pedges, subgraph, mask_nodes or none (as the\n"
+        "                       released reference; see graphs/augment.h)\n"
+        "  --features F         auto (default: tags if the file has more than\n"
+        "                       one, else constant 1, as the reference), tags,\n"
+        "                       degree (one-hot, capped) or constant\n"
         "  --loss L             graphcl (default), infonce, dcl or hcl\n"
         "  --tau T              temperature (default 0.2)\n"
         "  --tau-plus P         dcl/hcl class prior (default 0.1)\n"
@@ -64,7 +67,8 @@ static void help(void)
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
         "Evaluation and output:\n"
-        "  --eval-every E       SVM every E epochs, 0 = last only (default 0)\n"
+        "  --eval-every E       SVM every E epochs and after the last, 0 = last\n"
+        "                       only (default 10: epochs 10 and 20)\n"
         "  --no-svm             skip the SVM evaluation\n"
         "  --log F.csv          per-epoch CSV (written atomically each "
         "epoch)\n"
@@ -104,7 +108,8 @@ enum {
     O_CKPTE,
     O_RESUME,
     O_STOP,
-    O_DATA
+    O_DATA,
+    O_FEAT
 };
 
 /* the batcher's options (shared names with train simclr) */
@@ -201,6 +206,13 @@ static int parse_model(int c, bsg_run_cfg *r)
     case O_BETA:
         return cli_parse_f64(cmd, "--beta", optarg, 0, 100, 0, &m->beta);
     case O_LR: return cli_parse_f64(cmd, "--lr", optarg, 1e-8, 10, 0, &r->lr);
+    case O_FEAT:
+        return bsg_feat_parse(optarg, &r->features) == 0
+                   ? 0
+                   : cli_usage(cmd,
+                               "--features '%s': expected auto, tags, "
+                               "degree or constant",
+                               optarg);
     case O_HIDDEN:
         return cli_parse_int(cmd, "--hidden", optarg, 1, 1024, &m->hidden);
     case O_LAYERS:
@@ -261,6 +273,7 @@ static const struct option LONGS[] = {
     {"steps-per-epoch", required_argument, NULL, O_SPE},
     {"aug", required_argument, NULL, O_AUG},
     {"loss", required_argument, NULL, O_LOSS},
+    {"features", required_argument, NULL, O_FEAT},
     {"tau", required_argument, NULL, O_TAU},
     {"tau-plus", required_argument, NULL, O_TAUP},
     {"beta", required_argument, NULL, O_BETA},
@@ -336,11 +349,12 @@ static int on_progress(void *ctx, int64_t step, int64_t total,
 static void summary(const gcl_opts *o, const bsg_run_result *res)
 {
     const bsg_run_cfg *r = &o->run;
-    printf("GraphCL on %lld graphs  sampler %s  loss %s  aug %s  epochs %lld  "
-           "steps %lld  B %lld M %lld K %lld\n",
+    printf("GraphCL on %lld graphs  sampler %s  loss %s  aug %s  features %s  "
+           "epochs %lld  steps %lld  B %lld M %lld K %lld\n",
            (long long)res->graphs,
            bs_sampler_kind_name(r->batcher.sampler.kind),
            bsg_loss_name(r->model.loss), bsg_aug_name(r->model.aug),
+           bsg_feat_name(r->features),
            (long long)r->epochs, (long long)res->last.steps,
            (long long)res->batch, (long long)res->m, (long long)res->k);
     if (res->svm_acc >= 0)

@@ -31,7 +31,7 @@ void bsg_graphcl_cfg_default(bsg_graphcl_cfg *c)
     c->tau = 0.2;
     c->tau_plus = 0.1;
     c->beta = 1.0;
-    c->aug = BSG_AUG_DNODES;
+    c->aug = BSG_AUG_RANDOM2;
     c->batch = 128;
 }
 
@@ -131,7 +131,18 @@ size_t bsg_graphcl_param_count(const bsg_graphcl *m)
 static int model_forward(bsg_graphcl *m, bsg_view *v, int train)
 {
     int G = (int)v->v.graphs, E = m->emb;
-    if (bst_gin_encoder_forward(&m->enc, &v->v, v->v.x, &v->a, train))
+    if (v->v.nodes == 0) {
+        /* every graph of the view lost all its nodes (augment.h): each
+           pools to zeros; the encoder (and its batch norm, whose
+           statistics over no node are undefined) is skipped */
+        if (G > v->a.graphs_cap) {
+            float *p = realloc(v->a.emb, sizeof(float) * (size_t)G * E);
+            if (!p)
+                return BST_ERR_NOMEM;
+            v->a.emb = p, v->a.graphs_cap = G;
+        }
+        memset(v->a.emb, 0, sizeof(float) * (size_t)G * E);
+    } else if (bst_gin_encoder_forward(&m->enc, &v->v, v->v.x, &v->a, train))
         return BST_ERR_NOMEM;
     bst_linear_forward(&m->h1, v->a.emb, v->h, G);
     bst_relu_forward(v->h, v->h, (size_t)G * E);
@@ -145,7 +156,8 @@ static void model_backward(bsg_graphcl *m, bsg_view *v)
     bst_linear_backward(&m->h2, v->h, v->dz, v->dh, G);
     bst_relu_backward(v->h, v->dh, v->dh, (size_t)G * E);
     bst_linear_backward(&m->h1, v->a.emb, v->dh, v->demb, G);
-    bst_gin_encoder_backward(&m->enc, &v->v, v->v.x, &v->a, v->demb, 1);
+    if (v->v.nodes > 0)
+        bst_gin_encoder_backward(&m->enc, &v->v, v->v.x, &v->a, v->demb, 1);
 }
 
 /* the loss of the two views' z and its gradients dz */

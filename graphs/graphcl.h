@@ -17,6 +17,8 @@
  *             the engine's bst_contrastive_loss on the L2-normalised head
  *             outputs of the two views (2B anchors).
  * After a step, z[0] holds the original view's head outputs (B, 96).
+ * A view whose graphs all lost every node (augment.h) skips the encoder:
+ * its graphs pool to zeros, batch norm is not run (nor updated).
  *
  * Ownership: the model owns everything but the data set.  Thread safety:
  * one model per thread; results are bitwise identical for any thread
@@ -41,7 +43,7 @@ typedef struct {
     bsg_loss_kind loss;    /* graphcl */
     double tau;            /* 0.2 */
     double tau_plus, beta; /* dcl / hcl: 0.1, 1.0 */
-    bsg_aug_kind aug;      /* the second view: dnodes */
+    bsg_aug_kind aug;      /* the second view: random2 */
     int batch;             /* B >= 2: 128 */
     double weight_decay;   /* 0 */
     uint64_t seed;         /* initialisation and augmentation */
@@ -67,7 +69,7 @@ typedef struct {
     long step;
 } bsg_graphcl;
 
-/* hidden 32, 3 layers, graphcl loss at tau 0.2, dnodes, B 128, wd 0. */
+/* hidden 32, 3 layers, graphcl loss at tau 0.2, random2, B 128, wd 0. */
 void bsg_graphcl_cfg_default(bsg_graphcl_cfg *c);
 const char *bsg_loss_name(bsg_loss_kind k);          /* NULL for a bad kind */
 int bsg_loss_parse(const char *s, bsg_loss_kind *k); /* 0, or -1 */

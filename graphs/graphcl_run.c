@@ -30,6 +30,8 @@ void bsg_run_cfg_default(bsg_run_cfg *c)
     c->batcher.refresh_every = 0; /* one epoch */
     c->epochs = 20;
     c->lr = 0.01;
+    c->eval_every = 10;
+    c->features = BSG_FEAT_AUTO;
     c->svm = 1;
     c->ckpt_every = 1;
 }
@@ -108,7 +110,7 @@ static int log_write(const run *r, char *msg, size_t cap)
    position, params, bn (running mean and var per GIN layer), adam_m,
    adam_v, batcher (bs_batcher_save_state's blob), log.  Host byte order. */
 
-#define CONFIG_VERSION "graphcl v1\n"
+#define CONFIG_VERSION "graphcl v2\n"
 
 static void config_text(const run *r, char *buf, size_t cap)
 {
@@ -116,13 +118,14 @@ static void config_text(const run *r, char *buf, size_t cap)
     const bsg_graphcl_cfg *m = &r->model.cfg;
     const bs_batcher_params *b = &c->batcher;
     snprintf(buf, cap,
-             CONFIG_VERSION "data %s graphs %lld feat %d\nhidden %d layers %d "
+             CONFIG_VERSION "data %s graphs %lld feat %d %s\nhidden %d layers %d "
                             "loss %d tau %.17g tau_plus %.17g beta %.17g aug "
                             "%d\nbatch %d wd %.17g seed %llu\nsampler %d spe "
                             "%lld warmup %lld refresh %lld lag %lld "
                             "epoch_mode %d mode %d m %lld k %d alpha %.17g "
                             "schedule %d\nepochs %lld lr %.17g eval %lld\n",
-             r->data.name, (long long)r->data.graphs, r->data.feat, m->hidden,
+             r->data.name, (long long)r->data.graphs, r->data.feat,
+             bsg_feat_name(c->features), m->hidden,
              m->layers, (int)m->loss, m->tau, m->tau_plus, m->beta, (int)m->aug,
              m->batch, m->weight_decay, (unsigned long long)m->seed,
              (int)b->sampler.kind, (long long)r->spe,
@@ -385,6 +388,7 @@ static int run_init(run *r, const bsg_run_cfg *cfg, bsg_run_result *res,
     r->res = res;
     if ((rc = check_cfg(cfg, msg, cap)) || (rc = check_paths(cfg, msg, cap)) ||
         (rc = bst_tu_load(cfg->data_dir, &r->data, msg, cap)) ||
+        (rc = bsg_features_apply(&r->data, cfg->features, msg, cap)) ||
         (rc = make_batcher(r, msg, cap)) ||
         (rc = bsg_graphcl_init(&r->model, &r->cfg.model, r->data.feat, msg,
                                cap)))

@@ -12,9 +12,14 @@
  * the embedding store; diagnostics of the batch from the same outputs:
  * mean in-batch cosine (hardness), mean hardest-negative cosine, the
  * same-label pair rate (graph labels: diagnostic only); the epoch's
- * coverage.  Every eval_every-th epoch (0: none until the end) and after
- * the last: the encoder's 96-d embeddings of all graphs (eval-mode batch
- * norm, original view) -> SVM accuracy, 10-fold, mean +- std.
+ * coverage.  Every eval_every-th epoch (default 10: epochs 10 and 20, the
+ * reference's log_interval; 0: none until the end) and after the last: the
+ * encoder's 96-d embeddings of all graphs (eval-mode batch norm, original
+ * view with its loops) -> SVM accuracy, 10-fold, mean +- std; each in the
+ * log, the last one the result.
+ *
+ * Node features: cfg.features applied to the loaded set
+ * (bsg_features_apply; default auto = the reference's choice).
  *
  * Default M, K, B from the data set's size N (when the caller leaves them
  * 0): B = min(128, N); M = min(1000, max(2, N / 4)); K = min(100,
@@ -50,7 +55,8 @@ typedef struct {
     const char *data_dir;      /* a TU folder */
     int64_t epochs;            /* 20 */
     double lr;                 /* 0.01, constant */
-    int64_t eval_every;        /* epochs; 0 = last only */
+    int64_t eval_every;        /* epochs; 0 = last only (10) */
+    bsg_feat_kind features;    /* auto */
     int svm;                   /* evaluate at the end (1) */
     const char *log_path, *ckpt_path;
     int64_t ckpt_every; /* 1 */

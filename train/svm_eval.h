@@ -28,9 +28,17 @@
  * samples, and at least `inner_folds` in every outer training part
  * (10 / 5 folds: 10 samples per class), else BST_ERR_INVAL.
  *
- * Threads: OpenMP over the outer folds (each fold's problems are separate,
- * which libsvm and liblinear allow); the result is the same for any thread
- * count.  libsvm's and liblinear's print functions are globals of those
+ * Speed (RBF): the squared distances are computed once (n x n doubles:
+ * 135 MB for NCI1's 4110 graphs), and each training part's kernel matrix
+ * once for the seven C, handed to libsvm as a PRECOMPUTED kernel whose
+ * values are bit for bit those libsvm's RBF kernel computes (so the
+ * models and results are libsvm's RBF ones; each task holds (ntr + nte) x
+ * (ntr + 2) svm_nodes, up to 243 MB for NCI1).  Measured on a GraphCL
+ * embedding of PROTEINS: see docs/graphs.md.
+ *
+ * Threads: OpenMP over the (outer fold, inner fold) pairs, then over the
+ * outer folds' final fits (each problem is separate, which libsvm and
+ * liblinear allow); the result is the same for any thread count.  libsvm's and liblinear's print functions are globals of those
  * libraries: bst_svm_eval silences both (svm_set_print_string_function,
  * set_print_string_function) on every call, so do not call it at the same
  * time as other code that uses libsvm / liblinear output.

@@ -40,6 +40,7 @@ expect 2 '--data DIR is required' train graphcl
 expect 2 "--loss 'nce'" train graphcl --data "$T/TOY" --loss nce
 expect 2 "--aug 'rotate'" train graphcl --data "$T/TOY" --aug rotate
 expect 2 "--sampler 'bfs'" train graphcl --data "$T/TOY" --sampler bfs
+expect 2 "--features 'onehot'" train graphcl --data "$T/TOY" --features onehot
 expect 2 '-K 50 is larger than -M 20' train graphcl --data "$T/TOY" -M 20 -K 50
 expect 2 '--resume needs --checkpoint' train graphcl --data "$T/TOY" --resume
 expect 2 '--epochs' train graphcl --data "$T/TOY" --epochs 0
@@ -58,6 +59,22 @@ for s in uniform knn rwr; do
   [ "$(wc -l <"$T/$s.csv")" -eq 4 ] || fail "log rows ($s)"
 done
 cols() { cut -d, -f1-9 "$1"; }
+grep -q 'aug random2  features auto' "$T/uniform.out" || fail "defaults"
+
+# --features: constant and degree run; the log differs from tags'
+for f in constant degree; do
+  "$BIN" "${ARGS[@]}" --sampler uniform --features "$f" --log "$T/f_$f.csv" \
+    >"$T/f_$f.out" || fail "run --features $f"
+  grep -q "features $f" "$T/f_$f.out" || fail "features $f not reported"
+  ! diff -q <(cols "$T/uniform.csv") <(cols "$T/f_$f.csv") >/dev/null ||
+    fail "--features $f changed nothing"
+done
+
+# --eval-every: SVM rows at epochs 2 and 3 (the last) of 3
+"$BIN" "${ARGS[@]}" --sampler uniform --eval-every 2 --log "$T/ev.csv" \
+  >/dev/null || fail "eval-every run"
+[ "$(awk -F, 'NR > 1 && $4 >= 0' "$T/ev.csv" | wc -l)" -eq 2 ] ||
+  fail "eval-every 2 of 3 epochs: want 2 SVM rows"
 
 # resume: 1 epoch, stop; resume to the end == uninterrupted
 "$BIN" "${ARGS[@]}" --sampler rwr --aug random4 --log "$T/full.csv" \
