@@ -70,6 +70,13 @@ for f in constant degree; do
     fail "--features $f changed nothing"
 done
 
+# --aug dnodes on graphs of < 10 nodes: every augmented view is empty (the
+# released drop_nodes draws floor(n/10) = 0 nodes); the run still trains
+"$BIN" "${ARGS[@]}" --sampler uniform --aug dnodes --log "$T/empty.csv" \
+  >"$T/empty.out" || fail "run with empty views"
+grep -q 'SVM accuracy' "$T/empty.out" || fail "no SVM accuracy (empty views)"
+! grep -qi 'nan' "$T/empty.csv" || fail "NaN with empty views"
+
 # --eval-every: SVM rows at epochs 2 and 3 (the last) of 3
 "$BIN" "${ARGS[@]}" --sampler uniform --eval-every 2 --log "$T/ev.csv" \
   >/dev/null || fail "eval-every run"
