@@ -1,6 +1,6 @@
 /*
  * bench_train.c — SimCLR training throughput of the C engine: images per
- * second for forward + backward + AdamW of the encoder (train/encoder.h) on
+ * second for forward + backward + AdamW of the encoder (vision/encoder.h) on
  * two augmented views of B images (2B encoder images per step), the same
  * network and loss as bench/ref_torch_train.py runs in PyTorch.
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ref_torch_train.py — the same SimCLR step as bench/bench_train.c in
-PyTorch on the CPU: encoder (train/encoder.h: ResNet stem + 3 basic blocks +
+PyTorch on the CPU: encoder (vision/encoder.h: ResNet stem + 3 basic blocks +
 projection head), NT-Xent loss over 2B views, backward, AdamW.  Prints
 images/s counting both views (2B per step), like bench_train.
 

@@ -6,7 +6,7 @@ set -euo pipefail
 build="${1:-build}"
 fail=0
 for t in "$build"/tests/test_* "$build"/train/train_test_* \
-         "$build"/graphs/graphs_test_* "$build"/language/language_test_*; do
+         "$build"/vision/vision_test_* "$build"/graphs/graphs_test_* "$build"/language/language_test_*; do
   [ -x "$t" ] && [ -f "$t" ] || continue
   case "$t" in *.log) continue;; esac
   if OMP_NUM_THREADS=2 BS_UNDER_VALGRIND=1 BS_TEST_TMPDIR="$build/tests" valgrind -q --error-exitcode=99 \

@@ -96,11 +96,13 @@ PARAMS = [
 ]
 
 
-def write_fixture(filename, records):
-    """tests/fixtures/<filename> in the format above (also used by
-    ref_torch_simclr.py)."""
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "fixtures", filename)
+def write_fixture(filename, records, folder=None):
+    """<folder, default this folder's fixtures/>/<filename> in the format
+    above (also used by the other ref_torch_*.py scripts)."""
+    if folder is None:
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "fixtures")
+    out = os.path.join(folder, filename)
     with open(out, "wb") as f:
         f.write(b"BSTREF1\0")
         for name, t in records:

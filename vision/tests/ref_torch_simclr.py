@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Reference for test_simclr_ref.c: the SimCLR encoder of train/encoder.h
+"""Reference for test_simclr_ref.c: the SimCLR encoder of vision/encoder.h
 (its PyTorch twin, `Encoder` of bench/ref_torch_train.py, at width 2) and
 the InfoNCE loss, forward and backward in float64, written once to
 tests/fixtures/simclr_ref.bin.
 
-    /usr/bin/python3 train/tests/ref_torch_simclr.py   # Debian python3-torch
+    /usr/bin/python3 vision/tests/ref_torch_simclr.py   # Debian python3-torch
 
 Input: 2B = 6 images 28x28 (view 0 of 3 images, then view 1).  Parameters
 are torch's initialisation from seed 7 with the batch-norm affine moved
@@ -21,10 +21,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "bench"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "train", "tests"))
 from ref_torch_train import Encoder  # noqa: E402
-from ref_torch import f32, write_fixture  # noqa: E402  (same folder)
+from ref_torch import f32, write_fixture  # noqa: E402  (engine's helpers)
 
 B, W, P, D, TAU = 3, 2, 4, 3, 0.5
 
@@ -58,7 +59,7 @@ def main():
     records += [("g%d" % i, p.grad) for i, p in enumerate(params)]
     for j, m in enumerate(bns):
         records += [("rm%d" % j, m.running_mean), ("rv%d" % j, m.running_var)]
-    write_fixture("simclr_ref.bin", records)
+    write_fixture("simclr_ref.bin", records, os.path.join(HERE, "fixtures"))
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "encoder.h"
+#include "image_augment.h"
 
 enum { IMG = BST_AUG_SIDE }; /* 28 */
 

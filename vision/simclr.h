@@ -21,6 +21,7 @@
 #define BS_TRAIN_SIMCLR_H
 
 #include "encoder.h"
+#include "image_augment.h"
 
 /* Fashion-MNIST pixel mean and std (of the training set, in [0, 1]). */
 #define BST_FMNIST_MEAN 0.2860f

@@ -1,5 +1,5 @@
 /*
- * augment.c — SimCLR views of 28 x 28 grayscale images: random resized
+ * image_augment.c — SimCLR views of 28 x 28 grayscale images: random resized
  * crop, horizontal flip, brightness/contrast jitter, Gaussian noise (the
  * parameters and order are documented in engine.h).
  *
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine.h"
+#include "image_augment.h"
 #include "rng.h"
 
 #define S BST_AUG_SIDE

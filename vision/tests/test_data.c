@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "engine.h"
+#include "image_augment.h"
 #include "rng.h"
 
 #define S BST_AUG_SIDE
