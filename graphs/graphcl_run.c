@@ -1,15 +1,13 @@
 /* graphcl_run.c — a whole GraphCL run on a TU data set (graphcl_run.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ckpt.h"
 #include "graphcl_run.h"
+#include "run.h"
 #include "toolkit.h"
 
 #if defined(__has_include)
@@ -64,46 +62,15 @@ typedef struct {
     uint8_t *seen;               /* (N) */
     int64_t nseen;
     float *emb; /* (N, 96) evaluation embeddings */
-    char *log;
-    size_t log_len, log_cap;
+    bst_csv_log log;
     bsg_run_result *res;
     double sums[3]; /* hardness, hardest, FN over epochs after warm-up */
     int64_t graph_epochs;
 } run;
 
-static int log_append(run *r, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return BST_ERR_INVAL;
-    if (r->log_len + (size_t)len + 1 > r->log_cap) {
-        size_t cap = 2 * r->log_cap + (size_t)len + 1024;
-        char *p = realloc(r->log, cap);
-        if (!p)
-            return BST_ERR_NOMEM;
-        r->log = p, r->log_cap = cap;
-    }
-    memcpy(r->log + r->log_len, line, (size_t)len + 1);
-    r->log_len += (size_t)len;
-    return BST_OK;
-}
-
 static const char LOG_HEADER[] =
     "epoch,steps,loss,svm_acc,svm_std,mean_sim,hard_sim,fn_rate,coverage,"
     "sampler_s,step_s,total_s\n";
-
-static int log_write(const run *r, char *msg, size_t cap)
-{
-    if (!r->cfg.log_path)
-        return BST_OK;
-    bs_error err = {0};
-    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
-    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
-}
 
 /* ----------------------------------------------------------- checkpoints */
 /* Sections: config (text of every setting that changes the result),
@@ -156,13 +123,7 @@ static void flat_bn(bsg_graphcl *m, float *flat, int to_flat)
 
 static void flat_params(bsg_graphcl *m, float *flat, int to_flat)
 {
-    size_t off = 0;
-    for (int i = 0; i < m->nparams; i++) {
-        bst_param *p = &m->params[i];
-        memcpy(to_flat ? flat + off : p->w, to_flat ? p->w : flat + off,
-               p->n * sizeof(float));
-        off += p->n;
-    }
+    bst_run_flat_params(m->params, m->nparams, flat, to_flat);
 }
 
 static int ckpt_save(run *r, char *msg, size_t cap)
@@ -201,7 +162,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         bst_ckpt_add_ref(w, "adam_m", m->opt.m, np * sizeof(float));
         bst_ckpt_add_ref(w, "adam_v", m->opt.v, np * sizeof(float));
         bst_ckpt_add_ref(w, "batcher", blob, blob_len);
-        bst_ckpt_add_ref(w, "log", r->log, r->log_len);
+        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
         rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
     }
     bst_ckpt_writer_free(w);
@@ -209,48 +170,22 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     return rc;
 }
 
-/* only a missing file (ENOENT) means a fresh start */
-static int ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
-{
-    struct stat sb;
-    *exists = 0;
-    if (stat(path, &sb) != 0)
-        return errno == ENOENT ? BST_OK
-                               : bst_fail(msg, cap, BST_ERR_IO,
-                                          "cannot resume from checkpoint %s: "
-                                          "%s",
-                                          path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot resume from checkpoint %s: not a regular file",
-                        path);
-    *exists = 1;
-    return BST_OK;
-}
-
 static int restore(run *r, const bst_ckpt_reader *rd, const position *pos,
                    char *msg, size_t cap)
 {
     const char *path = r->cfg.ckpt_path;
-    const void *blob, *log;
-    size_t blob_len, log_len;
+    const void *log;
+    size_t log_len;
     int rc;
-    if ((rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+    if ((rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)) ||
+        (rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
         return rc;
-    bs_error err = {0};
-    if (bs_batcher_load_state(r->batcher, blob, blob_len, &err) != BS_OK)
-        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
     if (bs_batcher_position(r->batcher) != pos->epoch * r->spe)
         return bst_fail(msg, cap, BST_ERR_FORMAT,
                         "%s: the batcher is not at the start of epoch %lld",
                         path, (long long)pos->epoch);
-    char *p = realloc(r->log, log_len + 1);
-    if (!p)
-        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    memcpy(p, log, log_len);
-    p[log_len] = 0;
-    r->log = p, r->log_len = log_len, r->log_cap = log_len + 1;
+    if ((rc = bst_csv_restore(&r->log, log, log_len, msg, cap)))
+        return rc;
     r->model.opt.t = pos->adam_t;
     r->model.step = pos->step;
     r->epoch = pos->epoch;
@@ -261,7 +196,7 @@ static int restore(run *r, const bst_ckpt_reader *rd, const position *pos,
 
 static int ckpt_load(run *r, char *msg, size_t cap)
 {
-    int exists, rc = ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
     if (rc || !exists)
         return rc;
     bsg_graphcl *m = &r->model;
@@ -283,13 +218,8 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     if ((rc = bst_ckpt_open(path, &rd, msg, cap)) ||
         (rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
-    if (len != strlen(want) || memcmp(data, want, len) != 0) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: not a GraphCL checkpoint of these settings; resume "
-                      "with the same options or remove it",
-                      path);
+    if ((rc = bst_run_check_config(path, data, len, want, msg, cap)))
         goto done;
-    }
     if ((rc =
              bst_ckpt_read_exact(rd, "position", &pos, sizeof pos, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "params", params, np * sizeof(float), msg,
@@ -318,24 +248,6 @@ done:
 }
 
 /* ------------------------------------------------------------ set-up */
-
-static int check_paths(const bsg_run_cfg *c, char *msg, size_t cap)
-{
-    bs_error err = {0};
-    bs_status st;
-    int exists;
-    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "the log %s and the checkpoint %s are the same file",
-                        c->log_path, c->ckpt_path);
-    if (c->resume)
-        return ckpt_exists(c->ckpt_path, &exists, msg, cap);
-    return BST_OK;
-}
 
 static int check_cfg(const bsg_run_cfg *c, char *msg, size_t cap)
 {
@@ -386,7 +298,8 @@ static int run_init(run *r, const bsg_run_cfg *cfg, bsg_run_result *res,
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->res = res;
-    if ((rc = check_cfg(cfg, msg, cap)) || (rc = check_paths(cfg, msg, cap)) ||
+    if ((rc = check_cfg(cfg, msg, cap)) || (rc = bst_run_check_outputs(cfg->log_path, cfg->ckpt_path,
+                                       cfg->resume, msg, cap)) ||
         (rc = bst_tu_load(cfg->data_dir, &r->data, msg, cap)) ||
         (rc = bsg_features_apply(&r->data, cfg->features, msg, cap)) ||
         (rc = make_batcher(r, msg, cap)) ||
@@ -408,7 +321,7 @@ static int run_init(run *r, const bsg_run_cfg *cfg, bsg_run_result *res,
         r->labels[i] = r->data.label[i];
     res->graphs = n, res->batch = B;
     res->m = r->cfg.batcher.graph.m, res->k = r->cfg.batcher.graph.k;
-    return log_append(r, "%s", LOG_HEADER);
+    return bst_csv_append(&r->log, "%s", LOG_HEADER);
 }
 
 static void run_free(run *r)
@@ -417,7 +330,8 @@ static void run_free(run *r)
     bsg_graphcl_free(&r->model);
     bs_batcher_free(r->batcher);
     free(r->ids), free(r->local), free(r->blab), free(r->labels);
-    free(r->seen), free(r->emb), free(r->log);
+    free(r->seen), free(r->emb);
+    bst_csv_free(&r->log);
     memset(r, 0, sizeof *r);
 }
 
@@ -509,9 +423,7 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
     row->coverage = (double)r->nseen / (double)r->data.graphs;
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
     row->svm_acc = row->svm_std = -1;
-    int last = r->epoch + 1 == c->epochs;
-    if (c->svm &&
-        (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) &&
+    if (c->svm && bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
         (rc = evaluate(r, &row->svm_acc, &row->svm_std, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
@@ -521,7 +433,7 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
             r->sums[k] += sums[k + 1] / (double)r->spe;
         r->graph_epochs++;
     }
-    return log_append(r,
+    return bst_csv_append(&r->log,
                       "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
                       "%.3f\n",
                       (long long)row->epoch, (long long)row->steps, row->loss,
@@ -530,17 +442,32 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
                       row->total_s);
 }
 
-static int after_epoch(run *r, bsg_run_result *res, char *msg, size_t cap)
+static int epoch_cb(void *self, char *msg, size_t cap)
+{
+    run *r = self;
+    return run_epoch(r, &r->res->last, msg, cap);
+}
+
+static int save_cb(void *self, char *msg, size_t cap)
+{
+    return ckpt_save(self, msg, cap);
+}
+
+static int report_cb(void *self)
+{
+    run *r = self;
+    const bsg_run_cfg *c = &r->cfg;
+    return c->progress && c->progress(c->progress_ctx, r->model.step,
+                                      r->total_steps, &r->res->last);
+}
+
+static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
 {
     const bsg_run_cfg *c = &r->cfg;
-    int rc = log_write(r, msg, cap);
-    if (!rc && c->ckpt_path &&
-        (r->epoch % c->ckpt_every == 0 || r->epoch == c->epochs))
-        rc = ckpt_save(r, msg, cap);
-    if (!rc && c->progress &&
-        c->progress(c->progress_ctx, r->model.step, r->total_steps, &res->last))
-        rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
-    return rc;
+    bst_epoch_loop l = {c->epochs, c->ckpt_every, c->stop_after,
+                        c->log_path, c->ckpt_path, &r->log,
+                        r, epoch_cb, save_cb, report_cb};
+    return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 
 int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
@@ -556,15 +483,8 @@ int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->resume)
         rc = ckpt_load(&r, msg, cap);
-    while (!rc && r.epoch < cfg->epochs) {
-        rc = run_epoch(&r, &res->last, msg, cap);
-        r.epoch++;
-        res->epochs_run++;
-        if (!rc)
-            rc = after_epoch(&r, res, msg, cap);
-        if (cfg->stop_after && res->epochs_run == cfg->stop_after)
-            break;
-    }
+    if (!rc)
+        rc = run_epochs(&r, res, msg, cap);
     if (!rc && r.epoch == cfg->epochs) {
         res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
         if (cfg->svm && res->epochs_run == 0) /* resumed after the end */

@@ -1,15 +1,13 @@
 /* mvgrl_run.c — a whole MVGRL run (mvgrl_run.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ckpt.h"
 #include "mvgrl_run.h"
+#include "run.h"
 #include "svm_eval.h"
 #include "toolkit.h"
 
@@ -27,8 +25,7 @@ typedef struct {
     uint8_t *seen;
     int64_t nseen;
     float *emb, *all; /* (B, h) the batch's, (G, h) every graph's */
-    char *log;
-    size_t log_len, log_cap;
+    bst_csv_log log;
     bsg_run_result *res;
     double graph_sim, graph_hard, graph_fn;
     int64_t graph_epochs;
@@ -69,7 +66,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     bst_param *ps;
     int np = bsg_mvgrl_params(r->model, &ps);
     bst_adamw *opt = bsg_mvgrl_opt(r->model);
-    size_t nf = bsg_mvgrl_param_floats(r->model), off = 0;
+    size_t nf = bsg_mvgrl_param_floats(r->model);
     char config[1024];
     config_text(r, config, sizeof config);
     position pos = {r->epoch,     r->step,       opt->t,     r->graph_epochs,
@@ -80,8 +77,8 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     bs_error err = {0};
     bst_ckpt_writer *w = NULL;
     int rc = flat ? BST_OK : BST_ERR_NOMEM;
-    for (int i = 0; !rc && i < np; off += ps[i].n, i++)
-        memcpy(flat + off, ps[i].w, ps[i].n * sizeof(float));
+    if (!rc)
+        bst_run_flat_params(ps, np, flat, 1);
     bs_status st =
         rc ? BS_OK
            : bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
@@ -96,7 +93,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         bst_ckpt_add_ref(w, "adam_m", opt->m, nf * sizeof(float));
         bst_ckpt_add_ref(w, "adam_v", opt->v, nf * sizeof(float));
         bst_ckpt_add_ref(w, "batcher", blob, blob_len);
-        bst_ckpt_add_ref(w, "log", r->log, r->log_len);
+        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
         rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
     }
     bst_ckpt_writer_free(w);
@@ -105,114 +102,68 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     return rc;
 }
 
-/* 1 when path is a regular file, 0 when it does not exist (ENOENT only:
-   anything else would be overwritten by a fresh start), else an error. */
-static int ckpt_present(const char *path, char *msg, size_t cap)
+/* The sections after "config": position, params, Adam moments, batcher,
+   log; the position must fit the settings. */
+static int restore_sections(run *r, bst_ckpt_reader *rd, float *flat,
+                            position *pos, char *msg, size_t cap)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return errno == ENOENT ? 0
-                               : bst_fail(msg, cap, BST_ERR_IO,
-                                          "cannot resume from checkpoint %s: "
-                                          "%s",
-                                          path, strerror(errno));
-    return S_ISREG(sb.st_mode)
-               ? 1
-               : bst_fail(msg, cap, BST_ERR_IO,
-                          "cannot resume from checkpoint %s: not a regular "
-                          "file",
-                          path);
-}
-
-/* The saved config must equal the current one; the message names the
-   first line that differs. */
-static int check_config(const run *r, const void *data, size_t len, char *msg,
-                        size_t cap)
-{
-    char want[1024];
-    config_text(r, want, sizeof want);
-    if (len == strlen(want) && memcmp(data, want, len) == 0)
-        return BST_OK;
-    const char *s = data, *w = want;
-    size_t i = 0, line = 0;
-    while (i < len && w[i] && s[i] == w[i])
-        if (s[i++] == '\n')
-            line = i;
-    size_t end = line;
-    while (w[end] && w[end] != '\n')
-        end++;
-    return bst_fail(msg, cap, BST_ERR_FORMAT,
-                    "%s: saved with other settings (now '%.*s'); resume with "
-                    "the same options or remove the checkpoint",
-                    r->cfg.ckpt_path, (int)(end - line), w + line);
+    bst_adamw *opt = bsg_mvgrl_opt(r->model);
+    size_t nb = bsg_mvgrl_param_floats(r->model) * sizeof(float);
+    const char *path = r->cfg.ckpt_path;
+    const void *log;
+    size_t log_len;
+    int rc;
+    if ((rc = bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "params", flat, nb, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nb, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nb, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+        return rc;
+    if (pos->epoch < 0 || pos->epoch > r->cfg.epochs ||
+        pos->step != pos->adam_t || pos->step != pos->epoch * r->spe ||
+        pos->graph_epochs < 0)
+        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
+                        path);
+    if ((rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
+        return rc;
+    return bst_csv_restore(&r->log, log, log_len, msg, cap);
 }
 
 static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
 {
     bst_param *ps;
     int np = bsg_mvgrl_params(r->model, &ps), rc;
-    bst_adamw *opt = bsg_mvgrl_opt(r->model);
-    size_t nf = bsg_mvgrl_param_floats(r->model), off = 0;
-    const char *path = r->cfg.ckpt_path;
-    const void *data, *blob, *log;
-    size_t len, blob_len, log_len;
+    const void *data;
+    size_t len;
+    char want[1024];
+    config_text(r, want, sizeof want);
+    if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)) ||
+        (rc = bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg,
+                                   cap)))
+        return rc;
     position pos;
-    float *flat = malloc(sizeof(float) * nf);
+    float *flat = malloc(sizeof(float) * bsg_mvgrl_param_floats(r->model));
     if (!flat)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)) ||
-        (rc = check_config(r, data, len, msg, cap)) ||
-        (rc =
-             bst_ckpt_read_exact(rd, "position", &pos, sizeof pos, msg, cap)) ||
-        (rc = bst_ckpt_read_exact(rd, "params", flat, nf * sizeof(float), msg,
-                                  cap)) ||
-        (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nf * sizeof(float), msg,
-                                  cap)) ||
-        (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nf * sizeof(float), msg,
-                                  cap)) ||
-        (rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap))) {
-        free(flat);
-        return rc;
+    if (!(rc = restore_sections(r, rd, flat, &pos, msg, cap))) {
+        bst_run_flat_params(ps, np, flat, 0);
+        bsg_mvgrl_opt(r->model)->t = pos.adam_t;
+        r->step = pos.step;
+        r->epoch = pos.epoch;
+        r->graph_epochs = pos.graph_epochs;
+        r->graph_sim = pos.graph_sim;
+        r->graph_hard = pos.graph_hard;
+        r->graph_fn = pos.graph_fn;
     }
-    if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step != pos.adam_t ||
-        pos.step != pos.epoch * r->spe || pos.graph_epochs < 0) {
-        free(flat);
-        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
-                        path);
-    }
-    bs_error err = {0};
-    bs_status st = bs_batcher_load_state(r->batcher, blob, blob_len, &err);
-    if (st) {
-        free(flat);
-        return st == BS_ERR_NOMEM ? bst_core_fail(st, &err, msg, cap)
-                                  : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s",
-                                             path, err.msg);
-    }
-    for (int i = 0; i < np; off += ps[i].n, i++)
-        memcpy(ps[i].w, flat + off, ps[i].n * sizeof(float));
     free(flat);
-    opt->t = pos.adam_t;
-    r->step = pos.step;
-    r->epoch = pos.epoch;
-    r->graph_epochs = pos.graph_epochs;
-    r->graph_sim = pos.graph_sim;
-    r->graph_hard = pos.graph_hard;
-    r->graph_fn = pos.graph_fn;
-    r->log_len = 0;
-    char *p = realloc(r->log, log_len + 1);
-    if (!p)
-        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    memcpy(p, log, log_len);
-    p[log_len] = 0;
-    r->log = p, r->log_len = log_len, r->log_cap = log_len + 1;
-    return BST_OK;
+    return rc;
 }
 
 static int ckpt_load(run *r, char *msg, size_t cap)
 {
-    int rc = ckpt_present(r->cfg.ckpt_path, msg, cap);
-    if (rc <= 0)
+    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    if (rc || !exists)
         return rc; /* an error, or a fresh start */
     bst_ckpt_reader *rd = NULL;
     if ((rc = bst_ckpt_open(r->cfg.ckpt_path, &rd, msg, cap)))
@@ -222,45 +173,11 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     return rc;
 }
 
-/* ------------------------------------------------------------------ log */
-
-static int log_append(run *r, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return BST_ERR_INVAL;
-    if (r->log_len + (size_t)len + 1 > r->log_cap) {
-        size_t c = 2 * r->log_cap + (size_t)len + 1024;
-        char *p = realloc(r->log, c);
-        if (!p)
-            return BST_ERR_NOMEM;
-        r->log = p, r->log_cap = c;
-    }
-    memcpy(r->log + r->log_len, line, (size_t)len + 1);
-    r->log_len += (size_t)len;
-    return BST_OK;
-}
-
-static int log_write(const run *r, char *msg, size_t cap)
-{
-    if (!r->cfg.log_path)
-        return BST_OK;
-    bs_error err = {0};
-    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
-    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
-}
-
 /* ----------------------------------------------------------------- setup */
 
 static int check_cfg(const bsg_run_cfg *c, const bsg_mvgrl_cfg *m, char *msg,
                      size_t cap)
 {
-    bs_error err = {0};
-    bs_status st;
     if (c->epochs < 1 || c->ckpt_every < 1 || c->stop_after < 0 ||
         c->eval_every < 0)
         return bst_fail(msg, cap, BST_ERR_INVAL,
@@ -274,17 +191,8 @@ static int check_cfg(const bsg_run_cfg *c, const bsg_mvgrl_cfg *m, char *msg,
     if (c->resume && !c->ckpt_path)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "resume needs a checkpoint path");
-    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "the log %s and the checkpoint %s are the same file: "
-                        "expected two different files",
-                        c->log_path, c->ckpt_path);
-    int rc = c->resume ? ckpt_present(c->ckpt_path, msg, cap) : 0;
-    return rc < 0 ? rc : BST_OK;
+    return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
+                                 cap);
 }
 
 static int make_batcher(run *r, char *msg, size_t cap)
@@ -358,7 +266,7 @@ static int run_init(run *r, const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *mc,
         return rc;
     if ((rc = bsg_mvgrl_new(mc, r->data.feat, &r->model)))
         return bst_fail(msg, cap, rc, "cannot build the MVGRL model");
-    return log_append(r, "%s", LOG_HEADER);
+    return bst_csv_append(&r->log, "%s", LOG_HEADER);
 }
 
 static void run_free(run *r)
@@ -374,7 +282,7 @@ static void run_free(run *r)
     free(r->seen);
     free(r->emb);
     free(r->all);
-    free(r->log);
+    bst_csv_free(&r->log);
     memset(r, 0, sizeof *r);
 }
 
@@ -459,9 +367,7 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
     row->step_s = (t1 - t0) - row->sampler_s;
     row->svm_acc = row->svm_std = -1;
-    int last = r->epoch + 1 == c->epochs;
-    if (c->svm &&
-        (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) &&
+    if (c->svm && bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
         (rc = evaluate(r, &row->svm_acc, &row->svm_std, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
@@ -471,7 +377,7 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
         r->graph_fn += row->fn_rate;
         r->graph_epochs++;
     }
-    return log_append(r,
+    return bst_csv_append(&r->log,
                       "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
                       "%.3f\n",
                       (long long)row->epoch, (long long)row->steps, row->loss,
@@ -480,27 +386,32 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
                       row->total_s);
 }
 
+static int epoch_cb(void *self, char *msg, size_t cap)
+{
+    run *r = self;
+    return run_epoch(r, &r->res->last, msg, cap);
+}
+
+static int save_cb(void *self, char *msg, size_t cap)
+{
+    return ckpt_save(self, msg, cap);
+}
+
+static int report_cb(void *self)
+{
+    run *r = self;
+    const bsg_run_cfg *c = &r->cfg;
+    return c->progress &&
+           c->progress(c->progress_ctx, r->step, r->total_steps, &r->res->last);
+}
+
 static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
 {
-    const bsg_run_cfg *cfg = &r->cfg;
-    int rc = BST_OK;
-    while (!rc && r->epoch < cfg->epochs) {
-        rc = run_epoch(r, &res->last, msg, cap);
-        r->epoch++;
-        res->epochs_run++;
-        if (!rc)
-            rc = log_write(r, msg, cap);
-        if (!rc && cfg->ckpt_path &&
-            (r->epoch % cfg->ckpt_every == 0 || r->epoch == cfg->epochs))
-            rc = ckpt_save(r, msg, cap);
-        if (!rc && cfg->progress &&
-            cfg->progress(cfg->progress_ctx, r->step, r->total_steps,
-                          &res->last))
-            rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
-        if (cfg->stop_after && res->epochs_run == cfg->stop_after)
-            break;
-    }
-    return rc;
+    const bsg_run_cfg *c = &r->cfg;
+    bst_epoch_loop l = {c->epochs, c->ckpt_every, c->stop_after,
+                        c->log_path, c->ckpt_path, &r->log,
+                        r, epoch_cb, save_cb, report_cb};
+    return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 
 int bsg_mvgrl_run(const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *model,

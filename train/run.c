@@ -1,0 +1,193 @@
+/* run.c — the trainers' shared run skeleton (run.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "run.h"
+#include "toolkit.h"
+
+/* ------------------------------------------------------------- CSV log */
+
+int bst_csv_append(bst_csv_log *log, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof line)
+        return BST_ERR_INVAL;
+    if (log->len + (size_t)len + 1 > log->cap) {
+        size_t cap = 2 * log->cap + (size_t)len + 1024;
+        char *p = realloc(log->text, cap);
+        if (!p)
+            return BST_ERR_NOMEM;
+        log->text = p, log->cap = cap;
+    }
+    memcpy(log->text + log->len, line, (size_t)len + 1);
+    log->len += (size_t)len;
+    return BST_OK;
+}
+
+int bst_csv_write(const bst_csv_log *log, const char *path, char *msg,
+                  size_t cap)
+{
+    if (!path)
+        return BST_OK;
+    bs_error err = {0};
+    bs_status st = bs__write_file(path, log->text, log->len, &err);
+    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
+}
+
+int bst_csv_restore(bst_csv_log *log, const void *text, size_t len,
+                    char *msg, size_t cap)
+{
+    char *p = realloc(log->text, len + 1);
+    if (!p)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    memcpy(p, text, len);
+    p[len] = 0;
+    log->text = p, log->len = len, log->cap = len + 1;
+    return BST_OK;
+}
+
+void bst_csv_free(bst_csv_log *log)
+{
+    free(log->text);
+    memset(log, 0, sizeof *log);
+}
+
+/* ------------------------------------------------------------- outputs */
+
+int bst_run_check_outputs(const char *log_path, const char *ckpt_path,
+                          int resume, char *msg, size_t cap)
+{
+    bs_error err = {0};
+    bs_status st;
+    int exists;
+    if (log_path && (st = bs__output_check(log_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (ckpt_path && (st = bs__output_check(ckpt_path, &err)) != BS_OK)
+        return bst_core_fail(st, &err, msg, cap);
+    if (log_path && ckpt_path && bs__same_file(log_path, ckpt_path))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "the log %s and the checkpoint %s are the same file: "
+                        "expected two different files",
+                        log_path, ckpt_path);
+    if (resume && ckpt_path)
+        return bst_run_ckpt_exists(ckpt_path, &exists, msg, cap);
+    return BST_OK;
+}
+
+/* ---------------------------------------------------------- checkpoints */
+
+int bst_run_ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
+{
+    struct stat sb;
+    *exists = 0;
+    if (stat(path, &sb) != 0)
+        return errno == ENOENT ? BST_OK
+                               : bst_fail(msg, cap, BST_ERR_IO,
+                                          "cannot resume from checkpoint %s: "
+                                          "%s",
+                                          path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return bst_fail(msg, cap, BST_ERR_IO,
+                        "cannot resume from checkpoint %s: not a regular file",
+                        path);
+    *exists = 1;
+    return BST_OK;
+}
+
+/* Names the first setting where saved and now differ: "KEY SAVED (now
+   CURRENT)".  The texts are "key value [value ...]" words; a differing
+   word's key is the last word before it that starts with a letter. */
+static void config_diff(const char *saved, size_t len, const char *now,
+                        char *out, size_t cap)
+{
+    char a[2048], b[2048], *sa, *sb;
+    snprintf(a, sizeof a, "%.*s", (int)(len < sizeof a ? len : sizeof a - 1),
+             saved);
+    snprintf(b, sizeof b, "%s", now);
+    const char *key = "?";
+    char *wa = strtok_r(a, " \n", &sa), *wb = strtok_r(b, " \n", &sb);
+    while (wa && wb && strcmp(wa, wb) == 0) {
+        if ((*wa >= 'a' && *wa <= 'z') || (*wa >= 'A' && *wa <= 'Z'))
+            key = wa;
+        wa = strtok_r(NULL, " \n", &sa);
+        wb = strtok_r(NULL, " \n", &sb);
+    }
+    snprintf(out, cap, "%s %s (now %s)", key, wa ? wa : "(none)",
+             wb ? wb : "(none)");
+}
+
+int bst_run_check_config(const char *path, const void *saved, size_t len,
+                         const char *want, char *msg, size_t cap)
+{
+    if (len == strlen(want) && memcmp(saved, want, len) == 0)
+        return BST_OK;
+    char what[160];
+    config_diff(saved, len, want, what, sizeof what);
+    return bst_fail(msg, cap, BST_ERR_FORMAT,
+                    "%s: saved with other settings (setting %s); resume "
+                    "with the same options or remove the checkpoint",
+                    path, what);
+}
+
+int bst_run_restore_batcher(const bst_ckpt_reader *rd, bs_batcher *b,
+                            const char *path, char *msg, size_t cap)
+{
+    const void *blob;
+    size_t len;
+    int rc = bst_ckpt_get(rd, "batcher", &blob, &len, msg, cap);
+    if (rc)
+        return rc;
+    bs_error err = {0};
+    bs_status st = bs_batcher_load_state(b, blob, len, &err);
+    if (st == BS_OK)
+        return BST_OK;
+    /* a bad blob or other batcher settings: name the file */
+    return st == BS_ERR_NOMEM
+               ? bst_core_fail(st, &err, msg, cap)
+               : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
+}
+
+void bst_run_flat_params(bst_param *ps, int n, float *flat, int to_flat)
+{
+    size_t off = 0;
+    for (int i = 0; i < n; off += ps[i].n, i++)
+        memcpy(to_flat ? flat + off : ps[i].w, to_flat ? ps[i].w : flat + off,
+               ps[i].n * sizeof(float));
+}
+
+/* ------------------------------------------------------------ cadence */
+
+int bst_run_eval_due(int64_t epoch, int64_t epochs, int64_t every)
+{
+    return epoch + 1 == epochs || (every > 0 && (epoch + 1) % every == 0);
+}
+
+int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch,
+                   int64_t *epochs_run, char *msg, size_t cap)
+{
+    int rc = BST_OK;
+    while (!rc && *epoch < l->epochs) {
+        rc = l->epoch(l->self, msg, cap);
+        ++*epoch;
+        ++*epochs_run;
+        if (!rc)
+            rc = bst_csv_write(l->log, l->log_path, msg, cap);
+        if (!rc && l->ckpt_path &&
+            (*epoch % l->ckpt_every == 0 || *epoch == l->epochs))
+            rc = l->save(l->self, msg, cap);
+        if (!rc && l->report && l->report(l->self))
+            rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+        if (l->stop_after && *epochs_run == l->stop_after)
+            break;
+    }
+    return rc;
+}
