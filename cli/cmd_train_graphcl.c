@@ -5,12 +5,13 @@
  * dispatches here.
  */
 #include <getopt.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher_opts.h"
 #include "cli.h"
 #include "graphcl_run.h"
+#include "train_opts.h"
 
 int cli_cmd_train_graphcl(int argc, char **argv);
 
@@ -81,17 +82,7 @@ static void help(void)
 }
 
 enum {
-    O_SAMPLER = 256,
-    O_ALPHA,
-    O_SCHED,
-    O_EMODE,
-    O_GMODE,
-    O_REFRESH,
-    O_LAG,
-    O_WARM,
-    O_EPOCHS,
-    O_SPE,
-    O_AUG,
+    O_AUG = 256,
     O_LOSS,
     O_TAU,
     O_TAUP,
@@ -100,85 +91,8 @@ enum {
     O_HIDDEN,
     O_LAYERS,
     O_SEED,
-    O_THREADS,
-    O_EVAL,
-    O_NOSVM,
-    O_LOG,
-    O_CKPT,
-    O_CKPTE,
-    O_RESUME,
-    O_STOP,
-    O_DATA,
     O_FEAT
 };
-
-/* the batcher's options (shared names with train simclr) */
-static int parse_batcher(int c, bs_batcher_params *b, int *B)
-{
-    bs_error err;
-    int64_t v = 0;
-    int rc;
-    switch (c) {
-    case O_SAMPLER:
-        return bs_sampler_kind_parse(optarg, &b->sampler.kind, &err) == BS_OK
-                   ? 0
-                   : cli_usage(cmd,
-                               "--sampler '%s': expected rwr, knn or "
-                               "uniform",
-                               optarg);
-    case 'B':
-        if ((rc = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 16, &v)))
-            return rc;
-        *B = (int)v;
-        return 0;
-    case 'M': return cli_parse_i64(cmd, "-M", optarg, 1, 1 << 30, &b->graph.m);
-    case 'K':
-        if ((rc = cli_parse_i64(cmd, "-K", optarg, 1, 1 << 20, &v)))
-            return rc;
-        b->graph.k = (int32_t)v;
-        return 0;
-    case O_ALPHA:
-        return cli_parse_f64(cmd, "--alpha", optarg, 0, 1, 1,
-                             &b->sampler.alpha);
-    case O_SCHED:
-        return bs_alpha_schedule_parse(optarg, &b->sampler.schedule, &err) ==
-                       BS_OK
-                   ? 0
-                   : cli_usage(cmd,
-                               "--alpha-schedule '%s': expected "
-                               "constant, step or reference",
-                               optarg);
-    case O_EMODE:
-        return bs_epoch_mode_parse(optarg, &b->sampler.epoch_mode, &err) ==
-                       BS_OK
-                   ? 0
-                   : cli_usage(cmd,
-                               "--epoch-mode '%s': expected fixed, "
-                               "carry or exact",
-                               optarg);
-    case O_GMODE:
-        if (bs_graph_mode_parse(optarg, &b->graph.mode, &err) != BS_OK ||
-            b->graph.mode == BS_MODE_EXACT)
-            return cli_usage(cmd,
-                             "--graph-mode '%s': expected shared or "
-                             "independent",
-                             optarg);
-        return 0;
-    case O_REFRESH:
-        return cli_parse_i64(cmd, "--refresh", optarg, 1, INT64_MAX / 2,
-                             &b->refresh_every);
-    case O_LAG:
-        return cli_parse_i64(cmd, "--refresh-lag", optarg, 0, 1 << 30,
-                             &b->refresh_lag);
-    case O_WARM:
-        return cli_parse_i64(cmd, "--warmup-epochs", optarg, 0, 1 << 20,
-                             &b->warmup_epochs);
-    case O_SPE:
-        return cli_parse_i64(cmd, "--steps-per-epoch", optarg, 1, 1 << 30,
-                             &b->sampler.batches_per_epoch);
-    }
-    return 1; /* not a batcher option */
-}
 
 static int parse_model(int c, bsg_run_cfg *r)
 {
@@ -219,8 +133,6 @@ static int parse_model(int c, bsg_run_cfg *r)
         return cli_parse_int(cmd, "--layers", optarg, 1, BST_GIN_MAX_LAYERS,
                              &m->layers);
     case O_SEED: return cli_parse_u64(cmd, "--seed", optarg, &m->seed);
-    case O_EPOCHS:
-        return cli_parse_i64(cmd, "--epochs", optarg, 1, 1 << 20, &r->epochs);
     }
     return 1;
 }
@@ -229,48 +141,16 @@ static int parse_one(int c, void *ctx)
 {
     gcl_opts *o = ctx;
     bsg_run_cfg *r = &o->run;
-    int rc = parse_batcher(c, &r->batcher, &r->model.batch);
-    if (rc != 1 || (rc = parse_model(c, r)) != 1)
+    int rc = cli_batcher_opt(cmd, c, &r->batcher, &r->model.batch);
+    if (rc != 1 || (rc = parse_model(c, r)) != 1 ||
+        (rc = cli_run_opt(cmd, c, r, &o->quiet)) != 1)
         return rc;
-    switch (c) {
-    case O_THREADS: {
-        int t = 0;
-        if ((rc = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &t)))
-            return rc;
-        omp_set_num_threads(t);
-        return 0;
-    }
-    case O_EVAL:
-        return cli_parse_i64(cmd, "--eval-every", optarg, 0, 1 << 20,
-                             &r->eval_every);
-    case O_NOSVM: r->svm = 0; return 0;
-    case O_LOG: r->log_path = optarg; return 0;
-    case O_CKPT: r->ckpt_path = optarg; return 0;
-    case O_CKPTE:
-        return cli_parse_i64(cmd, "--ckpt-every", optarg, 1, 1 << 20,
-                             &r->ckpt_every);
-    case O_RESUME: r->resume = 1; return 0;
-    case O_STOP:
-        return cli_parse_i64(cmd, "--stop-after", optarg, 1, 1 << 20,
-                             &r->stop_after);
-    case O_DATA: r->data_dir = optarg; return 0;
-    case 'q': o->quiet = 1; return 0;
-    }
     return cli_usage(cmd, "unexpected option");
 }
 
 static const struct option LONGS[] = {
-    {"sampler", required_argument, NULL, O_SAMPLER},
-    {"batch-size", required_argument, NULL, 'B'},
-    {"alpha", required_argument, NULL, O_ALPHA},
-    {"alpha-schedule", required_argument, NULL, O_SCHED},
-    {"epoch-mode", required_argument, NULL, O_EMODE},
-    {"graph-mode", required_argument, NULL, O_GMODE},
-    {"refresh", required_argument, NULL, O_REFRESH},
-    {"refresh-lag", required_argument, NULL, O_LAG},
-    {"warmup-epochs", required_argument, NULL, O_WARM},
-    {"epochs", required_argument, NULL, O_EPOCHS},
-    {"steps-per-epoch", required_argument, NULL, O_SPE},
+    CLI_BATCHER_LONGOPTS,
+    CLI_RUN_LONGOPTS,
     {"aug", required_argument, NULL, O_AUG},
     {"loss", required_argument, NULL, O_LOSS},
     {"features", required_argument, NULL, O_FEAT},
@@ -281,17 +161,6 @@ static const struct option LONGS[] = {
     {"hidden", required_argument, NULL, O_HIDDEN},
     {"layers", required_argument, NULL, O_LAYERS},
     {"seed", required_argument, NULL, O_SEED},
-    {"threads", required_argument, NULL, O_THREADS},
-    {"eval-every", required_argument, NULL, O_EVAL},
-    {"no-svm", no_argument, NULL, O_NOSVM},
-    {"log", required_argument, NULL, O_LOG},
-    {"checkpoint", required_argument, NULL, O_CKPT},
-    {"ckpt-every", required_argument, NULL, O_CKPTE},
-    {"resume", no_argument, NULL, O_RESUME},
-    {"stop-after", required_argument, NULL, O_STOP},
-    {"data", required_argument, NULL, O_DATA},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
 static int parse(int argc, char **argv, gcl_opts *o)
@@ -300,50 +169,7 @@ static int parse(int argc, char **argv, gcl_opts *o)
     bsg_run_cfg_default(&o->run);
     int rc = cli_parse_options(cmd, argc, argv, ":hB:M:K:q", LONGS, help,
                                parse_one, o);
-    if (rc != 0)
-        return rc;
-    bsg_run_cfg *r = &o->run;
-    if (!r->data_dir)
-        return cli_usage(cmd, "--data DIR is required (a TU data set folder)");
-    if (r->batcher.graph.m > 0 && r->batcher.graph.k > r->batcher.graph.m)
-        return cli_usage(cmd, "-K %d is larger than -M %lld",
-                         (int)r->batcher.graph.k,
-                         (long long)r->batcher.graph.m);
-    if (r->resume && !r->ckpt_path)
-        return cli_usage(cmd, "--resume needs --checkpoint");
-    if (r->stop_after && !r->ckpt_path)
-        return cli_usage(cmd, "--stop-after needs --checkpoint");
-    const cli_path out[] = {{"--log", r->log_path},
-                            {"--checkpoint", r->ckpt_path}};
-    return cli_check_paths(cmd, NULL, 0, out, 2);
-}
-
-typedef struct {
-    cli_progress prog;
-    int64_t epochs;
-} gcl_progress;
-
-static int on_progress(void *ctx, int64_t step, int64_t total,
-                       const bsg_epoch_log *last)
-{
-    gcl_progress *tp = ctx;
-    if (last && !tp->prog.quiet) {
-        char acc[32] = "-";
-        if (last->svm_acc >= 0)
-            snprintf(acc, sizeof acc, "%.2f%%", 100 * last->svm_acc);
-        if (tp->prog.shown && tp->prog.tty)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr,
-                "epoch %lld/%lld  loss %.4f  SVM %s  hardness %.3f  FN %.3f  "
-                "coverage %.3f  sampler %.2fs  epoch %.1fs\n",
-                (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
-                acc, last->mean_sim, last->fn_rate, last->coverage,
-                last->sampler_s, last->total_s);
-        tp->prog.shown = 0;
-        return cli_signals_pending();
-    }
-    cli_progress_update(&tp->prog, step, total);
-    return cli_signals_pending();
+    return rc != 0 ? rc : cli_run_check(cmd, &o->run);
 }
 
 static void summary(const gcl_opts *o, const bsg_run_result *res)
@@ -357,17 +183,14 @@ static void summary(const gcl_opts *o, const bsg_run_result *res)
            bsg_feat_name(r->features),
            (long long)r->epochs, (long long)res->last.steps,
            (long long)res->batch, (long long)res->m, (long long)res->k);
-    if (res->svm_acc >= 0)
-        printf("SVM accuracy %.2f +- %.2f%% (10-fold)\n", 100 * res->svm_acc,
-               100 * res->svm_std);
-    printf("batches: hardness %.4f  hardest negative %.4f  false negatives "
-           "%.4f\n",
-           res->mean_sim, res->hard_sim, res->fn_rate);
-    printf("time: %.1f s total, %.2f s graph + sampling (%.2f%%), %.1f s "
-           "evaluation\n",
-           res->total_s, res->sampler_s,
-           res->total_s > 0 ? 100 * res->sampler_s / res->total_s : 0,
-           res->eval_s);
+    cli_run_summary_tail(res);
+}
+
+static int run_graphcl(const bsg_run_cfg *run, const void *model,
+                       bsg_run_result *res, char *msg, size_t cap)
+{
+    (void)model;
+    return bsg_graphcl_run(run, res, msg, cap);
 }
 
 int cli_cmd_train_graphcl(int argc, char **argv)
@@ -376,25 +199,11 @@ int cli_cmd_train_graphcl(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    gcl_progress tp = {.epochs = o.run.epochs};
-    cli_progress_start(&tp.prog, "training", o.quiet);
-    o.run.progress = on_progress;
-    o.run.progress_ctx = &tp;
     bsg_run_result res;
-    char msg[BS_ERROR_MSG_MAX];
-    cli_signals_defer();
-    int st = bsg_graphcl_run(&o.run, &res, msg, sizeof msg);
-    cli_progress_end(&tp.prog, st == BST_OK);
-    cli_signals_resume();
-    if (st != BST_OK) {
-        fprintf(stderr, "batchsampler: %s\n", msg);
-        return CLI_EXIT_DATA;
-    }
-    if (res.epochs_run > 0 && res.last.epoch + 1 < o.run.epochs) {
-        printf("stopped after %lld epochs; resume with --resume\n",
-               (long long)res.epochs_run);
-        return CLI_EXIT_OK;
-    }
-    summary(&o, &res);
-    return CLI_EXIT_OK;
+    int finished;
+    rc = cli_run_graph_trainer(&o.run, o.quiet, run_graphcl, NULL, &res,
+                               &finished);
+    if (finished)
+        summary(&o, &res);
+    return rc;
 }
