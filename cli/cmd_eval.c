@@ -10,13 +10,14 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "simcse_run.h"
 #include "sts_eval.h"
 #include "text.h"
 
 static const char cmd[] = "eval sts";
 
 typedef struct {
-    const char *glove, *data_dir;
+    const char *glove, *data_dir, *model;
     char glove_default[4096];
     char **files;
     int nfiles;
@@ -25,8 +26,8 @@ typedef struct {
 static void help(void)
 {
     printf(
-        "usage: batchsampler eval sts [--glove FILE] [--data-dir DIR] "
-        "[FILE...]\n"
+        "usage: batchsampler eval sts [--glove FILE | --model CKPT] "
+        "[--data-dir DIR] [FILE...]\n"
         "\n"
         "Scores a sentence encoder as SentEval's unsupervised STS does: the\n"
         "cosine of the two sentences' embeddings against the gold score,\n"
@@ -43,6 +44,8 @@ static void help(void)
         "\n"
         "  --glove FILE     word vectors, `word v1 ... vd` lines (default\n"
         "                   DIR/text/glove.6B.50d.10k.txt)\n"
+        "  --model CKPT     instead: the encoder of a `train simcse`\n"
+        "                   checkpoint (pooled output, no head)\n"
         "  --data-dir DIR   the benchmark data folder (default\n"
         "                   ../shared/data, relative to the working "
         "directory)\n"
@@ -55,6 +58,7 @@ static int parse(int argc, char **argv, eval_opts *o)
     static const struct option longs[] = {
         {"glove", required_argument, NULL, 'g'},
         {"data-dir", required_argument, NULL, 'd'},
+        {"model", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -68,9 +72,15 @@ static int parse(int argc, char **argv, eval_opts *o)
             return cli_getopt_error(cmd, c, argv);
         if (c == 'g')
             o->glove = optarg;
+        else if (c == 'm')
+            o->model = optarg;
         else
             o->data_dir = optarg;
     }
+    if (o->model && (!o->model[0] || o->glove))
+        return cli_usage(cmd, o->glove ? "--model and --glove exclude each "
+                                         "other"
+                                       : "empty path for --model");
     if ((o->glove && !o->glove[0]) || !o->data_dir[0])
         return cli_usage(cmd, "empty path for %s",
                          o->glove && !o->glove[0] ? "--glove" : "--data-dir");
@@ -146,6 +156,23 @@ static int run_standard(const eval_opts *o, const bsl_encoder *enc)
     return CLI_EXIT_OK;
 }
 
+/* the encoder of a SimCSE checkpoint */
+static int cmd_sts_model(const eval_opts *o)
+{
+    char msg[BS_ERROR_MSG_MAX];
+    bsl_simcse m;
+    if (bsl_simcse_load_model(o->model, &m, msg, sizeof msg) != BST_OK)
+        return data_error(msg);
+    bsl_encoder enc = bsl_simcse_encoder(&m);
+    int rc = o->nfiles ? run_files(o, &enc) : run_standard(o, &enc);
+    if (rc == CLI_EXIT_OK)
+        printf("encoder: SimCSE checkpoint %s (%d dimensions, %lld-word "
+               "vocabulary)\n",
+               o->model, m.cfg.dim, (long long)m.vocab.size);
+    bsl_simcse_free(&m);
+    return rc;
+}
+
 static int cmd_sts(int argc, char **argv)
 {
     eval_opts o;
@@ -155,6 +182,8 @@ static int cmd_sts(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
+    if (o.model)
+        return cmd_sts_model(&o);
     if (!o.glove) {
         snprintf(o.glove_default, sizeof o.glove_default,
                  "%s/text/glove.6B.50d.10k.txt", o.data_dir);

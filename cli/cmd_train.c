@@ -15,6 +15,7 @@ static const char cmd[] = "train";
 
 int cli_cmd_train_graphcl(int argc, char **argv); /* cmd_train_graphcl.c */
 int cli_cmd_train_mvgrl(int argc, char **argv);   /* cmd_train_mvgrl.c */
+int cli_cmd_train_simcse(int argc, char **argv);  /* cmd_train_simcse.c */
 
 typedef struct {
     bst_run_cfg run;
@@ -361,10 +362,12 @@ int cli_cmd_train(int argc, char **argv)
         return cli_cmd_train_graphcl(argc - 1, argv + 1);
     if (strcmp(argv[1], "mvgrl") == 0)
         return cli_cmd_train_mvgrl(argc - 1, argv + 1);
+    if (strcmp(argv[1], "simcse") == 0)
+        return cli_cmd_train_simcse(argc - 1, argv + 1);
     if (strcmp(argv[1], "simclr") != 0)
         return cli_usage(cmd,
-                         "unknown trainer '%s': expected simclr, graphcl or "
-                         "mvgrl",
+                         "unknown trainer '%s': expected simclr, graphcl, "
+                         "mvgrl or simcse",
                          argv[1]);
     train_opts o;
     int rc = parse(argc - 1, argv + 1, &o);

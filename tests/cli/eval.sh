@@ -41,7 +41,7 @@ grep -q "encoder: GloVe average of $T/g.txt (4 words, 2 dimensions)" \
 # usage errors
 expect 2 "expected an evaluation" eval
 expect 2 "unknown evaluation 'nli'" eval nli
-expect 2 "unknown option --model" eval sts --model m.ckpt "$T/a.tsv"
+expect 1 "nothere.ckpt" eval sts --model "$T/nothere.ckpt" "$T/a.tsv"
 expect 2 "option --glove needs a value" eval sts --glove
 expect 2 "empty path for --glove" eval sts --glove "" "$T/a.tsv"
 expect 2 "empty file name" eval sts --glove "$T/g.txt" ""

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# experiments/language.sh — the language table: unsupervised SimCSE
+# (batchsampler train simcse, docs/language.md) with uniform, kNN and
+# BatchSampler (rwr) batches and the infonce loss, seeds 0-2; then dcl and
+# hcl with uniform and rwr batches.  Seed 0 of every row first, so the
+# table fills up early.  Budget: one pass over the corpus (1853 steps of
+# B = 64), lr 1e-3 (chosen on the dev set sts12-train), tau 0.05.
+# A run whose CSV results/language/<loss>_<sampler>_s<seed>.csv exists is
+# skipped; a run that was stopped resumes from its checkpoint
+# (BS_CKPT_DIR, not committed: ~170 MB each).  Per run: the CSV (one row
+# per quarter pass) and a .txt with the summary (STS12-16, SICK-R, avg).
+# experiments/language_report.py prints the table.
+#   BS_BIN      the CLI (default build/batchsampler)
+#   BS_DATA     the data folder (default ../shared/data)
+#   BS_THREADS  OpenMP threads per run (default 1)
+#   BS_CKPT_DIR checkpoints (default results/language/ckpt)
+#   SHARD=i/n   run only the runs i, i+n, i+2n ... of the list (parallel
+#               workers; default 0/1)
+#   RUNS        override the list ("loss:sampler:seed ...")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${BS_BIN:-build/batchsampler}"
+DATA="${BS_DATA:-../shared/data}"
+OUT=results/language
+CK="${BS_CKPT_DIR:-$OUT/ckpt}"
+SHARD="${SHARD:-0/1}"
+[ -x "$BIN" ] || { echo "language.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }
+mkdir -p "$OUT" "$CK"
+if [ -z "${RUNS:-}" ]; then
+  RUNS=""
+  for s in uniform rwr knn; do RUNS="$RUNS infonce:$s:0"; done
+  for l in dcl hcl; do for s in uniform rwr; do RUNS="$RUNS $l:$s:0"; done; done
+  for seed in 1 2; do
+    for s in uniform rwr knn; do RUNS="$RUNS infonce:$s:$seed"; done
+  done
+  for seed in 1 2; do
+    for l in dcl hcl; do for s in uniform rwr; do RUNS="$RUNS $l:$s:$seed"; done; done
+  done
+fi
+i=0
+for r in $RUNS; do
+  k=$((i % ${SHARD#*/})); i=$((i + 1))
+  [ "$k" = "${SHARD%/*}" ] || continue
+  IFS=: read -r loss s seed <<<"$r"
+  name="${loss}_${s}_s${seed}"
+  [ -e "$OUT/$name.csv" ] && continue
+  echo "language.sh: $name" >&2
+  if OMP_NUM_THREADS="${BS_THREADS:-1}" nice -n 10 "$BIN" train simcse \
+      --data-dir "$DATA" --sampler "$s" --loss "$loss" --seed "$seed" -q \
+      --log "$OUT/$name.partial.csv" --checkpoint "$CK/$name.ckpt" \
+      --resume > "$OUT/$name.partial.txt"; then
+    mv "$OUT/$name.partial.txt" "$OUT/$name.txt"
+    mv "$OUT/$name.partial.csv" "$OUT/$name.csv"
+  else
+    echo "language.sh: $name failed" >&2
+  fi
+done

@@ -1,0 +1,447 @@
+/* simcse.c — unsupervised SimCSE on the engine's transformer (simcse.h). */
+#define _DEFAULT_SOURCE /* M_PI */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "simcse.h"
+
+enum { WIDTH = BSL_MAX_SEQ + 1 };
+
+/* ------------------------------------------------------------ sequences */
+
+int bsl_seqs_build(const bsl_vocab *v, const bst_corpus *c, bsl_seqs *out,
+                   char *msg, size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    if (!v || !c || c->n < 1)
+        return bst_fail(msg, cap, BST_ERR_INVAL, "sequences: no sentences");
+    out->n = c->n;
+    out->width = WIDTH;
+    out->ids = malloc(sizeof(int32_t) * (size_t)c->n * WIDTH);
+    out->len = malloc(sizeof(int) * (size_t)c->n);
+    if (!out->ids || !out->len) {
+        bsl_seqs_free(out);
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "sequences: out of memory for %lld sentences",
+                        (long long)c->n);
+    }
+    for (int64_t i = 0; i < c->n; i++)
+        out->len[i] =
+            bsl_encode(v, c->sentence[i], out->ids + (size_t)i * WIDTH, WIDTH);
+    return BST_OK;
+}
+
+void bsl_seqs_free(bsl_seqs *s)
+{
+    if (!s)
+        return;
+    free(s->ids);
+    free(s->len);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---------------------------------------------------------------- config */
+
+void bsl_simcse_cfg_default(bsl_simcse_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->dim = 128;
+    c->heads = 4;
+    c->layers = 2;
+    c->mlp = 512;
+    c->dropout = 0.1f;
+    c->pool = BST_TF_POOL_MEAN;
+    c->loss.kind = BST_LOSS_INFONCE;
+    c->loss.tau = 0.05;
+    c->loss.tau_plus = 0.1;
+    c->loss.beta = 1.0;
+    c->batch = 64;
+    c->weight_decay = 0.0;
+    c->seed = 0;
+    c->max_extra = 10000;
+    c->min_count = 2;
+}
+
+static const char *LOSS_NAMES[] = {"infonce", "dcl", "hcl"};
+
+const char *bsl_loss_name(bst_loss_kind k)
+{
+    return k >= BST_LOSS_INFONCE && k <= BST_LOSS_HCL ? LOSS_NAMES[k] : NULL;
+}
+
+int bsl_loss_parse(const char *s, bst_loss_kind *k)
+{
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, LOSS_NAMES[i]) == 0) {
+            *k = (bst_loss_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* ----------------------------------------------------------------- model */
+
+/* GloVe rows into the token table; the other rows N(0, s^2), s the
+   standard deviation of the GloVe entries, from stream (seed, row). */
+static void glove_rows(bsl_simcse *m, const bst_glove *g)
+{
+    bst_embedding *e = &m->enc.emb;
+    int E = e->edim;
+    double s1 = 0, s2 = 0, cnt = (double)g->n * E;
+    for (size_t i = 0; i < (size_t)g->n * (size_t)E; i++)
+        s1 += g->vec[i], s2 += (double)g->vec[i] * g->vec[i];
+    double mean = s1 / cnt, sd = sqrt(fmax(s2 / cnt - mean * mean, 1e-12));
+    for (int64_t r = 0; r < m->vocab.size; r++) {
+        float *row = e->tok + (size_t)r * E;
+        int64_t gi = r - BSL_FIRST_WORD;
+        if (gi >= 0 && gi < m->vocab.n_glove) {
+            memcpy(row, g->vec + (size_t)gi * E, sizeof(float) * (size_t)E);
+            continue;
+        }
+        bs_rng rng;
+        bs_rng_derive(&rng, m->cfg.seed, BST_STREAM_INIT,
+                      0x51c5e000000ull + (uint64_t)r);
+        for (int j = 0; j < E; j += 2) { /* Box-Muller, two at a time */
+            double u1 = bs_rng_uniform(&rng), u2 = bs_rng_uniform(&rng);
+            double rad = sqrt(-2.0 * log(1.0 - u1)), th = 2.0 * M_PI * u2;
+            row[j] = (float)(sd * rad * cos(th));
+            if (j + 1 < E)
+                row[j + 1] = (float)(sd * rad * sin(th));
+        }
+    }
+}
+
+static int alloc_bufs(bsl_simcse *m)
+{
+    size_t BC = (size_t)m->cfg.batch * (size_t)m->cfg.dim;
+    for (int v = 0; v < 2; v++) {
+        m->zn[v] = malloc(sizeof(float) * BC);
+        m->dzn[v] = malloc(sizeof(float) * BC);
+        m->dz[v] = malloc(sizeof(float) * BC);
+        if (!m->zn[v] || !m->dzn[v] || !m->dz[v])
+            return BST_ERR_NOMEM;
+    }
+    m->ids = malloc(sizeof(int32_t) * (size_t)m->cfg.batch * WIDTH);
+    m->len = malloc(sizeof(int) * (size_t)m->cfg.batch);
+    if (!m->ids || !m->len)
+        return BST_ERR_NOMEM;
+    int rc = bst_tf_acts_init(&m->act[0], &m->enc, m->cfg.batch, WIDTH);
+    rc = rc ? rc : bst_tf_acts_init(&m->act[1], &m->enc, m->cfg.batch, WIDTH);
+    rc = rc ? rc : bst_tf_acts_init(&m->eact, &m->enc, m->cfg.batch, WIDTH);
+    return rc;
+}
+
+int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
+                          bsl_vocab *vocab, int edim, char *msg, size_t cap)
+{
+    memset(m, 0, sizeof *m);
+    if (!cfg || !vocab || vocab->size < BSL_FIRST_WORD ||
+        vocab->size > INT32_MAX || edim < 1) {
+        bsl_vocab_free(vocab);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: no config, vocabulary or embedding width");
+    }
+    m->cfg = *cfg;
+    m->vocab = *vocab;
+    memset(vocab, 0, sizeof *vocab);
+    if (cfg->batch < 2 || !(cfg->loss.tau > 0)) {
+        bsl_simcse_free(m);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: batch %d (>= 2) or tau %g (> 0) out of range",
+                        cfg->batch, cfg->loss.tau);
+    }
+    bst_tf_cfg tc;
+    bst_tf_cfg_default(&tc, (int)m->vocab.size);
+    tc.max_len = WIDTH;
+    tc.edim = edim;
+    tc.dim = cfg->dim;
+    tc.heads = cfg->heads;
+    tc.layers = cfg->layers;
+    tc.mlp = cfg->mlp;
+    tc.dropout = cfg->dropout;
+    tc.pool = cfg->pool;
+    int rc = bst_tf_cfg_check(&tc, msg, cap);
+    if (rc) {
+        bsl_simcse_free(m);
+        return rc;
+    }
+    if ((rc = bst_tf_init(&m->enc, &tc, cfg->seed)) ||
+        (rc = bst_adamw_init(&m->opt, m->enc.params, m->enc.nparams, 0.9, 0.999,
+                             1e-8, cfg->weight_decay)) ||
+        (rc = alloc_bufs(m))) {
+        bsl_simcse_free(m);
+        return bst_fail(msg, cap, rc, "simcse: out of memory for the model");
+    }
+    return BST_OK;
+}
+
+int bsl_simcse_init(bsl_simcse *m, const bsl_simcse_cfg *cfg,
+                    const bst_glove *g, const bst_corpus *c, char *msg,
+                    size_t cap)
+{
+    memset(m, 0, sizeof *m);
+    if (!cfg || !g)
+        return bst_fail(msg, cap, BST_ERR_INVAL, "simcse: no config or GloVe");
+    bsl_vocab v;
+    int rc =
+        bsl_vocab_build(g, c, cfg->max_extra, cfg->min_count, &v, msg, cap);
+    if (rc || (rc = bsl_simcse_init_vocab(m, cfg, &v, g->dim, msg, cap)))
+        return rc;
+    glove_rows(m, g);
+    return BST_OK;
+}
+
+/* ------------------------------------------------------------ vocabulary */
+
+int bsl_vocab_pack(const bsl_vocab *v, char **buf, size_t *len)
+{
+    size_t n = 0;
+    for (int64_t i = 0; i < v->size; i++)
+        n += strlen(v->word[i]) + 1;
+    char *p = malloc(n ? n : 1);
+    if (!p)
+        return BST_ERR_NOMEM;
+    size_t off = 0;
+    for (int64_t i = 0; i < v->size; i++) {
+        size_t l = strlen(v->word[i]) + 1;
+        memcpy(p + off, v->word[i], l);
+        off += l;
+    }
+    *buf = p, *len = n;
+    return BST_OK;
+}
+
+int bsl_vocab_unpack(const char *buf, size_t len, int64_t n_glove, bsl_vocab *v,
+                     char *msg, size_t cap)
+{
+    memset(v, 0, sizeof *v);
+    if (!buf || len == 0 || buf[len - 1] != 0 || n_glove < 0)
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "vocabulary: not a list of NUL-terminated words");
+    int64_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == 0;
+    if (n < BSL_FIRST_WORD + n_glove || n > INT32_MAX)
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "vocabulary: %lld words for %lld GloVe rows",
+                        (long long)n, (long long)n_glove);
+    v->buf = malloc(len);
+    v->word = malloc(sizeof(char *) * (size_t)n);
+    int rc = v->buf && v->word ? bst_strtab_init(&v->index, n) : BST_ERR_NOMEM;
+    if (rc) {
+        bsl_vocab_free(v);
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "vocabulary: out of memory");
+    }
+    memcpy(v->buf, buf, len);
+    v->size = n, v->n_glove = n_glove;
+    size_t off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        v->word[i] = v->buf + off;
+        size_t l = strlen(v->buf + off);
+        if (i >= BSL_FIRST_WORD) {
+            int32_t r = bst_strtab_add(&v->index, v->buf + off, l);
+            if (r != (int32_t)(i - BSL_FIRST_WORD)) {
+                bsl_vocab_free(v);
+                return bst_fail(msg, cap, BST_ERR_FORMAT,
+                                "vocabulary: word %lld is a duplicate or "
+                                "memory ran out",
+                                (long long)i);
+            }
+        }
+        off += l + 1;
+    }
+    return BST_OK;
+}
+
+void bsl_simcse_free(bsl_simcse *m)
+{
+    if (!m)
+        return;
+    bsl_vocab_free(&m->vocab);
+    bst_tf_acts_free(&m->act[0]);
+    bst_tf_acts_free(&m->act[1]);
+    bst_tf_acts_free(&m->eact);
+    bst_adamw_free(&m->opt);
+    bst_tf_free(&m->enc);
+    for (int v = 0; v < 2; v++)
+        free(m->zn[v]), free(m->dzn[v]), free(m->dz[v]);
+    free(m->ids);
+    free(m->len);
+    memset(m, 0, sizeof *m);
+}
+
+size_t bsl_simcse_param_count(const bsl_simcse *m)
+{
+    return bst_tf_size(&m->enc);
+}
+
+void bsl_simcse_params_flat(bsl_simcse *m, float *flat, int to_flat)
+{
+    size_t off = 0;
+    for (int i = 0; i < m->enc.nparams; i++) {
+        bst_param *p = &m->enc.params[i];
+        memcpy(to_flat ? flat + off : p->w, to_flat ? p->w : flat + off,
+               p->n * sizeof(float));
+        off += p->n;
+    }
+}
+
+/* ------------------------------------------------------------------ loss */
+
+/* SimCSE's loss: S_ij = z1_i . z2_j / tau (unit rows: cosines), loss =
+   mean_i (logsumexp_j S_ij - S_ii).  dS_ij = (softmax_ij - [i == j]) / B;
+   dz1_i = sum_j dS_ij z2_j / tau, dz2_j = sum_i dS_ij z1_i / tau. */
+static int simcse_ce(double tau, const float *z1, const float *z2, int B, int d,
+                     double *loss, float *dz1, float *dz2)
+{
+    double *S = malloc(sizeof(double) * (size_t)B * B);
+    if (!S)
+        return BST_ERR_NOMEM;
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        double *row = S + (size_t)i * B, mx = -INFINITY;
+        for (int j = 0; j < B; j++) {
+            double s = 0;
+            for (int k = 0; k < d; k++)
+                s += (double)z1[(size_t)i * d + k] * z2[(size_t)j * d + k];
+            row[j] = s / tau;
+            mx = row[j] > mx ? row[j] : mx;
+        }
+        double se = 0;
+        for (int j = 0; j < B; j++)
+            se += exp(row[j] - mx);
+        total += mx + log(se) - row[i];
+        for (int j = 0; j < B; j++) /* row becomes dS_ij */
+            row[j] = (exp(row[j] - mx) / se - (i == j)) / B;
+    }
+    *loss = total / B;
+    if (dz1 && dz2) {
+        for (int i = 0; i < B; i++)
+            for (int k = 0; k < d; k++) {
+                double a = 0, b = 0;
+                for (int j = 0; j < B; j++) {
+                    a += S[(size_t)i * B + j] * z2[(size_t)j * d + k];
+                    b += S[(size_t)j * B + i] * z1[(size_t)j * d + k];
+                }
+                dz1[(size_t)i * d + k] = (float)(a / tau);
+                dz2[(size_t)i * d + k] = (float)(b / tau);
+            }
+    }
+    free(S);
+    return BST_OK;
+}
+
+int bsl_simcse_loss(const bst_loss_cfg *cfg, const float *z1, const float *z2,
+                    int B, int d, double *loss, float *dz1, float *dz2)
+{
+    if (!cfg || !z1 || !z2 || !loss || B < 2 || d < 1 || !(cfg->tau > 0))
+        return BST_ERR_INVAL;
+    if (cfg->kind == BST_LOSS_INFONCE)
+        return simcse_ce(cfg->tau, z1, z2, B, d, loss, dz1, dz2);
+    return bst_contrastive_loss(cfg, z1, z2, B, d, loss, dz1, dz2);
+}
+
+/* ------------------------------------------------------------------ step */
+
+/* rows ids of s into m->ids, padded to the batch's longest: returns T */
+static int gather(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids, int B)
+{
+    int T = 1;
+    for (int b = 0; b < B; b++)
+        T = s->len[ids[b]] > T ? s->len[ids[b]] : T;
+    for (int b = 0; b < B; b++) {
+        memcpy(m->ids + (size_t)b * T, s->ids + (size_t)ids[b] * s->width,
+               sizeof(int32_t) * (size_t)T);
+        m->len[b] = s->len[ids[b]];
+    }
+    return T;
+}
+
+int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
+                    double lr, double *loss, char *msg, size_t cap)
+{
+    int B = m->cfg.batch, C = m->cfg.dim;
+    for (int b = 0; b < B; b++)
+        if (ids[b] < 0 || ids[b] >= s->n)
+            return bst_fail(msg, cap, BST_ERR_INVAL,
+                            "simcse: sentence id %lld outside [0, %lld)",
+                            (long long)ids[b], (long long)s->n);
+    int T = gather(m, s, ids, B);
+    bst_zero_grads(m->enc.params, m->enc.nparams);
+    const float *z[2];
+    for (int v = 0; v < 2; v++) {
+        z[v] = bst_tf_forward(&m->enc, &m->act[v], m->ids, m->len, B, T, 1, 1,
+                              m->cfg.seed, 2 * (uint64_t)m->step + (uint64_t)v);
+        if (!z[v])
+            return bst_fail(msg, cap, BST_ERR_INVAL,
+                            "simcse: the encoder rejected the batch");
+        bst_l2norm_forward(z[v], m->zn[v], B, C);
+    }
+    int rc = bsl_simcse_loss(&m->cfg.loss, m->zn[0], m->zn[1], B, C, loss,
+                             m->dzn[0], m->dzn[1]);
+    if (rc)
+        return bst_fail(msg, cap, rc, "simcse: loss failed (%d)", rc);
+    if (!isfinite(*loss))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: the loss is not finite at step %ld (lower "
+                        "--lr)",
+                        m->step);
+    for (int v = 0; v < 2; v++) {
+        bst_l2norm_backward(z[v], m->zn[v], m->dzn[v], m->dz[v], B, C);
+        bst_tf_backward(&m->enc, &m->act[v], m->dz[v]);
+    }
+    bst_adamw_step(&m->opt, m->enc.params, m->enc.nparams, lr);
+    m->step++;
+    return BST_OK;
+}
+
+/* ------------------------------------------------------------ embeddings */
+
+int bsl_simcse_embed_seqs(bsl_simcse *m, const bsl_seqs *s, float *out,
+                          char *msg, size_t cap)
+{
+    int C = m->cfg.dim, Bm = m->cfg.batch;
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)Bm);
+    if (!ids)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (int64_t i0 = 0; i0 < s->n; i0 += Bm) {
+        int B = s->n - i0 < Bm ? (int)(s->n - i0) : Bm;
+        for (int b = 0; b < B; b++)
+            ids[b] = i0 + b;
+        int T = gather(m, s, ids, B);
+        const float *p =
+            bst_tf_forward(&m->enc, &m->eact, m->ids, m->len, B, T, 0, 0, 0, 0);
+        if (!p) {
+            free(ids);
+            return bst_fail(msg, cap, BST_ERR_INVAL,
+                            "simcse: the encoder rejected a batch");
+        }
+        memcpy(out + (size_t)i0 * C, p, sizeof(float) * (size_t)B * C);
+    }
+    free(ids);
+    return BST_OK;
+}
+
+int bsl_simcse_embed(void *ctx, const char *sentence, float *out, char *msg,
+                     size_t cap)
+{
+    bsl_simcse *m = ctx;
+    int32_t ids[WIDTH];
+    int len = bsl_encode(&m->vocab, sentence, ids, WIDTH);
+    const float *p =
+        bst_tf_forward(&m->enc, &m->eact, ids, &len, 1, len, 0, 0, 0, 0);
+    if (!p)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: the encoder rejected a sentence");
+    memcpy(out, p, sizeof(float) * (size_t)m->cfg.dim);
+    return 0;
+}
+
+bsl_encoder bsl_simcse_encoder(bsl_simcse *m)
+{
+    bsl_encoder e = {bsl_simcse_embed, m, m->cfg.dim};
+    return e;
+}
