@@ -57,7 +57,7 @@ static void help(void)
         "  --tau T              temperature (default 0.05)\n"
         "  --tau-plus P         dcl/hcl class prior (default 0.1)\n"
         "  --beta BETA          hcl concentration (default 1.0)\n"
-        "  --lr LR              AdamW peak learning rate (default 1e-3)\n"
+        "  --lr LR              AdamW peak learning rate (default 1e-4)\n"
         "  --lr-warmup STEPS    linear warm-up (default 5%% of the steps), "
         "then\n"
         "                       linear decay to 0\n"

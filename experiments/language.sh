@@ -4,7 +4,7 @@
 # BatchSampler (rwr) batches and the infonce loss, seeds 0-2; then dcl and
 # hcl with uniform and rwr batches.  Seed 0 of every row first, so the
 # table fills up early.  Budget: one pass over the corpus (1853 steps of
-# B = 64), lr 1e-3 (chosen on the dev set sts12-train), tau 0.05.
+# B = 64), lr 1e-4 (chosen on the dev set sts12-train), tau 0.05.
 # A run whose CSV results/language/<loss>_<sampler>_s<seed>.csv exists is
 # skipped; a run that was stopped resumes from its checkpoint
 # (BS_CKPT_DIR, not committed: ~170 MB each).  Per run: the CSV (one row
@@ -13,6 +13,7 @@
 #   BS_BIN      the CLI (default build/batchsampler)
 #   BS_DATA     the data folder (default ../shared/data)
 #   BS_THREADS  OpenMP threads per run (default 1)
+#   BS_LR       peak learning rate (default 1e-4)
 #   BS_CKPT_DIR checkpoints (default results/language/ckpt)
 #   SHARD=i/n   run only the runs i, i+n, i+2n ... of the list (parallel
 #               workers; default 0/1)
@@ -47,6 +48,7 @@ for r in $RUNS; do
   echo "language.sh: $name" >&2
   if OMP_NUM_THREADS="${BS_THREADS:-1}" nice -n 10 "$BIN" train simcse \
       --data-dir "$DATA" --sampler "$s" --loss "$loss" --seed "$seed" -q \
+      --lr "${BS_LR:-1e-4}" \
       --log "$OUT/$name.partial.csv" --checkpoint "$CK/$name.ckpt" \
       --resume > "$OUT/$name.partial.txt"; then
     mv "$OUT/$name.partial.txt" "$OUT/$name.txt"

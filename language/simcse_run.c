@@ -24,7 +24,7 @@ void bsl_run_cfg_default(bsl_run_cfg *c)
     c->batcher.warmup_epochs = 0;
     c->data_dir = "../shared/data";
     c->epochs = 1;
-    c->lr = 1e-3;
+    c->lr = 1e-4;
     c->lr_warmup = -1;
     c->dev = 1;
     c->final_eval = 1;
