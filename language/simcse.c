@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "run.h"
 #include "simcse.h"
 
 enum { WIDTH = BSL_MAX_SEQ + 1 };
@@ -280,13 +281,7 @@ size_t bsl_simcse_param_count(const bsl_simcse *m)
 
 void bsl_simcse_params_flat(bsl_simcse *m, float *flat, int to_flat)
 {
-    size_t off = 0;
-    for (int i = 0; i < m->enc.nparams; i++) {
-        bst_param *p = &m->enc.params[i];
-        memcpy(to_flat ? flat + off : p->w, to_flat ? p->w : flat + off,
-               p->n * sizeof(float));
-        off += p->n;
-    }
+    bst_run_flat_params(m->enc.params, m->enc.nparams, flat, to_flat);
 }
 
 /* ------------------------------------------------------------------ loss */

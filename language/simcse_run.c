@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "ckpt.h"
+#include "run.h"
 #include "simcse_run.h"
 #include "toolkit.h"
 
@@ -52,44 +53,13 @@ typedef struct {
     uint8_t *seen;
     int64_t nseen;
     double sums[3]; /* hardness, hardest, near-dup over all steps */
-    char *log;
-    size_t log_len, log_cap;
+    bst_csv_log log;
     bsl_run_result *res;
 } run;
-
-static int log_append(run *r, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return BST_ERR_INVAL;
-    if (r->log_len + (size_t)len + 1 > r->log_cap) {
-        size_t cap = 2 * r->log_cap + (size_t)len + 1024;
-        char *p = realloc(r->log, cap);
-        if (!p)
-            return BST_ERR_NOMEM;
-        r->log = p, r->log_cap = cap;
-    }
-    memcpy(r->log + r->log_len, line, (size_t)len + 1);
-    r->log_len += (size_t)len;
-    return BST_OK;
-}
 
 static const char LOG_HEADER[] =
     "row,step,epoch,loss,lr,dev_spearman,hardness,hardest,neardup,coverage,"
     "sampler_s,step_s,eval_s,total_s\n";
-
-static int log_write(const run *r, char *msg, size_t cap)
-{
-    if (!r->cfg.log_path)
-        return BST_OK;
-    bs_error err = {0};
-    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
-    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
-}
 
 /* ----------------------------------------------------------- checkpoints */
 
@@ -173,7 +143,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         bst_ckpt_add_ref(w, "adam_v", m->opt.v, np * sizeof(float));
         bst_ckpt_add_ref(w, "batcher", blob, blob_len);
         bst_ckpt_add_ref(w, "seen", r->seen, (size_t)r->N);
-        bst_ckpt_add_ref(w, "log", r->log, r->log_len);
+        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
         rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
     }
     bst_ckpt_writer_free(w);
@@ -181,49 +151,23 @@ static int ckpt_save(run *r, char *msg, size_t cap)
     return rc;
 }
 
-/* only a missing file (ENOENT) means a fresh start */
-static int ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
-{
-    struct stat sb;
-    *exists = 0;
-    if (stat(path, &sb) != 0)
-        return errno == ENOENT ? BST_OK
-                               : bst_fail(msg, cap, BST_ERR_IO,
-                                          "cannot resume from checkpoint %s: "
-                                          "%s",
-                                          path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot resume from checkpoint %s: not a regular file",
-                        path);
-    *exists = 1;
-    return BST_OK;
-}
-
 static int restore(run *r, const bst_ckpt_reader *rd, const position *pos,
                    char *msg, size_t cap)
 {
     const char *path = r->cfg.ckpt_path;
-    const void *blob, *log;
-    size_t blob_len, log_len;
+    const void *log;
+    size_t log_len;
     int rc;
-    if ((rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)) ||
-        (rc = bst_ckpt_read_exact(rd, "seen", r->seen, (size_t)r->N, msg, cap)))
+    if ((rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "seen", r->seen, (size_t)r->N, msg,
+                                  cap)) ||
+        (rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)) ||
+        (rc = bst_csv_restore(&r->log, log, log_len, msg, cap)))
         return rc;
-    bs_error err = {0};
-    if (bs_batcher_load_state(r->batcher, blob, blob_len, &err) != BS_OK)
-        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
     if (bs_batcher_position(r->batcher) != pos->step)
         return bst_fail(msg, cap, BST_ERR_FORMAT,
                         "%s: the batcher is not at step %lld", path,
                         (long long)pos->step);
-    char *p = realloc(r->log, log_len + 1);
-    if (!p)
-        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    memcpy(p, log, log_len);
-    p[log_len] = 0;
-    r->log = p, r->log_len = log_len, r->log_cap = log_len + 1;
     r->model.opt.t = pos->adam_t;
     r->model.step = (long)pos->step;
     r->step = pos->step, r->rows = pos->rows, r->epoch = pos->epoch;
@@ -234,7 +178,7 @@ static int restore(run *r, const bst_ckpt_reader *rd, const position *pos,
 
 static int ckpt_load(run *r, char *msg, size_t cap)
 {
-    int exists, rc = ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
     if (rc || !exists)
         return rc;
     bsl_simcse *m = &r->model;
@@ -254,14 +198,8 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     if ((rc = bst_ckpt_open(path, &rd, msg, cap)) ||
         (rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
-    if (len != strlen(want) || memcmp(data, want, len) != 0) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: not a SimCSE checkpoint of these settings; resume "
-                      "with the same options or remove it",
-                      path);
-        goto done;
-    }
-    if ((rc =
+    if ((rc = bst_run_check_config(path, data, len, want, msg, cap)) ||
+        (rc =
              bst_ckpt_read_exact(rd, "position", &pos, sizeof pos, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "params", params, np * sizeof(float), msg,
                                   cap)) ||
@@ -355,20 +293,8 @@ static int check_cfg(const bsl_run_cfg *c, char *msg, size_t cap)
     if (c->resume && !c->ckpt_path)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "resume needs a checkpoint path");
-    bs_error err = {0};
-    bs_status st;
-    int exists;
-    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "the log %s and the checkpoint %s are the same file",
-                        c->log_path, c->ckpt_path);
-    if (c->resume)
-        return ckpt_exists(c->ckpt_path, &exists, msg, cap);
-    return BST_OK;
+    return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
+                                 cap);
 }
 
 static int load_data(run *r, char *msg, size_t cap)
@@ -497,7 +423,8 @@ static int run_init(run *r, const bsl_run_cfg *cfg, bsl_run_result *res,
              bsl_seqs_build(&r->model.vocab, &r->corpus, &r->seqs, msg, cap)) ||
         (rc = glove_avgs(r, msg, cap)))
         return rc;
-    if (cfg->resume && (rc = ckpt_exists(cfg->ckpt_path, &exists, msg, cap)))
+    if (cfg->resume &&
+        (rc = bst_run_ckpt_exists(cfg->ckpt_path, &exists, msg, cap)))
         return rc;
     if ((rc = start_batcher(r, exists, msg, cap)))
         return rc;
@@ -509,7 +436,7 @@ static int run_init(run *r, const bsl_run_cfg *cfg, bsl_run_result *res,
     for (int64_t i = 0; i < r->B; i++)
         r->local[i] = i;
     res->sentences = r->N;
-    return log_append(r, "%s", LOG_HEADER);
+    return bst_csv_append(&r->log, "%s", LOG_HEADER);
 }
 
 static void run_free(run *r)
@@ -521,7 +448,8 @@ static void run_free(run *r)
     bsl_seqs_free(&r->seqs);
     bsl_simcse_free(&r->model);
     bs_batcher_free(r->batcher);
-    free(r->gavg), free(r->ids), free(r->local), free(r->seen), free(r->log);
+    free(r->gavg), free(r->ids), free(r->local), free(r->seen);
+    bst_csv_free(&r->log);
     memset(r, 0, sizeof *r);
 }
 
@@ -642,13 +570,14 @@ static int run_row(run *r, bsl_log_row *row, char *msg, size_t cap)
     r->res->step_s += row->step_s;
     r->res->eval_s += row->eval_s;
     r->rows++;
-    return log_append(r,
-                      "%lld,%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.5f,%.4f,%.3f,"
-                      "%.3f,%.3f,%.3f\n",
-                      (long long)row->row, (long long)row->step,
-                      (long long)row->epoch, row->loss, row->lr, row->dev,
-                      row->mean_sim, row->hard_sim, row->neardup, row->coverage,
-                      row->sampler_s, row->step_s, row->eval_s, row->total_s);
+    return bst_csv_append(
+        &r->log,
+        "%lld,%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.5f,%.4f,%.3f,"
+        "%.3f,%.3f,%.3f\n",
+        (long long)row->row, (long long)row->step, (long long)row->epoch,
+        row->loss, row->lr, row->dev, row->mean_sim, row->hard_sim,
+        row->neardup, row->coverage, row->sampler_s, row->step_s, row->eval_s,
+        row->total_s);
 }
 
 int bsl_simcse_run(const bsl_run_cfg *cfg, bsl_run_result *res, char *msg,
@@ -668,7 +597,7 @@ int bsl_simcse_run(const bsl_run_cfg *cfg, bsl_run_result *res, char *msg,
         rc = run_row(&r, &res->last, msg, cap);
         res->rows_run++;
         if (!rc)
-            rc = log_write(&r, msg, cap);
+            rc = bst_csv_write(&r.log, cfg->log_path, msg, cap);
         if (!rc && cfg->ckpt_path)
             rc = ckpt_save(&r, msg, cap);
         if (!rc && cfg->progress &&
