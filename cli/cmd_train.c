@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher_opts.h"
 #include "cli.h"
 #include "simclr_run.h"
 
@@ -99,16 +100,7 @@ static void help(void)
 }
 
 enum {
-    O_SAMPLER = 256,
-    O_ALPHA,
-    O_SCHED,
-    O_EMODE,
-    O_GMODE,
-    O_REFRESH,
-    O_LAG,
-    O_WARM,
-    O_EPOCHS,
-    O_SPE,
+    O_EPOCHS = 256,
     O_N,
     O_TESTN,
     O_LOSS,
@@ -146,69 +138,12 @@ static int parse_one(int c, void *ctx)
 {
     train_opts *o = ctx;
     bst_run_cfg *r = &o->run;
-    bs_batcher_params *b = &r->batcher;
-    bs_error err;
-    int64_t v = 0;
     int rc;
+    if ((rc = cli_batcher_opt(cmd, c, &r->batcher, &r->model.batch)) != 1)
+        return rc;
     switch (c) {
-    case O_SAMPLER:
-        if (bs_sampler_kind_parse(optarg, &b->sampler.kind, &err) != BS_OK)
-            return cli_usage(cmd,
-                             "--sampler '%s': expected rwr, knn or "
-                             "uniform",
-                             optarg);
-        return 0;
-    case 'B':
-        if ((rc = cli_parse_i64(cmd, "--batch-size", optarg, 2, 1 << 16, &v)))
-            return rc;
-        r->model.batch = (int)v;
-        return 0;
-    case 'M': return cli_parse_i64(cmd, "-M", optarg, 1, 1 << 30, &b->graph.m);
-    case 'K':
-        if ((rc = cli_parse_i64(cmd, "-K", optarg, 1, 1 << 20, &v)))
-            return rc;
-        b->graph.k = (int32_t)v;
-        return 0;
-    case O_ALPHA:
-        return cli_parse_f64(cmd, "--alpha", optarg, 0, 1, 1,
-                             &b->sampler.alpha);
-    case O_SCHED:
-        if (bs_alpha_schedule_parse(optarg, &b->sampler.schedule, &err) !=
-            BS_OK)
-            return cli_usage(cmd,
-                             "--alpha-schedule '%s': expected constant, "
-                             "step (or decay) or reference",
-                             optarg);
-        return 0;
-    case O_EMODE:
-        if (bs_epoch_mode_parse(optarg, &b->sampler.epoch_mode, &err) != BS_OK)
-            return cli_usage(cmd,
-                             "--epoch-mode '%s': expected fixed, carry or "
-                             "exact",
-                             optarg);
-        return 0;
-    case O_GMODE:
-        if (bs_graph_mode_parse(optarg, &b->graph.mode, &err) != BS_OK ||
-            b->graph.mode == BS_MODE_EXACT)
-            return cli_usage(cmd,
-                             "--graph-mode '%s': expected shared or "
-                             "independent",
-                             optarg);
-        return 0;
-    case O_REFRESH:
-        return cli_parse_i64(cmd, "--refresh", optarg, 1, INT64_MAX / 2,
-                             &b->refresh_every);
-    case O_LAG:
-        return cli_parse_i64(cmd, "--refresh-lag", optarg, 0, 1 << 30,
-                             &b->refresh_lag);
-    case O_WARM:
-        return cli_parse_i64(cmd, "--warmup-epochs", optarg, 0, 1 << 20,
-                             &b->warmup_epochs);
     case O_EPOCHS:
         return cli_parse_i64(cmd, "--epochs", optarg, 1, 1 << 20, &r->epochs);
-    case O_SPE:
-        return cli_parse_i64(cmd, "--steps-per-epoch", optarg, 1, 1 << 30,
-                             &b->sampler.batches_per_epoch);
     case O_N: return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &r->train_n);
     case O_TESTN:
         return cli_parse_i64(cmd, "--test-n", optarg, 1, 1 << 30, &r->test_n);
@@ -264,17 +199,8 @@ static int parse_one(int c, void *ctx)
 static int parse(int argc, char **argv, train_opts *o)
 {
     static const struct option longs[] = {
-        {"sampler", required_argument, NULL, O_SAMPLER},
-        {"batch-size", required_argument, NULL, 'B'},
-        {"alpha", required_argument, NULL, O_ALPHA},
-        {"alpha-schedule", required_argument, NULL, O_SCHED},
-        {"epoch-mode", required_argument, NULL, O_EMODE},
-        {"graph-mode", required_argument, NULL, O_GMODE},
-        {"refresh", required_argument, NULL, O_REFRESH},
-        {"refresh-lag", required_argument, NULL, O_LAG},
-        {"warmup-epochs", required_argument, NULL, O_WARM},
+        CLI_BATCHER_LONGOPTS,
         {"epochs", required_argument, NULL, O_EPOCHS},
-        {"steps-per-epoch", required_argument, NULL, O_SPE},
         {"n", required_argument, NULL, O_N},
         {"test-n", required_argument, NULL, O_TESTN},
         {"loss", required_argument, NULL, O_LOSS},
