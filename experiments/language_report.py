@@ -93,6 +93,16 @@ def main():
                   " ".join("%12s" % c for c in cols) +
                   " %8s %8.4f %8.4f %7.2f %7.1f %6s" %
                   (dev, hard, nd, share, sps, "%.2f" % p if p else "-"))
+    u = os.path.join(RES, "untrained_s0.txt")
+    if os.path.exists(u):  # the encoder at step 0 (eval sts --model)
+        vals = {}
+        for line in open(u):
+            f = line.split()
+            if f and f[0] in TASKS:
+                vals[f[0]] = float(f[-1])
+        if len(vals) == len(TASKS):
+            print("%-26s %3s " % ("untrained encoder", "") +
+                  " ".join("%12.2f" % vals[t] for t in TASKS))
     print("%-26s %3s " % ("GloVe average", "") +
           " ".join("%12.2f" % g for g in GLOVE))
     print("\npaper (SimCSE-BERT-base, avg): SimCSE 75.60 -> 76.69 with "
