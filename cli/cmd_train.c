@@ -1,6 +1,6 @@
 /*
  * cmd_train.c — `batchsampler train simclr`: the reference SimCLR trainer on
- * Fashion-MNIST (train/simclr_run.h) with uniform, kNN or BatchSampler
+ * Fashion-MNIST (vision/simclr_run.h) with uniform, kNN or BatchSampler
  * (rwr) batches.  This file only parses options and prints the summary.
  */
 #include <getopt.h>
