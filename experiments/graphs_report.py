@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""experiments/graphs_report.py — the GraphCL part of the graph table from
-results/graphs/<DS>_graphcl_<sampler>_s<seed>.{csv,txt} (experiments/graphs.sh).
+"""experiments/graphs_report.py — the graph table from
+results/graphs/<DS>_{graphcl,mvgrl}_<sampler>_s<seed>.{csv,txt}
+(experiments/graphs.sh, experiments/graphs_mvgrl.sh).
 
 Prints, in the paper's layout (rows GraphCL, w/ kNN, w/ BatchSampler; columns
 the six data sets), the SVM accuracy at epoch 20 as mean +- std over the
@@ -8,8 +9,9 @@ finished seeds (std over seeds, np.std as GraphCL reports; the seed count in
 brackets), the published numbers beside them; then the same at epoch 10;
 then per data set and sampler the batches' hardness (mean in-batch cosine),
 hardest-negative cosine, false-negative rate (same-label pairs) averaged over
-the epochs after the warm-up, and the run time with the sampler's share.
-Markdown on stdout.  Usage: /usr/bin/python3 experiments/graphs_report.py
+the epochs after the warm-up, and the run time with the sampler's share;
+last the MVGRL rows (final linear-SVM accuracy, from the .txt summaries)
+with the MVGRL paper's numbers beside them.  Markdown on stdout.  Usage: /usr/bin/python3 experiments/graphs_report.py
 [results/graphs]
 """
 import glob
@@ -51,6 +53,47 @@ def read_run(csv_path, txt_path):
         run["total_s"], run["sampler_s"], _, run["eval_s"] = map(
             float, m.groups())
     return run
+
+
+MVGRL_PUBLISHED = {"MUTAG": "89.7 ± 1.1", "PTC": "62.5 ± 1.7",
+                   "IMDBBINARY": "74.2 ± 0.7", "IMDBMULTI": "51.2 ± 0.5"}
+
+
+def mvgrl_table(root):
+    """The MVGRL rows: final SVM accuracy per data set and sampler."""
+    accs = {}
+    for txt in sorted(glob.glob(os.path.join(root, "*_mvgrl_*_s*.txt"))):
+        m = re.match(r"(.+)_mvgrl_(\w+)_s(\d+)\.txt$", os.path.basename(txt))
+        if not m or not os.path.exists(txt[:-4] + ".csv"):
+            continue  # still running (only the .partial.csv exists)
+        a = re.search(r"SVM accuracy ([\d.]+)", open(txt).read())
+        if a:
+            accs.setdefault((m.group(1), m.group(2)), {})[int(m.group(3))] = \
+                float(a.group(1))
+    cols = [SHOWN.get(d, d) for d in DATASETS]
+    print("MVGRL (hidden 64, 20 epochs: scaled down, docs/graphs.md), linear "
+          "SVM accuracy (%), mean ± std over seeds (seeds)")
+    print()
+    print("| method | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for sampler, label in (("uniform", "MVGRL"), ("knn", "w/ kNN sampler"),
+                           ("rwr", "w/ BatchSampler")):
+        got = [list(accs.get((ds, sampler), {}).values()) for ds in DATASETS]
+        cells = [fmt(mean_std(g), len(g)) for g in got]
+        print("| %s (ours) | %s |" % (label, " | ".join(cells)))
+        if sampler == "uniform":
+            print("| MVGRL (published) | %s |" % " | ".join(
+                MVGRL_PUBLISHED.get(ds, "–") for ds in DATASETS))
+    # paired by seed: the same seed's uniform run is the baseline
+    for sampler in ("knn", "rwr"):
+        cells = []
+        for ds in DATASETS:
+            u, o = accs.get((ds, "uniform"), {}), accs.get((ds, sampler), {})
+            d = [o[k] - u[k] for k in sorted(set(u) & set(o))]
+            cells.append(fmt(mean_std(d), len(d)))
+        print("| %s − uniform, paired by seed | %s |" % (sampler,
+                                                         " | ".join(cells)))
+    print()
 
 
 def mean_std(xs):
@@ -118,6 +161,8 @@ def main():
             print("| %s | %s | %.3f | %.3f | %.3f | %.0f | %.2f%% | %.0f |" % (
                 SHOWN.get(ds, ds), sampler, avg("hard"), avg("hardest"),
                 avg("fn"), avg("total_s"), share, avg("eval_s")))
+    print()
+    mvgrl_table(root)
 
 
 if __name__ == "__main__":
