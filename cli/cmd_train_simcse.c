@@ -67,6 +67,10 @@ static void help(void)
         "  --layers L           blocks (default 2)\n"
         "  --pool P             mean (default) or cls\n"
         "  --dropout P          dropout (default 0.1)\n"
+        "  --tok-drop P         also delete each word of each view with\n"
+        "                       probability P < 0.9 (default 0: dropout only)\n"
+        "  --glove-lr S         scale of the GloVe rows' learning rate, in\n"
+        "                       [0, 1] (default 1; 0 freezes them)\n"
         "  --seed S             seed of everything (default 0)\n"
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
@@ -113,7 +117,9 @@ enum {
     O_LOG,
     O_CKPT,
     O_RESUME,
-    O_STOP
+    O_STOP,
+    O_TOKDROP,
+    O_GLOVELR
 };
 
 static int parse_model(int c, bsl_run_cfg *r)
@@ -155,6 +161,16 @@ static int parse_model(int c, bsl_run_cfg *r)
         m->dropout = (float)d;
         return 0;
     case O_SEED: return cli_parse_u64(cmd, "--seed", optarg, &m->seed);
+    case O_TOKDROP:
+        if ((rc = cli_parse_f64(cmd, "--tok-drop", optarg, 0, 0.9, 1, &d)))
+            return rc;
+        m->tok_drop = (float)d;
+        return 0;
+    case O_GLOVELR:
+        if ((rc = cli_parse_f64(cmd, "--glove-lr", optarg, 0, 1, 1, &d)))
+            return rc;
+        m->glove_lr = (float)d;
+        return 0;
     }
     return 1;
 }
@@ -219,6 +235,8 @@ static const struct option LONGS[] = {
     {"pool", required_argument, NULL, O_POOL},
     {"dropout", required_argument, NULL, O_DROP},
     {"seed", required_argument, NULL, O_SEED},
+    {"tok-drop", required_argument, NULL, O_TOKDROP},
+    {"glove-lr", required_argument, NULL, O_GLOVELR},
     {"threads", required_argument, NULL, O_THREADS},
     {"data-dir", required_argument, NULL, O_DATA},
     {"corpus", required_argument, NULL, O_CORPUS},
@@ -301,6 +319,11 @@ static void summary(const sc_opts *o, const bsl_run_result *res)
            (long long)res->total_steps, (long long)res->batch,
            (long long)res->m, (long long)res->k, (long long)res->refresh, r->lr,
            (unsigned long long)r->model.seed);
+    if (r->model.tok_drop != 0.0f || r->model.glove_lr != 1.0f ||
+        r->model.dropout != 0.1f)
+        printf("views: dropout %g  tok-drop %g  glove-lr %g\n",
+               (double)r->model.dropout, (double)r->model.tok_drop,
+               (double)r->model.glove_lr);
     if (res->have_sts) {
         printf("%-8s %7s %9s\n", "task", "pairs", "spearman");
         for (int t = 0; t < BSL_STS_TASKS; t++)

@@ -64,6 +64,8 @@ void bsl_simcse_cfg_default(bsl_simcse_cfg *c)
     c->seed = 0;
     c->max_extra = 10000;
     c->min_count = 2;
+    c->tok_drop = 0.0f;
+    c->glove_lr = 1.0f;
 }
 
 static const char *LOSS_NAMES[] = {"infonce", "dcl", "hcl"};
@@ -127,7 +129,13 @@ static int alloc_bufs(bsl_simcse *m)
     }
     m->ids = malloc(sizeof(int32_t) * (size_t)m->cfg.batch * WIDTH);
     m->len = malloc(sizeof(int) * (size_t)m->cfg.batch);
-    if (!m->ids || !m->len)
+    m->vids = malloc(sizeof(int32_t) * (size_t)m->cfg.batch * WIDTH);
+    m->vlen = malloc(sizeof(int) * (size_t)m->cfg.batch);
+    if (!m->ids || !m->len || !m->vids || !m->vlen)
+        return BST_ERR_NOMEM;
+    if (m->cfg.glove_lr != 1.0f && m->vocab.n_glove > 0 &&
+        !(m->tok_save = malloc(sizeof(float) * (size_t)m->vocab.n_glove *
+                               (size_t)m->enc.emb.edim)))
         return BST_ERR_NOMEM;
     int rc = bst_tf_acts_init(&m->act[0], &m->enc, m->cfg.batch, WIDTH);
     rc = rc ? rc : bst_tf_acts_init(&m->act[1], &m->enc, m->cfg.batch, WIDTH);
@@ -148,6 +156,14 @@ int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     m->cfg = *cfg;
     m->vocab = *vocab;
     memset(vocab, 0, sizeof *vocab);
+    if (!(cfg->tok_drop >= 0 && cfg->tok_drop < 1) ||
+        !(cfg->glove_lr >= 0 && cfg->glove_lr <= 1)) {
+        bsl_simcse_free(m);
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: tok_drop %g (in [0, 1)) or glove_lr %g (in "
+                        "[0, 1]) out of range",
+                        (double)cfg->tok_drop, (double)cfg->glove_lr);
+    }
     if (cfg->batch < 2 || !(cfg->loss.tau > 0)) {
         bsl_simcse_free(m);
         return bst_fail(msg, cap, BST_ERR_INVAL,
@@ -271,6 +287,9 @@ void bsl_simcse_free(bsl_simcse *m)
         free(m->zn[v]), free(m->dzn[v]), free(m->dz[v]);
     free(m->ids);
     free(m->len);
+    free(m->vids);
+    free(m->vlen);
+    free(m->tok_save);
     memset(m, 0, sizeof *m);
 }
 
@@ -355,6 +374,33 @@ static int gather(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids, int B)
     return T;
 }
 
+void bsl_token_drop(const int32_t *ids, const int *len, int B, int T, float p,
+                    uint64_t seed, uint64_t key, const int64_t *sid,
+                    int32_t *out, int *olen)
+{
+    for (int b = 0; b < B; b++) {
+        const int32_t *in = ids + (size_t)b * T;
+        int32_t *o = out + (size_t)b * T;
+        int n = 1;
+        o[0] = in[0];
+        if (p > 0) {
+            bs_rng rng;
+            bs_rng_derive(&rng, seed, BST_STREAM_AUGMENT,
+                          key << 32 | (uint32_t)sid[b]);
+            for (int t = 1; t < len[b]; t++)
+                if (!(bs_rng_uniform(&rng) < p))
+                    o[n++] = in[t];
+            if (n == 1 && len[b] > 1)
+                o[n++] = in[1];
+        } else
+            for (; n < len[b]; n++)
+                o[n] = in[n];
+        olen[b] = n;
+        for (int t = n; t < T; t++)
+            o[t] = BSL_PAD;
+    }
+}
+
 int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                     double lr, double *loss, char *msg, size_t cap)
 {
@@ -368,7 +414,15 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
     bst_zero_grads(m->enc.params, m->enc.nparams);
     const float *z[2];
     for (int v = 0; v < 2; v++) {
-        z[v] = bst_tf_forward(&m->enc, &m->act[v], m->ids, m->len, B, T, 1, 1,
+        const int32_t *vi = m->ids;
+        const int *vl = m->len;
+        if (m->cfg.tok_drop > 0) {
+            bsl_token_drop(m->ids, m->len, B, T, m->cfg.tok_drop, m->cfg.seed,
+                           2 * (uint64_t)m->step + (uint64_t)v, ids, m->vids,
+                           m->vlen);
+            vi = m->vids, vl = m->vlen;
+        }
+        z[v] = bst_tf_forward(&m->enc, &m->act[v], vi, vl, B, T, 1, 1,
                               m->cfg.seed, 2 * (uint64_t)m->step + (uint64_t)v);
         if (!z[v])
             return bst_fail(msg, cap, BST_ERR_INVAL,
@@ -388,7 +442,20 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
         bst_l2norm_backward(z[v], m->zn[v], m->dzn[v], m->dz[v], B, C);
         bst_tf_backward(&m->enc, &m->act[v], m->dz[v]);
     }
+    /* the GloVe rows: glove_lr times the update (0: restored bitwise) */
+    float *grow = m->enc.emb.tok + (size_t)BSL_FIRST_WORD * m->enc.emb.edim;
+    size_t gn = (size_t)m->vocab.n_glove * (size_t)m->enc.emb.edim;
+    if (m->tok_save)
+        memcpy(m->tok_save, grow, sizeof(float) * gn);
     bst_adamw_step(&m->opt, m->enc.params, m->enc.nparams, lr);
+    if (m->tok_save) {
+        float a = m->cfg.glove_lr;
+        if (a == 0.0f)
+            memcpy(grow, m->tok_save, sizeof(float) * gn);
+        else
+            for (size_t i = 0; i < gn; i++)
+                grow[i] = m->tok_save[i] + a * (grow[i] - m->tok_save[i]);
+    }
     m->step++;
     return BST_OK;
 }

@@ -69,6 +69,8 @@ typedef struct {
     uint64_t seed;               /* init and dropout */
     int64_t max_extra;           /* corpus tokens beyond GloVe: 10000 */
     int64_t min_count;           /* 2 */
+    float tok_drop;  /* 0: token deletion per view (bsl_token_drop) */
+    float glove_lr;  /* 1: scale of the GloVe rows' lr (0 freezes them) */
 } bsl_simcse_cfg;
 
 typedef struct {
@@ -81,6 +83,9 @@ typedef struct {
     float *zn[2], *dzn[2], *dz[2]; /* (B, C) */
     int32_t *ids;                  /* (B, width) the batch's ids */
     int *len;
+    int32_t *vids;                 /* (B, width) a view's ids (tok_drop) */
+    int *vlen;
+    float *tok_save;               /* GloVe rows before a step (glove_lr) */
     long step;
 } bsl_simcse;
 
@@ -109,9 +114,24 @@ int bsl_vocab_pack(const bsl_vocab *v, char **buf, size_t *len);
 int bsl_vocab_unpack(const char *buf, size_t len, int64_t n_glove, bsl_vocab *v,
                      char *msg, size_t cap);
 
+/* Token deletion (a harder view than dropout alone): row b of ids (B, T)
+   holds len[b] ids, [CLS] first; out (B, T) / olen get the row with
+   [CLS] kept and every other id deleted with probability p (the rest
+   shift left, [PAD] after them), drawn from stream (seed,
+   BST_STREAM_AUGMENT, key << 32 | sid[b]): key = 2 step + view in a step,
+   sid[b] the sentence's id.  A row that would lose every word keeps its
+   first one.  p == 0 copies. */
+void bsl_token_drop(const int32_t *ids, const int *len, int B, int T, float p,
+                    uint64_t seed, uint64_t key, const int64_t *sid,
+                    int32_t *out, int *olen);
+
 /* One step on rows ids[0..B) of s at learning rate lr; *loss the batch's
-   loss.  After it, m->act[0].pooled holds view 1's sentence embeddings
-   (B, C) (train mode) and m->zn[0], m->zn[1] the normalised head outputs. */
+   loss.  With cfg.tok_drop > 0 each view first deletes tokens
+   (bsl_token_drop, key 2 step + view); with cfg.glove_lr != 1 the GloVe
+   rows of the token table move by glove_lr times AdamW's update (0: they
+   stay bitwise the same).  After it, m->act[0].pooled holds view 1's
+   sentence embeddings (B, C) (train mode) and m->zn[0], m->zn[1] the
+   normalised head outputs. */
 int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                     double lr, double *loss, char *msg, size_t cap);
 

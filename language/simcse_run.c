@@ -90,6 +90,11 @@ static void config_text(const run *r, char *buf, size_t cap)
              (long long)b->graph.m, (int)b->graph.k, b->sampler.alpha,
              (int)b->sampler.schedule, (long long)r->total, c->lr,
              (long long)r->warm, (long long)r->every, c->dev);
+    /* the recipe options, only when set (older checkpoints stay valid) */
+    size_t n = strlen(buf);
+    if ((m->tok_drop != 0.0f || m->glove_lr != 1.0f) && n < cap)
+        snprintf(buf + n, cap - n, "tok_drop %.9g glove_lr %.9g\n",
+                 (double)m->tok_drop, (double)m->glove_lr);
 }
 
 static void model_text(const bsl_simcse *m, int edim, char *buf, size_t cap)

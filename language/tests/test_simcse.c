@@ -1,8 +1,10 @@
 /* test_simcse.c — unsupervised SimCSE (simcse.h) on a tiny config: the
    loss falls on a toy corpus, the two views' dropout masks differ, the
    gradient of each loss (infonce, dcl, hcl) through the encoder matches
-   central finite differences, 1 and 2 threads give the same bits, and the
-   vocabulary survives pack / unpack. */
+   central finite differences, 1 and 2 threads give the same bits (also
+   with token deletion), the vocabulary survives pack / unpack, token
+   deletion is deterministic and keeps [CLS], and glove_lr 0 leaves the
+   GloVe rows bitwise unchanged. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -250,12 +252,13 @@ static void test_infonce_by_hand(void **state)
     assert_true(fabs(loss - 0.5 * (l0 + l1)) < 1e-6);
 }
 
-static void run_steps(int threads, float **out, size_t *n)
+static void run_steps(int threads, float tok_drop, float **out, size_t *n)
 {
     omp_set_num_threads(threads);
     fixture f;
     bsl_simcse_cfg cfg;
     tiny_cfg(&cfg, BST_LOSS_HCL, 6);
+    cfg.tok_drop = tok_drop;
     setup(&f, &cfg);
     int64_t ids[6];
     double loss;
@@ -278,12 +281,123 @@ static void test_threads(void **state)
     (void)state;
     float *a, *b;
     size_t na, nb;
-    run_steps(1, &a, &na);
-    run_steps(2, &b, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na * sizeof(float));
-    free(a);
-    free(b);
+    for (int k = 0; k < 2; k++) {
+        run_steps(1, k ? 0.3f : 0.0f, &a, &na);
+        run_steps(2, k ? 0.3f : 0.0f, &b, &nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(float));
+        free(a);
+        free(b);
+    }
+}
+
+static void test_token_drop(void **state)
+{
+    (void)state;
+    enum { B = 40, T = 12 };
+    int32_t ids[B * T], o1[B * T], o2[B * T], o3[B * T];
+    int len[B], l1[B], l2[B], l3[B];
+    int64_t sid[B];
+    for (int b = 0; b < B; b++) {
+        len[b] = 1 + b % T;
+        sid[b] = 1000 + b;
+        for (int t = 0; t < T; t++)
+            ids[b * T + t] = t == 0 ? BSL_CLS : t < len[b] ? 100 * b + t : 0;
+    }
+    /* p == 0 copies */
+    bsl_token_drop(ids, len, B, T, 0.0f, 7, 4, sid, o1, l1);
+    assert_memory_equal(o1, ids, sizeof ids);
+    assert_memory_equal(l1, len, sizeof len);
+    /* deterministic; another key (step, view) gives other deletions */
+    bsl_token_drop(ids, len, B, T, 0.5f, 7, 4, sid, o1, l1);
+    bsl_token_drop(ids, len, B, T, 0.5f, 7, 4, sid, o2, l2);
+    bsl_token_drop(ids, len, B, T, 0.5f, 7, 5, sid, o3, l3);
+    assert_memory_equal(o1, o2, sizeof o1);
+    assert_memory_equal(l1, l2, sizeof l1);
+    int differ = 0, kept = 0, words = 0;
+    for (int b = 0; b < B; b++) {
+        differ |= l1[b] != l3[b] ||
+                  memcmp(o1 + b * T, o3 + b * T, sizeof(int32_t) * T) != 0;
+        /* [CLS] first, a word kept when there was one, an ordered
+           subsequence of the row, [PAD] after it */
+        assert_int_equal(o1[b * T], BSL_CLS);
+        assert_true(l1[b] >= (len[b] > 1 ? 2 : 1) && l1[b] <= len[b]);
+        int j = 1;
+        for (int t = 1; t < l1[b]; t++) {
+            while (j < len[b] && ids[b * T + j] != o1[b * T + t])
+                j++;
+            assert_true(j < len[b]);
+            j++;
+        }
+        for (int t = l1[b]; t < T; t++)
+            assert_int_equal(o1[b * T + t], BSL_PAD);
+        kept += l1[b] - 1, words += len[b] - 1;
+    }
+    assert_true(differ);
+    assert_true(kept > 0.35 * words && kept < 0.7 * words);
+}
+
+static void test_glove_lr(void **state)
+{
+    (void)state;
+    char msg[256];
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        bsl_simcse_cfg cfg;
+        tiny_cfg(&cfg, BST_LOSS_INFONCE, 6);
+        cfg.glove_lr = k ? 0.5f : 0.0f;
+        setup(&f, &cfg);
+        int E = f.m.enc.emb.edim;
+        size_t gn = (size_t)f.m.vocab.n_glove * E;
+        const float *grow = f.m.enc.emb.tok + (size_t)BSL_FIRST_WORD * E;
+        float *before = malloc(sizeof(float) * gn);
+        float *other = malloc(sizeof(float) * E);
+        assert_non_null(before);
+        assert_non_null(other);
+        assert_true(f.m.vocab.size > BSL_FIRST_WORD + f.m.vocab.n_glove);
+        const float *orow = f.m.enc.emb.tok +
+                            (size_t)(BSL_FIRST_WORD + f.m.vocab.n_glove) * E;
+        memcpy(before, grow, sizeof(float) * gn);
+        memcpy(other, orow, sizeof(float) * E);
+        int64_t ids[6];
+        double loss;
+        for (int s = 0; s < 3; s++) {
+            batch_ids(ids, 6, 6 * s, f.c.n);
+            assert_int_equal(
+                bsl_simcse_step(&f.m, &f.s, ids, 1e-2, &loss, msg, sizeof msg),
+                BST_OK);
+        }
+        if (k == 0)
+            assert_memory_equal(grow, before, sizeof(float) * gn);
+        else
+            assert_true(memcmp(grow, before, sizeof(float) * gn) != 0);
+        /* the first corpus-only row (not a GloVe word) still learns */
+        assert_true(memcmp(orow, other, sizeof(float) * E) != 0);
+        free(before);
+        free(other);
+        teardown(&f);
+    }
+    /* out-of-range options are rejected */
+    bsl_simcse_cfg cfg;
+    tiny_cfg(&cfg, BST_LOSS_INFONCE, 6);
+    bst_corpus c;
+    bst_glove g;
+    bsl_simcse m;
+    assert_int_equal(
+        bst_corpus_parse(CORPUS, strlen(CORPUS), "corpus", &c, msg, sizeof msg),
+        BST_OK);
+    assert_int_equal(
+        bst_glove_parse(GLOVE, strlen(GLOVE), "glove", &g, msg, sizeof msg),
+        BST_OK);
+    cfg.tok_drop = 1.0f;
+    assert_int_equal(bsl_simcse_init(&m, &cfg, &g, &c, msg, sizeof msg),
+                     BST_ERR_INVAL);
+    cfg.tok_drop = 0.1f;
+    cfg.glove_lr = 1.5f;
+    assert_int_equal(bsl_simcse_init(&m, &cfg, &g, &c, msg, sizeof msg),
+                     BST_ERR_INVAL);
+    bst_corpus_free(&c);
+    bst_glove_free(&g);
 }
 
 static void test_vocab_pack(void **state)
@@ -327,6 +441,8 @@ int main(void)
         cmocka_unit_test(test_grad_hcl),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_vocab_pack),
+        cmocka_unit_test(test_token_drop),
+        cmocka_unit_test(test_glove_lr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ expect 2 '--stop-after needs --checkpoint' train simcse --stop-after 1
 expect 2 '-K 50 is larger than -M 10' train simcse -M 10 -K 50
 expect 2 '--heads 3 does not divide --dim 16' train simcse --dim 16 --heads 3
 expect 2 "--pool 'max'" train simcse --pool max
+expect 2 '--tok-drop: 0.9 is out of range' train simcse --tok-drop 0.9
+expect 2 '--glove-lr: 2 is out of range' train simcse --glove-lr 2
 expect 2 'unrecognized|unknown' train simcse --bogus
 expect 2 'empty path' eval sts --model ''
 expect 2 'exclude' eval sts --model x --glove y
@@ -94,6 +96,15 @@ grep -Eq '^0,4,0,[^,]*,[^,]*,-?[0-9]+\.[0-9]{4},' "$T/dev.csv" ||
 grep -q ',-1.0000,' "$T/full.csv" || fail "--no-dev: dev column not -1"
 expect 1 'saved with other settings.*lr' "${TINY[@]}" \
   --sampler rwr --lr 0.01 --checkpoint "$T/cut.ckpt" --resume
+# token deletion and a frozen GloVe table: another log, and part of the
+# checkpoint's settings
+"$BIN" "${TINY[@]}" --sampler uniform --tok-drop 0.2 --glove-lr 0 \
+  --log "$T/td.csv" --checkpoint "$T/td.ckpt" >"$T/td.out" || fail "tok-drop"
+grep -q 'tok-drop 0.2  glove-lr 0' "$T/td.out" || fail "tok-drop: summary"
+cmp -s <(cols "$T/uniform.csv") <(cols "$T/td.csv") &&
+  fail "--tok-drop gave uniform's log"
+expect 1 'saved with other settings' "${TINY[@]}" --sampler uniform \
+  --checkpoint "$T/td.ckpt" --resume
 
 # 1 and 2 threads: the same log
 "$BIN" "${TINY[@]}" --sampler knn --threads 1 --log "$T/t1.csv" \
