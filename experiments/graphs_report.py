@@ -140,6 +140,17 @@ def main():
             if epoch == 20 and sampler in PUBLISHED:
                 pub = [PUBLISHED[sampler].get(ds, "–") for ds in DATASETS]
                 print("| %s (published) | %s |" % (label, " | ".join(pub)))
+        for sampler in ("knn", "rwr"):  # paired by seed
+            cells = []
+            for ds in DATASETS:
+                u = runs.get((ds, "uniform"), {})
+                o = runs.get((ds, sampler), {})
+                d = [o[k]["svm"][epoch] - u[k]["svm"][epoch]
+                     for k in sorted(set(u) & set(o))
+                     if epoch in u[k]["svm"] and epoch in o[k]["svm"]]
+                cells.append(fmt(mean_std(d), len(d)))
+            print("| %s − uniform, paired by seed | %s |"
+                  % (sampler, " | ".join(cells)))
         print()
 
     print("Batches (mean over the epochs after the warm-up, then over seeds) "
