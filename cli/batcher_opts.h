@@ -23,18 +23,18 @@ enum {
     CLI_BO_SPE
 };
 
-#define CLI_BATCHER_LONGOPTS                                                  \
-    {"sampler", required_argument, NULL, CLI_BO_SAMPLER},                     \
-        {"batch-size", required_argument, NULL, 'B'},                         \
-        {"alpha", required_argument, NULL, CLI_BO_ALPHA},                     \
-        {"alpha-schedule", required_argument, NULL, CLI_BO_SCHED},            \
-        {"epoch-mode", required_argument, NULL, CLI_BO_EMODE},                \
-        {"graph-mode", required_argument, NULL, CLI_BO_GMODE},                \
-        {"refresh", required_argument, NULL, CLI_BO_REFRESH},                 \
-        {"refresh-lag", required_argument, NULL, CLI_BO_LAG},                 \
-        {"warmup-epochs", required_argument, NULL, CLI_BO_WARM},              \
-    {                                                                         \
-        "steps-per-epoch", required_argument, NULL, CLI_BO_SPE                \
+#define CLI_BATCHER_LONGOPTS                                                   \
+    {"sampler", required_argument, NULL, CLI_BO_SAMPLER},                      \
+        {"batch-size", required_argument, NULL, 'B'},                          \
+        {"alpha", required_argument, NULL, CLI_BO_ALPHA},                      \
+        {"alpha-schedule", required_argument, NULL, CLI_BO_SCHED},             \
+        {"epoch-mode", required_argument, NULL, CLI_BO_EMODE},                 \
+        {"graph-mode", required_argument, NULL, CLI_BO_GMODE},                 \
+        {"refresh", required_argument, NULL, CLI_BO_REFRESH},                  \
+        {"refresh-lag", required_argument, NULL, CLI_BO_LAG},                  \
+        {"warmup-epochs", required_argument, NULL, CLI_BO_WARM},               \
+    {                                                                          \
+        "steps-per-epoch", required_argument, NULL, CLI_BO_SPE                 \
     }
 
 /* Applies option c (argument optarg) to b, the batch size to *B: 0, the

@@ -55,7 +55,8 @@ static void help(void)
         "                       pedges, subgraph, mask_nodes or none (as the\n"
         "                       released reference; see graphs/augment.h)\n"
         "  --features F         auto (default: tags if the file has more than\n"
-        "                       one, else constant 1, as the reference), tags,\n"
+        "                       one, else constant 1, as the reference), "
+        "tags,\n"
         "                       degree (one-hot, capped) or constant\n"
         "  --loss L             graphcl (default), infonce, dcl or hcl\n"
         "  --tau T              temperature (default 0.2)\n"
@@ -68,7 +69,8 @@ static void help(void)
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
         "Evaluation and output:\n"
-        "  --eval-every E       SVM every E epochs and after the last, 0 = last\n"
+        "  --eval-every E       SVM every E epochs and after the last, 0 = "
+        "last\n"
         "                       only (default 10: epochs 10 and 20)\n"
         "  --no-svm             skip the SVM evaluation\n"
         "  --log F.csv          per-epoch CSV (written atomically each "
@@ -180,9 +182,9 @@ static void summary(const gcl_opts *o, const bsg_run_result *res)
            (long long)res->graphs,
            bs_sampler_kind_name(r->batcher.sampler.kind),
            bsg_loss_name(r->model.loss), bsg_aug_name(r->model.aug),
-           bsg_feat_name(r->features),
-           (long long)r->epochs, (long long)res->last.steps,
-           (long long)res->batch, (long long)res->m, (long long)res->k);
+           bsg_feat_name(r->features), (long long)r->epochs,
+           (long long)res->last.steps, (long long)res->batch, (long long)res->m,
+           (long long)res->k);
     cli_run_summary_tail(res);
 }
 

@@ -100,8 +100,7 @@ static int check_distinct(const char *cmd, const cli_path *out,
             return cli_usage(cmd,
                              "%s %s is the same file as %s %s: expected a "
                              "different %s file",
-                             out->opt, out->path, what, ps[i].opt,
-                             "output");
+                             out->opt, out->path, what, ps[i].opt, "output");
     return 0;
 }
 

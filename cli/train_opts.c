@@ -85,8 +85,7 @@ static int on_progress(void *ctx, int64_t step, int64_t total,
 }
 
 int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
-                          const void *model, bsg_run_result *res,
-                          int *finished)
+                          const void *model, bsg_run_result *res, int *finished)
 {
     epoch_progress tp = {.epochs = run->epochs};
     *finished = 0;

@@ -27,20 +27,20 @@ enum {
     CLI_RO_DATA
 };
 
-#define CLI_RUN_LONGOPTS                                                      \
-    {"epochs", required_argument, NULL, CLI_RO_EPOCHS},                       \
-        {"threads", required_argument, NULL, CLI_RO_THREADS},                 \
-        {"eval-every", required_argument, NULL, CLI_RO_EVAL},                 \
-        {"no-svm", no_argument, NULL, CLI_RO_NOSVM},                          \
-        {"log", required_argument, NULL, CLI_RO_LOG},                         \
-        {"checkpoint", required_argument, NULL, CLI_RO_CKPT},                 \
-        {"ckpt-every", required_argument, NULL, CLI_RO_CKPTE},                \
-        {"resume", no_argument, NULL, CLI_RO_RESUME},                         \
-        {"stop-after", required_argument, NULL, CLI_RO_STOP},                 \
-        {"data", required_argument, NULL, CLI_RO_DATA},                       \
-        {"quiet", no_argument, NULL, 'q'},                                    \
-    {                                                                         \
-        "help", no_argument, NULL, 'h'                                        \
+#define CLI_RUN_LONGOPTS                                                       \
+    {"epochs", required_argument, NULL, CLI_RO_EPOCHS},                        \
+        {"threads", required_argument, NULL, CLI_RO_THREADS},                  \
+        {"eval-every", required_argument, NULL, CLI_RO_EVAL},                  \
+        {"no-svm", no_argument, NULL, CLI_RO_NOSVM},                           \
+        {"log", required_argument, NULL, CLI_RO_LOG},                          \
+        {"checkpoint", required_argument, NULL, CLI_RO_CKPT},                  \
+        {"ckpt-every", required_argument, NULL, CLI_RO_CKPTE},                 \
+        {"resume", no_argument, NULL, CLI_RO_RESUME},                          \
+        {"stop-after", required_argument, NULL, CLI_RO_STOP},                  \
+        {"data", required_argument, NULL, CLI_RO_DATA},                        \
+        {"quiet", no_argument, NULL, 'q'},                                     \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
     }
 
 /* Applies option c (argument optarg) to r (-q to *quiet): 0, the usage

@@ -203,8 +203,7 @@ static int parse_header(const tu_ctx *x, tu_cur *c, int64_t g, int64_t *n,
                        "line",
                        x->what, (long long)g);
     if (scan_int(&s, e, n) != 1 || scan_int(&s, e, label) != 1 ||
-        !rest_blank(s, e) ||
-        *n < 1 || *n > TU_MAX_NODES_PER_GRAPH)
+        !rest_blank(s, e) || *n < 1 || *n > TU_MAX_NODES_PER_GRAPH)
         return tu_fail(x, BST_ERR_FORMAT,
                        "%s: line %lld: graph %lld: expected `n label` (n in "
                        "1..%lld nodes, an integer label)",
@@ -222,8 +221,8 @@ static int parse_node(const tu_ctx *x, tu_cur *c, tu_build *b, int64_t g,
     int64_t tag, m;
     if (!next_line(c, &s, &e))
         return tu_fail(x, BST_ERR_FORMAT,
-                       "%s: ends in graph %lld at node %lld of %lld",
-                       x->what, (long long)g, (long long)i, (long long)n);
+                       "%s: ends in graph %lld at node %lld of %lld", x->what,
+                       (long long)g, (long long)i, (long long)n);
     long long line = tu_line(c);
     if (scan_int(&s, e, &tag) != 1 || scan_int(&s, e, &m) != 1 || m < 0 ||
         m > (e - s) / 2)
@@ -249,8 +248,7 @@ static int parse_node(const tu_ctx *x, tu_cur *c, tu_build *b, int64_t g,
         return tu_fail(x, BST_ERR_FORMAT,
                        "%s: line %lld: graph %lld node %lld: expected numbers "
                        "(attributes) after the %lld neighbours",
-                       x->what, line, (long long)g, (long long)i,
-                       (long long)m);
+                       x->what, line, (long long)g, (long long)i, (long long)m);
     b->raw_tag[b->nodes] = tag;
     b->adj_off[++b->nodes] = b->edges;
     if (m > b->max_degree)
@@ -351,7 +349,7 @@ static int64_t rank_values(const int64_t *v, int64_t n, int32_t *out)
         return -1;
     for (int64_t i = 0; i < n; i++)
         out[i] = (int32_t)((int64_t *)bsearch(&v[i], s, (size_t)k, sizeof *s,
-                                               cmp_i64) -
+                                              cmp_i64) -
                            s);
     free(s);
     return k;
@@ -384,8 +382,8 @@ static int make_features(const tu_ctx *x, tu_build *b, bst_tu *d)
               1;
     for (int64_t v = 0; v < b->nodes; v++) {
         int64_t m = b->adj_off[v + 1] - b->adj_off[v];
-        d->feat_idx[v] = (int32_t)(m < BST_TU_DEGREE_CAP ? m
-                                                         : BST_TU_DEGREE_CAP);
+        d->feat_idx[v] =
+            (int32_t)(m < BST_TU_DEGREE_CAP ? m : BST_TU_DEGREE_CAP);
     }
     return BST_OK;
 }
@@ -572,8 +570,10 @@ static int split_dir(const tu_ctx *x, const char *dir, char *dir_out,
     while (len > 1 && dir[len - 1] == '/')
         len--;
     if (len == 0 || len >= dcap - 64)
-        return tu_fail(x, BST_ERR_IO, "data folder '%s': expected a folder "
-                       "path of 1..%zu characters", dir, dcap - 65);
+        return tu_fail(x, BST_ERR_IO,
+                       "data folder '%s': expected a folder "
+                       "path of 1..%zu characters",
+                       dir, dcap - 65);
     memcpy(dir_out, dir, len);
     dir_out[len] = '\0';
     const char *slash = strrchr(dir_out, '/');

@@ -33,11 +33,12 @@
 #define BST_TU_DEGREE_CAP 64
 
 typedef struct {
-    char name[64];       /* NAME */
-    int64_t graphs;      /* G >= 1 */
-    int64_t nodes;       /* total nodes over all graphs */
-    int64_t edges;       /* total adjacency entries (an undirected edge: 2) */
-    int64_t *node_off;   /* (G+1): graph g owns nodes [node_off[g], node_off[g+1]) */
+    char name[64];  /* NAME */
+    int64_t graphs; /* G >= 1 */
+    int64_t nodes;  /* total nodes over all graphs */
+    int64_t edges;  /* total adjacency entries (an undirected edge: 2) */
+    int64_t
+        *node_off; /* (G+1): graph g owns nodes [node_off[g], node_off[g+1]) */
     int64_t *adj_off;    /* (nodes+1): node v's neighbours are
                             adj[adj_off[v] .. adj_off[v+1]) */
     int32_t *adj;        /* (edges): neighbours as node indices LOCAL to the

@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char msg[512];
     memset(msg, 'x', sizeof msg);
     msg[sizeof msg - 1] = '\0';
-    int rc = bst_tu_parse((const char *)data, size, "fuzz", &d, msg,
-                          sizeof msg);
+    int rc =
+        bst_tu_parse((const char *)data, size, "fuzz", &d, msg, sizeof msg);
     if (rc == BST_OK) {
         CHECK(d.graphs >= 1 && d.classes >= 2 && d.feat >= 1);
         CHECK(d.node_off[0] == 0 && d.node_off[d.graphs] == d.nodes);

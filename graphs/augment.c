@@ -192,8 +192,7 @@ static void augment(work *w, bsg_aug_kind kind)
     if (kind == BSG_AUG_RANDOM2)
         kind = pool2[bs_rng_below(&w->rng, 2)];
     else if (kind == BSG_AUG_RANDOM3 || kind == BSG_AUG_RANDOM4)
-        kind = pool4[bs_rng_below(&w->rng,
-                                  kind == BSG_AUG_RANDOM3 ? 3 : 4)];
+        kind = pool4[bs_rng_below(&w->rng, kind == BSG_AUG_RANDOM3 ? 3 : 4)];
     switch (kind) {
     case BSG_AUG_DNODES: aug_dnodes(w); break;
     case BSG_AUG_PEDGES: aug_pedges(w); break;
@@ -295,7 +294,8 @@ int bsg_view_build(bst_gbatch *b, const bst_tu *d, const int64_t *ids,
     w.newid = malloc(sizeof(int32_t) * m);
     w.keep = malloc(m);
     w.masked = malloc(m);
-    if (!w.src || !w.dst || !w.src2 || !w.dst2 || !w.perm || !w.newid || !w.keep || !w.masked)
+    if (!w.src || !w.dst || !w.src2 || !w.dst2 || !w.perm || !w.newid ||
+        !w.keep || !w.masked)
         rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a view");
     b->graphs = b->nodes = b->edges = 0;
     b->feat = d->feat;
@@ -317,8 +317,8 @@ int bsg_view_build(bst_gbatch *b, const bst_tu *d, const int64_t *ids,
 
 /* ------------------------------------------------------------ features */
 
-static const char *const FEAT_NAMES[BSG_FEAT_COUNT] = {"auto", "tags",
-                                                       "degree", "constant"};
+static const char *const FEAT_NAMES[BSG_FEAT_COUNT] = {"auto", "tags", "degree",
+                                                       "constant"};
 
 const char *bsg_feat_name(bsg_feat_kind k)
 {
@@ -341,8 +341,8 @@ int bsg_features_apply(bst_tu *d, bsg_feat_kind k, char *msg, size_t cap)
                         "degree or constant");
     /* the reader gives degrees exactly when the file has one distinct
        tag, whose one-hot is the constant 1 */
-    int constant = k == BSG_FEAT_CONSTANT ||
-                   (k != BSG_FEAT_DEGREE && d->degree_features);
+    int constant =
+        k == BSG_FEAT_CONSTANT || (k != BSG_FEAT_DEGREE && d->degree_features);
     if (constant) {
         memset(d->feat_idx, 0, sizeof(int32_t) * (size_t)d->nodes);
         d->feat = 1;
@@ -354,8 +354,8 @@ int bsg_features_apply(bst_tu *d, bsg_feat_kind k, char *msg, size_t cap)
     int32_t top = 0;
     for (int64_t v = 0; v < d->nodes; v++) {
         int64_t deg = d->adj_off[v + 1] - d->adj_off[v];
-        d->feat_idx[v] = (int32_t)(deg < BST_TU_DEGREE_CAP ? deg
-                                                           : BST_TU_DEGREE_CAP);
+        d->feat_idx[v] =
+            (int32_t)(deg < BST_TU_DEGREE_CAP ? deg : BST_TU_DEGREE_CAP);
         top = d->feat_idx[v] > top ? d->feat_idx[v] : top;
     }
     d->feat = (int)top + 1;

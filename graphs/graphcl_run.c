@@ -84,23 +84,23 @@ static void config_text(const run *r, char *buf, size_t cap)
     const bsg_run_cfg *c = &r->cfg;
     const bsg_graphcl_cfg *m = &r->model.cfg;
     const bs_batcher_params *b = &c->batcher;
-    snprintf(buf, cap,
-             CONFIG_VERSION "data %s graphs %lld feat %d %s\nhidden %d layers %d "
-                            "loss %d tau %.17g tau_plus %.17g beta %.17g aug "
-                            "%d\nbatch %d wd %.17g seed %llu\nsampler %d spe "
-                            "%lld warmup %lld refresh %lld lag %lld "
-                            "epoch_mode %d mode %d m %lld k %d alpha %.17g "
-                            "schedule %d\nepochs %lld lr %.17g eval %lld\n",
-             r->data.name, (long long)r->data.graphs, r->data.feat,
-             bsg_feat_name(c->features), m->hidden,
-             m->layers, (int)m->loss, m->tau, m->tau_plus, m->beta, (int)m->aug,
-             m->batch, m->weight_decay, (unsigned long long)m->seed,
-             (int)b->sampler.kind, (long long)r->spe,
-             (long long)b->warmup_epochs, (long long)b->refresh_every,
-             (long long)b->refresh_lag, (int)b->sampler.epoch_mode,
-             (int)b->graph.mode, (long long)b->graph.m, (int)b->graph.k,
-             b->sampler.alpha, (int)b->sampler.schedule, (long long)c->epochs,
-             c->lr, (long long)c->eval_every);
+    snprintf(
+        buf, cap,
+        CONFIG_VERSION "data %s graphs %lld feat %d %s\nhidden %d layers %d "
+                       "loss %d tau %.17g tau_plus %.17g beta %.17g aug "
+                       "%d\nbatch %d wd %.17g seed %llu\nsampler %d spe "
+                       "%lld warmup %lld refresh %lld lag %lld "
+                       "epoch_mode %d mode %d m %lld k %d alpha %.17g "
+                       "schedule %d\nepochs %lld lr %.17g eval %lld\n",
+        r->data.name, (long long)r->data.graphs, r->data.feat,
+        bsg_feat_name(c->features), m->hidden, m->layers, (int)m->loss, m->tau,
+        m->tau_plus, m->beta, (int)m->aug, m->batch, m->weight_decay,
+        (unsigned long long)m->seed, (int)b->sampler.kind, (long long)r->spe,
+        (long long)b->warmup_epochs, (long long)b->refresh_every,
+        (long long)b->refresh_lag, (int)b->sampler.epoch_mode,
+        (int)b->graph.mode, (long long)b->graph.m, (int)b->graph.k,
+        b->sampler.alpha, (int)b->sampler.schedule, (long long)c->epochs, c->lr,
+        (long long)c->eval_every);
 }
 
 typedef struct {
@@ -298,8 +298,9 @@ static int run_init(run *r, const bsg_run_cfg *cfg, bsg_run_result *res,
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->res = res;
-    if ((rc = check_cfg(cfg, msg, cap)) || (rc = bst_run_check_outputs(cfg->log_path, cfg->ckpt_path,
-                                       cfg->resume, msg, cap)) ||
+    if ((rc = check_cfg(cfg, msg, cap)) ||
+        (rc = bst_run_check_outputs(cfg->log_path, cfg->ckpt_path, cfg->resume,
+                                    msg, cap)) ||
         (rc = bst_tu_load(cfg->data_dir, &r->data, msg, cap)) ||
         (rc = bsg_features_apply(&r->data, cfg->features, msg, cap)) ||
         (rc = make_batcher(r, msg, cap)) ||
@@ -433,13 +434,13 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
             r->sums[k] += sums[k + 1] / (double)r->spe;
         r->graph_epochs++;
     }
-    return bst_csv_append(&r->log,
-                      "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-                      "%.3f\n",
-                      (long long)row->epoch, (long long)row->steps, row->loss,
-                      row->svm_acc, row->svm_std, row->mean_sim, row->hard_sim,
-                      row->fn_rate, row->coverage, row->sampler_s, row->step_s,
-                      row->total_s);
+    return bst_csv_append(
+        &r->log,
+        "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
+        "%.3f\n",
+        (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
+        row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
+        row->sampler_s, row->step_s, row->total_s);
 }
 
 static int epoch_cb(void *self, char *msg, size_t cap)
@@ -464,9 +465,10 @@ static int report_cb(void *self)
 static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
 {
     const bsg_run_cfg *c = &r->cfg;
-    bst_epoch_loop l = {c->epochs, c->ckpt_every, c->stop_after,
-                        c->log_path, c->ckpt_path, &r->log,
-                        r, epoch_cb, save_cb, report_cb};
+    bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                        c->log_path, c->ckpt_path,  &r->log,
+                        r,           epoch_cb,      save_cb,
+                        report_cb};
     return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 

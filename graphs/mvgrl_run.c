@@ -113,8 +113,8 @@ static int restore_sections(run *r, bst_ckpt_reader *rd, float *flat,
     const void *log;
     size_t log_len;
     int rc;
-    if ((rc = bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg,
-                                  cap)) ||
+    if ((rc =
+             bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "params", flat, nb, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nb, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nb, msg, cap)) ||
@@ -139,8 +139,8 @@ static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
     char want[1024];
     config_text(r, want, sizeof want);
     if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)) ||
-        (rc = bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg,
-                                   cap)))
+        (rc =
+             bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg, cap)))
         return rc;
     position pos;
     float *flat = malloc(sizeof(float) * bsg_mvgrl_param_floats(r->model));
@@ -377,13 +377,13 @@ static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
         r->graph_fn += row->fn_rate;
         r->graph_epochs++;
     }
-    return bst_csv_append(&r->log,
-                      "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-                      "%.3f\n",
-                      (long long)row->epoch, (long long)row->steps, row->loss,
-                      row->svm_acc, row->svm_std, row->mean_sim, row->hard_sim,
-                      row->fn_rate, row->coverage, row->sampler_s, row->step_s,
-                      row->total_s);
+    return bst_csv_append(
+        &r->log,
+        "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
+        "%.3f\n",
+        (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
+        row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
+        row->sampler_s, row->step_s, row->total_s);
 }
 
 static int epoch_cb(void *self, char *msg, size_t cap)
@@ -408,9 +408,10 @@ static int report_cb(void *self)
 static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
 {
     const bsg_run_cfg *c = &r->cfg;
-    bst_epoch_loop l = {c->epochs, c->ckpt_every, c->stop_after,
-                        c->log_path, c->ckpt_path, &r->log,
-                        r, epoch_cb, save_cb, report_cb};
+    bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                        c->log_path, c->ckpt_path,  &r->log,
+                        r,           epoch_cb,      save_cb,
+                        report_cb};
     return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 

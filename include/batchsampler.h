@@ -388,8 +388,7 @@ typedef enum {
 
 /* "fixed" / "carry" / "exact"; NULL for an unknown value. */
 const char *bs_epoch_mode_name(bs_epoch_mode m);
-bs_status bs_epoch_mode_parse(const char *s, bs_epoch_mode *out,
-                              bs_error *err);
+bs_status bs_epoch_mode_parse(const char *s, bs_epoch_mode *out, bs_error *err);
 
 typedef struct {
     bs_sampler_kind kind;       /* default BS_SAMPLER_RWR */
@@ -417,10 +416,10 @@ typedef struct {
        sampler the same number of steps. */
     int64_t batches_per_epoch;
     bs_epoch_mode epoch_mode; /* default BS_EPOCH_FIXED */
-    int drop_last;   /* drop an epoch's incomplete last batch
+    int drop_last;            /* drop an epoch's incomplete last batch
                         instead of completing it; default 0 */
-    int rank, world; /* shard r of W; default 0 of 1 */
-    uint64_t seed;   /* default 0 */
+    int rank, world;          /* shard r of W; default 0 of 1 */
+    uint64_t seed;            /* default 0 */
 } bs_sampler_params;
 
 void bs_sampler_params_default(bs_sampler_params *p);
@@ -581,8 +580,7 @@ uint64_t bs_batcher_graph_seed(uint64_t seed, int64_t r);
  * bs_sampler_create and bs_graph_params_check.
  */
 bs_status bs_batcher_create(const bs_batcher_params *p, int64_t n,
-                            const float *init, bs_batcher **out,
-                            bs_error *err);
+                            const float *init, bs_batcher **out, bs_error *err);
 /* Frees everything, waiting for a rebuild in flight.  NULL is accepted. */
 void bs_batcher_free(bs_batcher *b);
 
@@ -611,12 +609,12 @@ bs_status bs_batcher_update(bs_batcher *b, const int64_t *ids, int64_t count,
 bs_status bs_batcher_set_epoch(bs_batcher *b, int64_t epoch, bs_error *err);
 
 /* Accessors (const-safe). */
-int64_t bs_batcher_position(const bs_batcher *b); /* batches issued so far,
+int64_t bs_batcher_position(const bs_batcher *b);     /* batches issued so far,
                                                      epoch * L + index */
-int64_t bs_batcher_epoch(const bs_batcher *b);       /* of the next batch */
-int64_t bs_batcher_batch_index(const bs_batcher *b); /* in that epoch */
+int64_t bs_batcher_epoch(const bs_batcher *b);        /* of the next batch */
+int64_t bs_batcher_batch_index(const bs_batcher *b);  /* in that epoch */
 int64_t bs_batcher_epoch_length(const bs_batcher *b); /* L */
-int64_t bs_batcher_builds(const bs_batcher *b); /* rebuilds started */
+int64_t bs_batcher_builds(const bs_batcher *b);       /* rebuilds started */
 /* 1 when the last batch came from the graph sampler, else 0. */
 int bs_batcher_last_from_graph(const bs_batcher *b);
 /* The graph in force (NULL before the first); owned by the batcher, valid

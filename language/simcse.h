@@ -69,8 +69,8 @@ typedef struct {
     uint64_t seed;               /* init and dropout */
     int64_t max_extra;           /* corpus tokens beyond GloVe: 10000 */
     int64_t min_count;           /* 2 */
-    float tok_drop;  /* 0: token deletion per view (bsl_token_drop) */
-    float glove_lr;  /* 1: scale of the GloVe rows' lr (0 freezes them) */
+    float tok_drop; /* 0: token deletion per view (bsl_token_drop) */
+    float glove_lr; /* 1: scale of the GloVe rows' lr (0 freezes them) */
 } bsl_simcse_cfg;
 
 typedef struct {
@@ -83,9 +83,9 @@ typedef struct {
     float *zn[2], *dzn[2], *dz[2]; /* (B, C) */
     int32_t *ids;                  /* (B, width) the batch's ids */
     int *len;
-    int32_t *vids;                 /* (B, width) a view's ids (tok_drop) */
+    int32_t *vids; /* (B, width) a view's ids (tok_drop) */
     int *vlen;
-    float *tok_save;               /* GloVe rows before a step (glove_lr) */
+    float *tok_save; /* GloVe rows before a step (glove_lr) */
     long step;
 } bsl_simcse;
 

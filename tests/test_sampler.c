@@ -247,8 +247,8 @@ static void test_rwr_reference(void **state)
     check_against_reference(g, 10, 0.0, 0.0, 0);
     check_against_reference(g, 100, 0.5, 0.0, 0);
     check_against_reference(g, 20, 0.3, 0.02, 0);
-    check_against_reference(g, 20, 0.3, 0.0, 3);  /* frequent fresh starts */
-    check_against_reference(g, 300, 0.1, 0.0, 7); /* batch = whole graph */
+    check_against_reference(g, 20, 0.3, 0.0, 3);   /* frequent fresh starts */
+    check_against_reference(g, 300, 0.1, 0.0, 7);  /* batch = whole graph */
     check_against_reference(g, 50, 0.999, 0.0, 0); /* stall-driven starts */
     bs_graph_free(g);
     /* two components of 10 nodes, batch 16: budget-driven new starts */

@@ -92,8 +92,8 @@ static void test_input_not_regular(void **state)
     tu_assert_fails(bs_graph_load(p, &g, &err), BS_ERR_IO, &err, "a FIFO");
     tu_assert_fails(bs__open_read(t->dir, &f, NULL, &err), BS_ERR_IO, &err,
                     "a directory");
-    tu_assert_fails(bs__open_read("", &f, NULL, &err), BS_ERR_INVALID_ARG,
-                    &err, "input path is empty");
+    tu_assert_fails(bs__open_read("", &f, NULL, &err), BS_ERR_INVALID_ARG, &err,
+                    "input path is empty");
 }
 
 /* Existing targets that are not regular files are never replaced. */
@@ -200,7 +200,8 @@ static void test_same_file(void **state)
     assert_true(bs__same_file(a, l));
     assert_true(link(a, b) == 0);
     assert_true(bs__same_file(a, b)); /* hard link: same inode */
-    snprintf(rel, sizeof rel, "%s/./../%s/new", t->dir, strrchr(t->dir, '/') + 1);
+    snprintf(rel, sizeof rel, "%s/./../%s/new", t->dir,
+             strrchr(t->dir, '/') + 1);
     in_dir(t, "new", a);
     assert_true(bs__same_file(a, rel));
 }
@@ -211,7 +212,8 @@ static void test_crc_and_clock(void **state)
     const char *s = "123456789";
     assert_int_equal(bs__crc32(0, s, 9), 0xcbf43926u);
     assert_int_equal(bs__crc32(bs__crc32(0, s, 4), s + 4, 5), 0xcbf43926u);
-    assert_int_equal(bs__crc32(0, s, 9), (uint32_t)crc32(0, (const Bytef *)s, 9));
+    assert_int_equal(bs__crc32(0, s, 9),
+                     (uint32_t)crc32(0, (const Bytef *)s, 9));
     double t0 = bs__now(), t1 = bs__now();
     assert_true(t1 >= t0 && t0 > 0);
 }
@@ -219,7 +221,8 @@ static void test_crc_and_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_input_not_regular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_not_regular, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_output_not_regular, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_output_bad_directory, setup,

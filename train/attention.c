@@ -15,13 +15,14 @@ typedef struct {
     float scale; /* 1 / sqrt(D) */
 } head_view;
 
-static head_view view_of(const float *qkv, const int *len, int b, int h,
-                         int T, int C, int H)
+static head_view view_of(const float *qkv, const int *len, int b, int h, int T,
+                         int C, int H)
 {
     int D = C / H;
     const float *base = qkv + (size_t)b * T * 3 * C + (size_t)h * D;
-    return (head_view){base,         base + C, base + 2 * C, len[b], T, D,
-                       3 * C,        (float)(1.0 / sqrt((double)D))};
+    return (head_view){
+        base, base + C, base + 2 * C, len[b],
+        T,    D,        3 * C,        (float)(1.0 / sqrt((double)D))};
 }
 
 static float dotf(const float *a, const float *b, int n)
@@ -53,8 +54,8 @@ static void softmax_row(const head_view *hv, int i, float *prow)
 }
 
 /* ctx_i = sum_j P_ij keep_ij / (1 - p) v_j */
-static void mix_row(const head_view *hv, const float *prow,
-                    const uint8_t *krow, float keepscale, float *ci)
+static void mix_row(const head_view *hv, const float *prow, const uint8_t *krow,
+                    float keepscale, float *ci)
 {
     memset(ci, 0, (size_t)hv->D * sizeof(float));
     for (int j = 0; j < hv->L; j++) {
@@ -88,8 +89,8 @@ void bst_attention_forward(const float *qkv, const int *len, float *att,
             }
             softmax_row(&hv, i, prow);
             if (krow) {
-                uint64_t row = (uint64_t)b << 32 | (uint64_t)h << 16 |
-                               (uint64_t)i;
+                uint64_t row =
+                    (uint64_t)b << 32 | (uint64_t)h << 16 | (uint64_t)i;
                 bst_tf_dropout_row(krow, hv.L, p, key, row);
                 memset(krow + hv.L, 0, (size_t)(T - hv.L));
             }
@@ -136,10 +137,9 @@ static void back_row(const head_view *hv, const head_grad *hg, int i,
     }
 }
 
-void bst_attention_backward(const float *qkv, const int *len,
-                            const float *att, const uint8_t *keep,
-                            const float *dctx, float *dqkv, float *scratch,
-                            int B, int T, int C, int H, float p)
+void bst_attention_backward(const float *qkv, const int *len, const float *att,
+                            const uint8_t *keep, const float *dctx, float *dqkv,
+                            float *scratch, int B, int T, int C, int H, float p)
 {
     float keepscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     int D = C / H;

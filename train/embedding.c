@@ -51,8 +51,8 @@ int bst_embedding_params(bst_embedding *e, bst_param out[4])
 }
 
 /* dst[b, t] = tab[ids[b, t]] (width w) at valid positions, 0 at padding */
-static void lookup(const float *tab, int w, const int32_t *ids,
-                   const int *len, float *dst, int B, int T)
+static void lookup(const float *tab, int w, const int32_t *ids, const int *len,
+                   float *dst, int B, int T)
 {
 #pragma omp parallel for schedule(static) if (B * T >= 512)
     for (int r = 0; r < B * T; r++) {

@@ -37,8 +37,8 @@ static int reserve_x(bst_gbatch *b, int64_t old_nodes, int feat)
 {
     if (b->x && old_nodes == b->cap_nodes && feat == b->feat)
         return 0;
-    if (b->cap_nodes > 0 && (uint64_t)feat > SIZE_MAX / sizeof(float) /
-                                                 (uint64_t)b->cap_nodes)
+    if (b->cap_nodes > 0 &&
+        (uint64_t)feat > SIZE_MAX / sizeof(float) / (uint64_t)b->cap_nodes)
         return -1;
     size_t n = (size_t)b->cap_nodes * (size_t)feat;
     float *q = realloc(b->x, (n > 0 ? n : 1) * sizeof *q);

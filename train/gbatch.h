@@ -17,14 +17,15 @@
 #include "tu.h"
 
 typedef struct {
-    int64_t graphs;    /* graphs in the batch */
-    int64_t nodes;     /* nodes over all of them */
-    int64_t edges;     /* adjacency entries */
-    int feat;          /* feature width */
-    int64_t *node_off; /* (graphs+1): graph g's nodes [node_off[g], node_off[g+1]) */
-    int64_t *adj_off;  /* (nodes+1) */
-    int32_t *adj;      /* (edges): batch-local node ids (node_off added) */
-    float *x;          /* (nodes, feat) */
+    int64_t graphs; /* graphs in the batch */
+    int64_t nodes;  /* nodes over all of them */
+    int64_t edges;  /* adjacency entries */
+    int feat;       /* feature width */
+    int64_t *
+        node_off; /* (graphs+1): graph g's nodes [node_off[g], node_off[g+1]) */
+    int64_t *adj_off; /* (nodes+1) */
+    int32_t *adj;     /* (edges): batch-local node ids (node_off added) */
+    float *x;         /* (nodes, feat) */
     int64_t cap_graphs, cap_nodes, cap_edges; /* allocated sizes */
 } bst_gbatch;
 

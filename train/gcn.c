@@ -87,8 +87,8 @@ static void lower_inverse(const double *L, double *x, int n)
     }
 }
 
-int bst_gcn_ppr(int n, const int64_t *adj_off, const int32_t *adj,
-                double alpha, float *out, double *work)
+int bst_gcn_ppr(int n, const int64_t *adj_off, const int32_t *adj, double alpha,
+                float *out, double *work)
 {
     if (n < 1 || !(alpha > 0 && alpha <= 1))
         return BST_ERR_INVAL;
@@ -317,7 +317,10 @@ void bst_mlp_reset(bst_mlp *m, uint64_t seed, uint64_t index)
     torch_linear_init(&m->sc, seed, 4 * index + 3);
 }
 
-int bst_mlp_param_count(void) { return 11; }
+int bst_mlp_param_count(void)
+{
+    return 11;
+}
 
 int bst_mlp_params(bst_mlp *m, bst_param out[11])
 {

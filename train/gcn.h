@@ -46,8 +46,8 @@ void bst_gcn_norm_adj(int n, const int64_t *adj_off, const int32_t *adj,
    deterministic and dependency-free; 0.3 s for n = 620).  work: 2 n n
    doubles.  Returns BST_OK or BST_ERR_INVAL (not positive definite: an
    asymmetric adjacency). */
-int bst_gcn_ppr(int n, const int64_t *adj_off, const int32_t *adj,
-                double alpha, float *out, double *work);
+int bst_gcn_ppr(int n, const int64_t *adj_off, const int32_t *adj, double alpha,
+                float *out, double *work);
 
 /* A batch as the dense layers see it. */
 typedef struct {

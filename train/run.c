@@ -43,8 +43,8 @@ int bst_csv_write(const bst_csv_log *log, const char *path, char *msg,
     return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
 }
 
-int bst_csv_restore(bst_csv_log *log, const void *text, size_t len,
-                    char *msg, size_t cap)
+int bst_csv_restore(bst_csv_log *log, const void *text, size_t len, char *msg,
+                    size_t cap)
 {
     char *p = realloc(log->text, len + 1);
     if (!p)
@@ -171,8 +171,8 @@ int bst_run_eval_due(int64_t epoch, int64_t epochs, int64_t every)
     return epoch + 1 == epochs || (every > 0 && (epoch + 1) % every == 0);
 }
 
-int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch,
-                   int64_t *epochs_run, char *msg, size_t cap)
+int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch, int64_t *epochs_run,
+                   char *msg, size_t cap)
 {
     int rc = BST_OK;
     while (!rc && *epoch < l->epochs) {

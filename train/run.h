@@ -35,8 +35,8 @@ int bst_csv_append(bst_csv_log *log, const char *fmt, ...)
 int bst_csv_write(const bst_csv_log *log, const char *path, char *msg,
                   size_t cap);
 /* Replaces the log by the len bytes of text (a checkpoint's "log"). */
-int bst_csv_restore(bst_csv_log *log, const void *text, size_t len,
-                    char *msg, size_t cap);
+int bst_csv_restore(bst_csv_log *log, const void *text, size_t len, char *msg,
+                    size_t cap);
 void bst_csv_free(bst_csv_log *log);
 
 /* ------------------------------------------------------------- outputs */
@@ -87,7 +87,7 @@ typedef struct {
     int (*report)(void *self); /* may be NULL */
 } bst_epoch_loop;
 
-int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch,
-                   int64_t *epochs_run, char *msg, size_t cap);
+int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch, int64_t *epochs_run,
+                   char *msg, size_t cap);
 
 #endif /* BS_TRAIN_RUN_H */

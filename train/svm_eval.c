@@ -50,8 +50,8 @@ void bst_svm_config_default(bst_svm_config *cfg)
 /* fold[j] for the m samples idx[j]: each class's samples (in idx order)
    shuffled by (seed, stream, class), classes one after the other, dealt
    round-robin over k folds. */
-static int strat_split(const svm_ctx *c, const int64_t *idx, int64_t m,
-                       int k, uint64_t stream, int *fold)
+static int strat_split(const svm_ctx *c, const int64_t *idx, int64_t m, int k,
+                       uint64_t stream, int *fold)
 {
     int64_t *order = malloc((size_t)(m > 0 ? m : 1) * sizeof *order);
     if (!order)
@@ -157,8 +157,8 @@ static int kernel_rows(const svm_ctx *c, fold_buf *b, const int64_t *tr,
 /* Correct predictions on te after fitting tr, for each of the nc values
    C[], into ok[] (libsvm, RBF through kernel_rows). */
 static int fit_rbf(const svm_ctx *c, fold_buf *b, const int64_t *tr,
-                   int64_t ntr, const int64_t *te, int64_t nte,
-                   const double *C, int nc, int64_t *ok)
+                   int64_t ntr, const int64_t *te, int64_t nte, const double *C,
+                   int nc, int64_t *ok)
 {
     if (kernel_rows(c, b, tr, ntr, te, nte, rbf_gamma(c, tr, ntr)))
         return -1;
@@ -186,7 +186,7 @@ static int fit_rbf(const svm_ctx *c, fold_buf *b, const int64_t *tr,
         ok[ci] = 0;
         for (int64_t i = 0; i < nte; i++)
             ok[ci] += (int)svm_predict(model, b->knodes + (size_t)(ntr + i) *
-                                                  w) == c->y[te[i]];
+                                                              w) == c->y[te[i]];
         svm_free_and_destroy_model(&model);
     }
     return 0;
@@ -265,8 +265,8 @@ static void buf_free(fold_buf *b)
 }
 
 /* Outer fold f's training part b->tr and test part b->te. */
-static void outer_parts(const svm_ctx *c, fold_buf *b, const int *ofold,
-                        int f, int64_t *ntr, int64_t *nte)
+static void outer_parts(const svm_ctx *c, fold_buf *b, const int *ofold, int f,
+                        int64_t *ntr, int64_t *nte)
 {
     for (int64_t i = 0; i < c->n; i++)
         b->itr[i] = i;
@@ -284,8 +284,8 @@ static int inner_task(const svm_ctx *c, fold_buf *b, const int *ofold, int f,
                     b->ifold))
         return -1;
     split_by(b->tr, ntr, b->ifold, g, b->itr, &nitr, b->ite, nite);
-    return fit(c, b, b->itr, nitr, b->ite, *nite, bst_svm_c_grid,
-               BST_SVM_NUM_C, ok);
+    return fit(c, b, b->itr, nitr, b->ite, *nite, bst_svm_c_grid, BST_SVM_NUM_C,
+               ok);
 }
 
 /* ---------------------------------------------------------- the rows */
@@ -376,8 +376,8 @@ static int check_config(const bst_svm_config *cfg, const float *x, int64_t n,
 }
 
 /* Labels >= 0, every class 0..max with enough samples for the folds. */
-static int check_labels(const bst_svm_config *cfg, const int32_t *y,
-                        int64_t n, int *classes, char *msg, size_t cap)
+static int check_labels(const bst_svm_config *cfg, const int32_t *y, int64_t n,
+                        int *classes, char *msg, size_t cap)
 {
     int32_t max = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -402,7 +402,8 @@ static int check_labels(const bst_svm_config *cfg, const int32_t *y,
                           "at least %d in every class for %d outer and %d "
                           "inner folds (no fewer folds are used)",
                           c, (long long)m,
-                          k > cfg->inner_folds * k / (k - 1) ? k
+                          k > cfg->inner_folds * k / (k - 1)
+                              ? k
                               : cfg->inner_folds * k / (k - 1) + 1,
                           k, cfg->inner_folds);
     }
@@ -446,9 +447,9 @@ static int run_folds(const svm_ctx *c, const int *ofold, bst_svm_result *out)
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < k * ki; t++)
             if (!mine)
-                mine = inner_task(c, &b, ofold, t / ki, t % ki,
-                                  ok[t / ki][t % ki],
-                                  &nite[t / ki][t % ki]) != 0;
+                mine =
+                    inner_task(c, &b, ofold, t / ki, t % ki, ok[t / ki][t % ki],
+                               &nite[t / ki][t % ki]) != 0;
         if (mine) {
 #pragma omp atomic write
             bad = 1;
@@ -475,8 +476,8 @@ static int run_folds(const svm_ctx *c, const int *ofold, bst_svm_result *out)
             if (skip || mine)
                 continue;
             outer_parts(c, &b, ofold, f, &ntr, &nte);
-            mine = fit(c, &b, b.tr, ntr, b.te, nte, &out->best_c[f], 1,
-                       &hit) != 0;
+            mine =
+                fit(c, &b, b.tr, ntr, b.te, nte, &out->best_c[f], 1, &hit) != 0;
             out->acc[f] = (double)hit / (double)nte;
         }
         if (mine) {

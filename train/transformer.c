@@ -16,8 +16,7 @@ enum { MAX_LAYERS = 16, SITES = 64 };
 uint64_t bst_tf_dropout_key(uint64_t seed, uint64_t step, int site)
 {
     bs_rng r;
-    bs_rng_derive(&r, seed, BST_STREAM_DROPOUT,
-                  step * SITES + (uint64_t)site);
+    bs_rng_derive(&r, seed, BST_STREAM_DROPOUT, step * SITES + (uint64_t)site);
     return bs_rng_next(&r);
 }
 
@@ -48,16 +47,16 @@ int bst_tf_cfg_check(const bst_tf_cfg *c, char *msg, size_t cap)
 {
     if (!c)
         return bst_fail(msg, cap, BST_ERR_INVAL, "transformer: no config");
-    if (c->vocab < 1 || c->max_len < 1 || c->max_len > 65535 ||
-        c->dim < 1 || c->edim < 0 || c->mlp < 0)
+    if (c->vocab < 1 || c->max_len < 1 || c->max_len > 65535 || c->dim < 1 ||
+        c->edim < 0 || c->mlp < 0)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "transformer: vocab %d, max_len %d (1..65535), dim "
                         "%d, edim %d, mlp %d out of range",
                         c->vocab, c->max_len, c->dim, c->edim, c->mlp);
     if (c->heads < 1 || c->heads > 65535 || c->dim % c->heads != 0)
         return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "transformer: %d heads do not divide dim %d",
-                        c->heads, c->dim);
+                        "transformer: %d heads do not divide dim %d", c->heads,
+                        c->dim);
     if (c->layers < 1 || c->layers > MAX_LAYERS)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "transformer: layers %d outside 1..%d", c->layers,
@@ -138,9 +137,9 @@ int bst_tf_init(bst_tf *m, const bst_tf_cfg *cfg, uint64_t seed)
     m->blocks = calloc((size_t)c->layers, sizeof *m->blocks);
     m->params = calloc((size_t)(4 + 12 * c->layers + 4), sizeof *m->params);
     int rc = m->blocks && m->params ? BST_OK : BST_ERR_NOMEM;
-    rc = rc ? rc
-            : bst_embedding_init(&m->emb, c->vocab, c->max_len, c->edim,
-                                 c->dim);
+    rc =
+        rc ? rc
+           : bst_embedding_init(&m->emb, c->vocab, c->max_len, c->edim, c->dim);
     for (int l = 0; l < c->layers && rc == BST_OK; l++)
         rc = block_init(&m->blocks[l], c->dim, c->mlp);
     rc = rc ? rc : bst_layernorm_init(&m->lnf, c->dim);

@@ -117,10 +117,10 @@ void bst_attention_forward(const float *qkv, const int *len, float *att,
                            uint8_t *keep, float *ctx, int B, int T, int C,
                            int H, float p, uint64_t key);
 /* dqkv (B, T, 3C) = the gradient through the core; scratch (B, H, T). */
-void bst_attention_backward(const float *qkv, const int *len,
-                            const float *att, const uint8_t *keep,
-                            const float *dctx, float *dqkv, float *scratch,
-                            int B, int T, int C, int H, float p);
+void bst_attention_backward(const float *qkv, const int *len, const float *att,
+                            const uint8_t *keep, const float *dctx, float *dqkv,
+                            float *scratch, int B, int T, int C, int H,
+                            float p);
 
 /* --------------------------------------------------------------- encoder */
 enum { BST_TF_POOL_MEAN = 0, BST_TF_POOL_CLS = 1 };
@@ -216,9 +216,9 @@ void bst_tf_acts_free(bst_tf_acts *a);
    dropout.  head: apply the SimCSE head.  Returns the output, (B, C):
    a->z with the head, a->pooled without; NULL on bad arguments (B, T out
    of range, a length outside [1, T], an id outside the vocabulary). */
-const float *bst_tf_forward(const bst_tf *m, bst_tf_acts *a,
-                            const int32_t *ids, const int *len, int B, int T,
-                            int train, int head, uint64_t seed, uint64_t step);
+const float *bst_tf_forward(const bst_tf *m, bst_tf_acts *a, const int32_t *ids,
+                            const int *len, int B, int T, int train, int head,
+                            uint64_t seed, uint64_t step);
 /* dout (B, C): the gradient of the output the last forward of `a`
    returned.  Accumulates every parameter gradient. */
 void bst_tf_backward(bst_tf *m, bst_tf_acts *a, const float *dout);

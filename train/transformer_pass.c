@@ -14,8 +14,8 @@ static void *alloc(size_t n, size_t sz, int *bad)
     return p;
 }
 
-static void layer_acts_init(bst_tf_layer_acts *l, size_t N, size_t C,
-                            size_t M, size_t NHT, int *bad)
+static void layer_acts_init(bst_tf_layer_acts *l, size_t N, size_t C, size_t M,
+                            size_t NHT, int *bad)
 {
     l->x = alloc(N * C, sizeof(float), bad);
     l->h1 = alloc(N * C, sizeof(float), bad);
@@ -39,9 +39,9 @@ static void layer_acts_init(bst_tf_layer_acts *l, size_t N, size_t C,
 
 static void layer_acts_free(bst_tf_layer_acts *l)
 {
-    void *ps[] = {l->x,  l->h1,  l->mu1, l->rs1, l->qkv, l->att,
+    void *ps[] = {l->x,    l->h1,  l->mu1, l->rs1, l->qkv, l->att,
                   l->katt, l->ctx, l->a,   l->k1,  l->x2,  l->h2,
-                  l->mu2, l->rs2, l->f,   l->g,   l->mo,  l->k2};
+                  l->mu2,  l->rs2, l->f,   l->g,   l->mo,  l->k2};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
 }
@@ -85,8 +85,7 @@ int bst_tf_acts_init(bst_tf_acts *a, const bst_tf *m, int Bmax, int Tmax)
     a->l = alloc((size_t)c->layers, sizeof *a->l, &bad);
     a->layers = bad ? 0 : c->layers;
     for (int l = 0; !bad && l < c->layers; l++)
-        layer_acts_init(&a->l[l], N, (size_t)c->dim, (size_t)c->mlp, NHT,
-                        &bad);
+        layer_acts_init(&a->l[l], N, (size_t)c->dim, (size_t)c->mlp, NHT, &bad);
     if (!bad)
         top_acts_init(a, c, N, &bad);
     if (bad) {
@@ -102,9 +101,9 @@ void bst_tf_acts_free(bst_tf_acts *a)
     for (int l = 0; a->l && l < a->layers; l++)
         layer_acts_free(&a->l[l]);
     free(a->l);
-    void *ps[] = {a->ids, a->len, a->raw, a->draw, a->k0,  a->xL,
-                  a->hf,  a->muf, a->rsf, a->pooled, a->hpre, a->z,
-                  a->dres, a->dC, a->dC2, a->d3C, a->dM, a->dsc};
+    void *ps[] = {a->ids,  a->len, a->raw, a->draw,   a->k0,   a->xL,
+                  a->hf,   a->muf, a->rsf, a->pooled, a->hpre, a->z,
+                  a->dres, a->dC,  a->dC2, a->d3C,    a->dM,   a->dsc};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         free(ps[i]);
     memset(a, 0, sizeof *a);
@@ -127,8 +126,8 @@ static void drop_rows(float *x, uint8_t *keep, int B, int T, int C, float p,
 }
 
 /* dx = dy keep / (1 - p); a copy when p == 0 */
-static void drop_back(const uint8_t *keep, const float *dy, float *dx,
-                      size_t n, float p)
+static void drop_back(const uint8_t *keep, const float *dy, float *dx, size_t n,
+                      float p)
 {
     if (p <= 0.0f) {
         memcpy(dx, dy, n * sizeof(float));
@@ -194,8 +193,8 @@ static void pool_forward(const bst_tf *m, bst_tf_acts *a)
     }
 }
 
-static int inputs_ok(const bst_tf *m, const bst_tf_acts *a,
-                     const int32_t *ids, const int *len, int B, int T)
+static int inputs_ok(const bst_tf *m, const bst_tf_acts *a, const int32_t *ids,
+                     const int *len, int B, int T)
 {
     if (!ids || !len || B < 1 || B > a->Bmax || T < 1 || T > a->Tmax)
         return 0;
@@ -211,9 +210,9 @@ static int inputs_ok(const bst_tf *m, const bst_tf_acts *a,
     return 1;
 }
 
-const float *bst_tf_forward(const bst_tf *m, bst_tf_acts *a,
-                            const int32_t *ids, const int *len, int B, int T,
-                            int train, int head, uint64_t seed, uint64_t step)
+const float *bst_tf_forward(const bst_tf *m, bst_tf_acts *a, const int32_t *ids,
+                            const int *len, int B, int T, int train, int head,
+                            uint64_t seed, uint64_t step)
 {
     if (!inputs_ok(m, a, ids, len, B, T))
         return NULL;
@@ -295,8 +294,7 @@ void bst_tf_backward(bst_tf *m, bst_tf_acts *a, const float *dout)
         dpool = a->dC;
     }
     pool_backward(m, a, dpool, a->d3C); /* d3C as (B, T, C) scratch */
-    bst_layernorm_backward(&m->lnf, a->xL, a->muf, a->rsf, a->d3C, a->dres,
-                           N);
+    bst_layernorm_backward(&m->lnf, a->xL, a->muf, a->rsf, a->d3C, a->dres, N);
     for (int l = m->cfg.layers - 1; l >= 0; l--)
         block_backward(m, a, l);
     drop_back(a->k0, a->dres, a->dC, n, a->p);

@@ -113,9 +113,8 @@ static gview one(const bst_tu *d, bst_gbatch *b, int g, bsg_aug_kind kind,
 {
     int64_t id = g;
     char msg[256];
-    assert_int_equal(bsg_view_build(b, d, &id, 1, kind, 7, step, msg,
-                                    sizeof msg),
-                     BST_OK);
+    assert_int_equal(
+        bsg_view_build(b, d, &id, 1, kind, 7, step, msg, sizeof msg), BST_OK);
     assert_int_equal(b->graphs, 1);
     return decode(b, 0);
 }
@@ -199,7 +198,7 @@ static void test_dnodes(void **state)
         assert_int_equal(o.n, 0);
         assert_int_equal(o.e, 0);
     }
-    assert_true(k10_empty > 10 && k10_empty < 60); /* ~ 1/10 of 300 */
+    assert_true(k10_empty > 10 && k10_empty < 60);      /* ~ 1/10 of 300 */
     assert_true(p20_adjacent > 5 && p20_adjacent < 80); /* ~ 1/10 */
     assert_true(p20_one > 0);
     bst_gbatch_free(&b);
@@ -360,15 +359,12 @@ static void test_determinism(void **state)
     bst_tu d = load();
     bst_gbatch a = {0}, b = {0};
     char msg[256];
-    const int64_t ids1[] = {G_K25, G_P20, G_K10, G_P9}, ids2[] = {G_K10,
-                                                                  G_K25};
+    const int64_t ids1[] = {G_K25, G_P20, G_K10, G_P9}, ids2[] = {G_K10, G_K25};
     for (int kind = BSG_AUG_DNODES; kind < BSG_AUG_COUNT; kind++) {
-        assert_int_equal(bsg_view_build(&a, &d, ids1, 4, kind, 3, 5, msg,
-                                        sizeof msg),
-                         0);
-        assert_int_equal(bsg_view_build(&b, &d, ids2, 2, kind, 3, 5, msg,
-                                        sizeof msg),
-                         0);
+        assert_int_equal(
+            bsg_view_build(&a, &d, ids1, 4, kind, 3, 5, msg, sizeof msg), 0);
+        assert_int_equal(
+            bsg_view_build(&b, &d, ids2, 2, kind, 3, 5, msg, sizeof msg), 0);
         gview x = decode(&a, 0), y = decode(&b, 1), z;
         assert_memory_equal(&x, &y, sizeof x);
         x = decode(&a, 2), y = decode(&b, 0);
@@ -382,25 +378,25 @@ static void test_determinism(void **state)
         }
         assert_true(differ > 0);
     }
-    assert_int_equal(bsg_view_build(&a, &d, ids1, 4, BSG_AUG_NONE, 0, 0, msg,
-                                    sizeof msg),
-                     0);
+    assert_int_equal(
+        bsg_view_build(&a, &d, ids1, 4, BSG_AUG_NONE, 0, 0, msg, sizeof msg),
+        0);
     /* the empty graph keeps its slot */
-    assert_int_equal(bsg_view_build(&a, &d, ids1, 4, BSG_AUG_DNODES, 1, 1,
-                                    msg, sizeof msg),
-                     0);
+    assert_int_equal(
+        bsg_view_build(&a, &d, ids1, 4, BSG_AUG_DNODES, 1, 1, msg, sizeof msg),
+        0);
     assert_int_equal(a.graphs, 4);
     assert_int_equal(a.node_off[4] - a.node_off[3], 0);
     assert_int_equal(a.adj_off[a.nodes], a.edges);
     /* errors */
     const int64_t bad = G_COUNT;
-    assert_int_equal(bsg_view_build(&a, &d, &bad, 1, BSG_AUG_NONE, 0, 0, msg,
-                                    sizeof msg),
-                     BST_ERR_INVAL);
+    assert_int_equal(
+        bsg_view_build(&a, &d, &bad, 1, BSG_AUG_NONE, 0, 0, msg, sizeof msg),
+        BST_ERR_INVAL);
     assert_non_null(strstr(msg, "outside"));
-    assert_int_equal(bsg_view_build(&a, &d, ids1, 1, BSG_AUG_COUNT, 0, 0, msg,
-                                    sizeof msg),
-                     BST_ERR_INVAL);
+    assert_int_equal(
+        bsg_view_build(&a, &d, ids1, 1, BSG_AUG_COUNT, 0, 0, msg, sizeof msg),
+        BST_ERR_INVAL);
     bsg_aug_kind k;
     assert_int_equal(bsg_aug_parse("random3", &k), 0);
     assert_int_equal(k, BSG_AUG_RANDOM3);
@@ -421,12 +417,10 @@ static void test_features(void **state)
     assert_string_equal(bsg_feat_name(BSG_FEAT_AUTO), "auto");
     /* tagged: auto and tags keep the tags; degree; constant */
     bst_tu d = load();
-    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_AUTO, msg, sizeof msg),
-                     0);
+    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_AUTO, msg, sizeof msg), 0);
     assert_int_equal(d.feat, 25);
     assert_int_equal(d.feat_idx[3], 3);
-    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_TAGS, msg, sizeof msg),
-                     0);
+    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_TAGS, msg, sizeof msg), 0);
     assert_int_equal(d.feat, 25);
     assert_int_equal(bsg_features_apply(&d, BSG_FEAT_DEGREE, msg, sizeof msg),
                      0);
@@ -435,8 +429,7 @@ static void test_features(void **state)
     assert_int_equal(d.feat_idx[0], 24);
     assert_int_equal(d.feat_idx[d.node_off[G_P20]], 1);
     assert_int_equal(d.feat_idx[d.node_off[G_P20] + 1], 2);
-    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_CONSTANT, msg,
-                                        sizeof msg),
+    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_CONSTANT, msg, sizeof msg),
                      0);
     assert_int_equal(d.feat, 1);
     for (int64_t v = 0; v < d.nodes; v++)
@@ -445,22 +438,19 @@ static void test_features(void **state)
     /* tag-less (one tag): the reader gives degrees; auto -> constant */
     static const char one_tag[] = "2\n3 0\n5 2 1 2\n5 2 0 2\n5 2 0 1\n"
                                   "2 1\n5 1 1\n5 1 0\n";
-    assert_int_equal(bst_tu_parse(one_tag, strlen(one_tag), "t", &d, msg,
-                                  sizeof msg),
-                     0);
+    assert_int_equal(
+        bst_tu_parse(one_tag, strlen(one_tag), "t", &d, msg, sizeof msg), 0);
     assert_int_equal(d.degree_features, 1);
     assert_int_equal(bsg_features_apply(&d, BSG_FEAT_DEGREE, msg, sizeof msg),
                      0);
     assert_int_equal(d.feat, 3);
-    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_AUTO, msg, sizeof msg),
-                     0);
+    assert_int_equal(bsg_features_apply(&d, BSG_FEAT_AUTO, msg, sizeof msg), 0);
     assert_int_equal(d.feat, 1);
     assert_int_equal(d.degree_features, 0);
     bst_gbatch b = {0};
     int64_t id = 0;
-    assert_int_equal(bsg_view_build(&b, &d, &id, 1, BSG_AUG_NONE, 0, 0, msg,
-                                    sizeof msg),
-                     0);
+    assert_int_equal(
+        bsg_view_build(&b, &d, &id, 1, BSG_AUG_NONE, 0, 0, msg, sizeof msg), 0);
     for (int v = 0; v < 3; v++)
         assert_true(b.x[v] == 1.0f);
     assert_int_equal(bsg_features_apply(&d, BSG_FEAT_COUNT, msg, sizeof msg),
@@ -472,9 +462,9 @@ static void test_features(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_none),    cmocka_unit_test(test_dnodes),
-        cmocka_unit_test(test_subgraph), cmocka_unit_test(test_pedges),
-        cmocka_unit_test(test_mask),    cmocka_unit_test(test_random),
+        cmocka_unit_test(test_none),        cmocka_unit_test(test_dnodes),
+        cmocka_unit_test(test_subgraph),    cmocka_unit_test(test_pedges),
+        cmocka_unit_test(test_mask),        cmocka_unit_test(test_random),
         cmocka_unit_test(test_determinism), cmocka_unit_test(test_features),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -355,8 +355,8 @@ static void test_glove_lr(void **state)
         assert_non_null(before);
         assert_non_null(other);
         assert_true(f.m.vocab.size > BSL_FIRST_WORD + f.m.vocab.n_glove);
-        const float *orow = f.m.enc.emb.tok +
-                            (size_t)(BSL_FIRST_WORD + f.m.vocab.n_glove) * E;
+        const float *orow =
+            f.m.enc.emb.tok + (size_t)(BSL_FIRST_WORD + f.m.vocab.n_glove) * E;
         memcpy(before, grow, sizeof(float) * gn);
         memcpy(other, orow, sizeof(float) * E);
         int64_t ids[6];

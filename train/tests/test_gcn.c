@@ -31,8 +31,8 @@ static float *rnd(size_t n, uint64_t seed, float lo, float hi)
 
 /* Central differences of f over x (n) against the analytic g; x is
    restored.  Pass if |a - num| <= 3e-3 + 1e-2 |num|. */
-static void fd_check(const char *what, double (*f)(void *), void *ctx,
-                     float *x, const float *g, size_t n)
+static void fd_check(const char *what, double (*f)(void *), void *ctx, float *x,
+                     const float *g, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float orig = x[i];
@@ -114,8 +114,8 @@ static void test_norm_adj(void **state)
     float out[9];
     bst_gcn_norm_adj(3, ADJ_OFF, ADJ, out);
     /* degrees in A + I: 2, 3, 2 */
-    double want[9] = {1.0 / 2,          1 / sqrt(6.0), 0, 1 / sqrt(6.0),
-                      1.0 / 3,          1 / sqrt(6.0), 0, 1 / sqrt(6.0),
+    double want[9] = {1.0 / 2, 1 / sqrt(6.0), 0, 1 / sqrt(6.0),
+                      1.0 / 3, 1 / sqrt(6.0), 0, 1 / sqrt(6.0),
                       1.0 / 2};
     for (int i = 0; i < 9; i++)
         assert_true(fabs(out[i] - want[i]) < 1e-7);
@@ -412,10 +412,10 @@ static void test_init(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_norm_adj), cmocka_unit_test(test_ppr),
-        cmocka_unit_test(test_prelu),    cmocka_unit_test(test_gcn),
+        cmocka_unit_test(test_norm_adj),    cmocka_unit_test(test_ppr),
+        cmocka_unit_test(test_prelu),       cmocka_unit_test(test_gcn),
         cmocka_unit_test(test_gcn_threads), cmocka_unit_test(test_pool),
-        cmocka_unit_test(test_mlp),      cmocka_unit_test(test_init),
+        cmocka_unit_test(test_mlp),         cmocka_unit_test(test_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

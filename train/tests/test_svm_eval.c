@@ -21,8 +21,8 @@
 /* n points per class around centre (class c: c * sep, 0 ...) in d dims,
    uniform noise in [-1, 1]; xor: the classes are two diagonal pairs of
    corners of a square of side sep. */
-static void blobs(float *x, int32_t *y, int per, int classes, int d,
-                  float sep, int xor, uint64_t seed)
+static void blobs(float *x, int32_t *y, int per, int classes, int d, float sep,
+                  int xor, uint64_t seed)
 {
     bs_rng r;
     bs_rng_seed(&r, seed);
@@ -31,9 +31,9 @@ static void blobs(float *x, int32_t *y, int per, int classes, int d,
         y[i] = c;
         for (int j = 0; j < d; j++) {
             float centre = j == 0 ? (float)c * sep : 0.0f;
-            if (xor && j < 2)
-                centre = j == 0 ? (float)corner * sep
-                                : (float)(corner ^ c) * sep;
+            if (xor&&j < 2)
+                centre =
+                    j == 0 ? (float)corner * sep : (float)(corner ^ c) * sep;
             x[i * d + j] = centre + (float)(2 * bs_rng_uniform(&r) - 1);
         }
     }
@@ -113,8 +113,7 @@ static void test_determinism(void **state)
         assert_true(a.mean > 0.5 && a.mean < 1.0);
         assert_true(memcmp(a.acc, s.acc, sizeof a.acc) != 0);
         printf("overlap, %s: seed 7 %.2f%% +- %.2f, seed 8 %.2f%%\n",
-               k ? "linear" : "rbf", 100 * a.mean, 100 * a.std,
-               100 * s.mean);
+               k ? "linear" : "rbf", 100 * a.mean, 100 * a.std, 100 * s.mean);
     }
     omp_set_num_threads(2);
 }
@@ -144,7 +143,8 @@ static void test_rejections(void **state)
     /* 10 per class is the least for 10 / 5 folds: accepted */
     assert_int_equal(bst_svm_eval(&cfg, x, N, D, y, &res, NULL, 0), BST_OK);
     y[0] = 1; /* class 0 now has 9 */
-    expect_inval(&cfg, x, N, D, y, "class 0 has 9 samples; expected at least 10");
+    expect_inval(&cfg, x, N, D, y,
+                 "class 0 has 9 samples; expected at least 10");
     y[0] = 0;
     cfg.folds = 2; /* 5 train per class for 5 inner folds: fine */
     assert_int_equal(bst_svm_eval(&cfg, x, N, D, y, &res, NULL, 0), BST_OK);

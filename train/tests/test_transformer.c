@@ -109,9 +109,13 @@ static void test_layernorm(void **state)
     float *g = randu((size_t)C, 5, 0.5f, 1.5f), *b = randu((size_t)C, 6, -1, 1);
     memcpy(ln.g, g, C * sizeof(float));
     memcpy(ln.b, b, C * sizeof(float));
-    ln_ctx c = {&ln, randu(n, 1, -2, 2), malloc(n * sizeof(float)),
-                malloc(N * sizeof(float)), malloc(N * sizeof(float)),
-                randu(n, 2, -1, 1), N};
+    ln_ctx c = {&ln,
+                randu(n, 1, -2, 2),
+                malloc(n * sizeof(float)),
+                malloc(N * sizeof(float)),
+                malloc(N * sizeof(float)),
+                randu(n, 2, -1, 1),
+                N};
     /* row 0: mean 0, variance 1 before the affine */
     ln.g[0] = 1.0f;
     ln_f(&c);
@@ -178,8 +182,8 @@ static void test_gelu_tanh(void **state)
 
 /* ------------------------------------------------------------- embedding */
 enum { EB = 3, ET = 5 };
-static const int32_t E_IDS[EB * ET] = {1, 4, 2, 0, 3, 6, 6, 1, 9, 9,
-                                       5, 9, 9, 9, 9}; /* 9: padding */
+static const int32_t E_IDS[EB * ET] = {1, 4, 2, 0, 3, 6, 6, 1,
+                                       9, 9, 5, 9, 9, 9, 9}; /* 9: padding */
 static const int E_LEN[EB] = {5, 3, 1};
 
 typedef struct {
@@ -257,9 +261,12 @@ static void check_attention(float p)
 {
     size_t nq = (size_t)AB * AT * 3 * AC, na = (size_t)AB * AH * AT * AT;
     size_t nc = (size_t)AB * AT * AC;
-    att_ctx c = {randu(nq, 21, -1.5f, 1.5f), malloc(na * sizeof(float)),
-                 malloc(nc * sizeof(float)), randu(nc, 22, -1, 1),
-                 malloc(na), p};
+    att_ctx c = {randu(nq, 21, -1.5f, 1.5f),
+                 malloc(na * sizeof(float)),
+                 malloc(nc * sizeof(float)),
+                 randu(nc, 22, -1, 1),
+                 malloc(na),
+                 p};
     att_f(&c);
     /* padding: zero probabilities to padding keys, zero padding queries */
     for (int i = 0; i < AT; i++)
@@ -274,8 +281,7 @@ static void check_attention(float p)
     float *sc = malloc((size_t)AB * AH * AT * sizeof(float));
     bst_attention_backward(c.qkv, A_LEN, c.att, c.keep, c.r, dqkv, sc, AB, AT,
                            AC, AH, p);
-    check_grad(p > 0 ? "attention p" : "attention", att_f, &c, c.qkv, dqkv,
-               nq);
+    check_grad(p > 0 ? "attention p" : "attention", att_f, &c, c.qkv, dqkv, nq);
     free(dqkv);
     free(sc);
     free(c.qkv);
@@ -295,8 +301,14 @@ static void test_attention(void **state)
 /* --------------------------------------------------------- whole encoder */
 static void tiny_cfg(bst_tf_cfg *c, int pool)
 {
-    *c = (bst_tf_cfg){.vocab = 7, .max_len = 6, .edim = 3, .dim = 4,
-                      .heads = 2, .layers = 2, .mlp = 6, .dropout = 0.1f,
+    *c = (bst_tf_cfg){.vocab = 7,
+                      .max_len = 6,
+                      .edim = 3,
+                      .dim = 4,
+                      .heads = 2,
+                      .layers = 2,
+                      .mlp = 6,
+                      .dropout = 0.1f,
                       .pool = pool};
 }
 
@@ -372,8 +384,14 @@ static void test_encoder_cls_eval(void **state)
 /* ------------------------------------------------------------ properties */
 static void mid_cfg(bst_tf_cfg *c)
 {
-    *c = (bst_tf_cfg){.vocab = 50, .max_len = 16, .edim = 16, .dim = 32,
-                      .heads = 4, .layers = 2, .mlp = 256, .dropout = 0.1f,
+    *c = (bst_tf_cfg){.vocab = 50,
+                      .max_len = 16,
+                      .edim = 16,
+                      .dim = 32,
+                      .heads = 4,
+                      .layers = 2,
+                      .mlp = 256,
+                      .dropout = 0.1f,
                       .pool = BST_TF_POOL_MEAN};
 }
 
@@ -408,8 +426,8 @@ static run_result run_once(int T, int train, uint64_t step)
     int32_t *ids = malloc((size_t)PB * T * sizeof(int32_t));
     int len[PB];
     make_batch(ids, len, T);
-    const float *out = bst_tf_forward(&m, &a, ids, len, PB, T, train, 1, 9,
-                                      step);
+    const float *out =
+        bst_tf_forward(&m, &a, ids, len, PB, T, train, 1, 9, step);
     assert_non_null(out);
     run_result rr = {copyf(out, (size_t)PB * cfg.dim), NULL,
                      (size_t)PB * cfg.dim, bst_tf_size(&m)};

@@ -54,9 +54,14 @@ static void load(ref_case *rc)
     snprintf(path, sizeof path, "%s/transformer_ref.bin", BST_FIXTURE_DIR);
     fixture_load(&rc->fx, path);
     float *c = fx_get(&rc->fx, "cfg", 9);
-    bst_tf_cfg cfg = {.vocab = (int)c[0], .max_len = (int)c[1],
-                      .edim = (int)c[2], .dim = (int)c[3], .heads = (int)c[4],
-                      .layers = (int)c[5], .mlp = (int)c[6], .dropout = 0.1f};
+    bst_tf_cfg cfg = {.vocab = (int)c[0],
+                      .max_len = (int)c[1],
+                      .edim = (int)c[2],
+                      .dim = (int)c[3],
+                      .heads = (int)c[4],
+                      .layers = (int)c[5],
+                      .mlp = (int)c[6],
+                      .dropout = 0.1f};
     rc->B = (int)c[7];
     rc->T = (int)c[8];
     rc->C = cfg.dim;
@@ -72,7 +77,8 @@ static void load(ref_case *rc)
         free(v);
     }
     size_t n = (size_t)rc->B * rc->T;
-    float *ids = fx_get(&rc->fx, "ids", n), *len = fx_get(&rc->fx, "len", rc->B);
+    float *ids = fx_get(&rc->fx, "ids", n),
+          *len = fx_get(&rc->fx, "len", rc->B);
     rc->ids = malloc(n * sizeof(int32_t));
     rc->len = malloc((size_t)rc->B * sizeof(int));
     for (size_t i = 0; i < n; i++)

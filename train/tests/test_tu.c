@@ -168,9 +168,9 @@ static void test_bad_arguments(void **state)
     (void)state;
     bst_tu d;
     char msg[128] = "";
-    assert_int_equal(bst_tu_parse(small, sizeof small, "t", NULL, msg,
-                                  sizeof msg),
-                     BST_ERR_INVAL);
+    assert_int_equal(
+        bst_tu_parse(small, sizeof small, "t", NULL, msg, sizeof msg),
+        BST_ERR_INVAL);
     assert_int_equal(bst_tu_parse(NULL, 5, "t", &d, msg, sizeof msg),
                      BST_ERR_INVAL);
     assert_int_equal(bst_tu_load(NULL, &d, msg, sizeof msg), BST_ERR_INVAL);
@@ -287,7 +287,7 @@ static void test_load_rejections(void **state)
 {
     tmp_set *t = *state;
     char path[400];
-    expect_load_fail(t, BST_ERR_IO, "SET.txt");   /* no NAME.txt */
+    expect_load_fail(t, BST_ERR_IO, "SET.txt"); /* no NAME.txt */
     write_set(t);
     snprintf(path, sizeof path, "%s/10fold_idx/test_idx-3.txt", t->dir);
     put(path, "2\n2\n");
@@ -335,8 +335,8 @@ static void test_shipped(void **state)
         const char *name;
         int64_t graphs;
         int classes, degree;
-    } sets[] = {{"MUTAG", 188, 2, 0},      {"PTC", 344, 2, 0},
-                {"PROTEINS", 1113, 2, 0},  {"NCI1", 4110, 2, 0},
+    } sets[] = {{"MUTAG", 188, 2, 0},       {"PTC", 344, 2, 0},
+                {"PROTEINS", 1113, 2, 0},   {"NCI1", 4110, 2, 0},
                 {"IMDBBINARY", 1000, 2, 1}, {"IMDBMULTI", 1500, 3, 1}};
     struct stat st;
     if (stat(BST_TU_DATA, &st) != 0)
