@@ -10,6 +10,7 @@
 
 #include "ckpt.h"
 #include "eval.h"
+#include "run.h"
 #include "simclr_run.h"
 #include "toolkit.h"
 
@@ -128,8 +129,7 @@ typedef struct {
     int64_t nseen;               /* how many of them */
     float *mean_z;               /* (B, D) stored projections */
     float *ftrain, *ftest;       /* features for evaluation */
-    char *log;                   /* CSV text so far (also in checkpoints) */
-    size_t log_len, log_cap;
+    bst_csv_log csv;             /* CSV text so far (also in checkpoints) */
     bst_run_result *res;
     double graph_sim, graph_hard, graph_fn; /* sums over graph epochs */
     int64_t graph_epochs;
@@ -273,7 +273,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         {"adam_m", r->model.opt.m, np * sizeof(float)},
         {"adam_v", r->model.opt.v, np * sizeof(float)},
         {"batcher", blob, blob_len},
-        {"log", r->log, r->log_len},
+        {"log", r->csv.text, r->csv.len},
     };
     /* referenced, not copied: everything stays alive until the commit;
        a failed add makes the commit fail with its message */
@@ -431,18 +431,7 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     r->graph_sim = pos.graph_sim;
     r->graph_hard = pos.graph_hard;
     r->graph_fn = pos.graph_fn;
-    r->log_len = 0;
-    if (r->log_cap < log_len + 1) {
-        char *p = realloc(r->log, log_len + 1);
-        if (!p) {
-            rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        r->log = p, r->log_cap = log_len + 1;
-    }
-    memcpy(r->log, log, log_len);
-    r->log[log_len] = 0;
-    r->log_len = log_len;
+    rc = bst_csv_restore(&r->csv, log, log_len, msg, cap);
 done:
     bst_ckpt_close(rd);
     free(params);
@@ -450,41 +439,9 @@ done:
     return rc;
 }
 
-static int log_append(run *r, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (len < 0 || (size_t)len >= sizeof line)
-        return BST_ERR_INVAL;
-    if (r->log_len + (size_t)len + 1 > r->log_cap) {
-        size_t cap = 2 * r->log_cap + (size_t)len + 1024;
-        char *p = realloc(r->log, cap);
-        if (!p)
-            return BST_ERR_NOMEM;
-        r->log = p, r->log_cap = cap;
-    }
-    memcpy(r->log + r->log_len, line, (size_t)len + 1);
-    r->log_len += (size_t)len;
-    return BST_OK;
-}
-
 static const char LOG_HEADER[] =
     "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,coverage,"
     "sampler_s,step_s,total_s\n";
-
-/* Writes the CSV with the library's atomic writer (temporary file, fsync
-   of the file and the directory, rename), like every other output. */
-static int log_write(const run *r, char *msg, size_t cap)
-{
-    if (!r->cfg.log_path)
-        return BST_OK;
-    bs_error err = {0};
-    bs_status st = bs__write_file(r->cfg.log_path, r->log, r->log_len, &err);
-    return st == BS_OK ? BST_OK : bst_core_fail(st, &err, msg, cap);
-}
 
 /* The outputs are usable before any work is done (not at the end of the
    first epoch): each one can be written, and they are distinct files. */
@@ -566,7 +523,7 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < B; i++)
         r->local[i] = i;
-    return log_append(r, "%s", LOG_HEADER);
+    return bst_csv_append(&r->csv, "%s", LOG_HEADER);
 }
 
 static void run_free(run *r)
@@ -581,7 +538,7 @@ static void run_free(run *r)
     free(r->mean_z);
     free(r->ftrain);
     free(r->ftest);
-    free(r->log);
+    bst_csv_free(&r->csv);
     memset(r, 0, sizeof *r);
 }
 
@@ -699,7 +656,7 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         r->graph_fn += row->fn_rate;
         r->graph_epochs++;
     }
-    return log_append(r,
+    return bst_csv_append(&r->csv,
                       "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
                       "%.3f,%.3f\n",
                       (long long)row->epoch, (long long)row->steps, row->loss,
@@ -726,7 +683,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
         r.epoch++;
         res->epochs_run++;
         if (!rc)
-            rc = log_write(&r, msg, cap);
+            rc = bst_csv_write(&r.csv, r.cfg.log_path, msg, cap);
         if (!rc && cfg->ckpt_path &&
             (r.epoch % cfg->ckpt_every == 0 || r.epoch == cfg->epochs))
             rc = ckpt_save(&r, msg, cap);
