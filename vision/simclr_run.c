@@ -291,53 +291,11 @@ done:
 /* Whether the checkpoint to resume from exists: only a missing file (ENOENT)
    means a fresh start; any other failure (a directory, ELOOP, ENOTDIR, EACCES,
    EIO ...) is an error, since starting afresh would overwrite it. */
-static int ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
-{
-    struct stat sb;
-    *exists = 0;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT)
-            return BST_OK;
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot resume from checkpoint %s: %s", path,
-                        strerror(errno));
-    }
-    if (!S_ISREG(sb.st_mode))
-        return bst_fail(msg, cap, BST_ERR_IO,
-                        "cannot resume from checkpoint %s: not a regular file",
-                        path);
-    *exists = 1;
-    return BST_OK;
-}
-
-/* Names the first setting where the saved configuration text differs from
-   the current one: "<key> <saved> (now <current>)".  The text is
-   "key value [value ...]" words; a differing word's key is the last word
-   before it that starts with a letter. */
-static void config_diff(const char *saved, size_t len, const char *now,
-                        char *out, size_t cap)
-{
-    char a[2048], b[2048], *sa, *sb;
-    snprintf(a, sizeof a, "%.*s", (int)(len < sizeof a ? len : sizeof a - 1),
-             saved);
-    snprintf(b, sizeof b, "%s", now);
-    const char *key = "?";
-    char *wa = strtok_r(a, " \n", &sa), *wb = strtok_r(b, " \n", &sb);
-    while (wa && wb && strcmp(wa, wb) == 0) {
-        if ((*wa >= 'a' && *wa <= 'z') || (*wa >= 'A' && *wa <= 'Z'))
-            key = wa;
-        wa = strtok_r(NULL, " \n", &sa);
-        wb = strtok_r(NULL, " \n", &sb);
-    }
-    snprintf(out, cap, "%s %s (now %s)", key, wa ? wa : "(none)",
-             wb ? wb : "(none)");
-}
-
 /* Restores the run from cfg.ckpt_path; a missing file starts afresh. */
 static int ckpt_load(run *r, char *msg, size_t cap)
 {
     int exists;
-    int rc = ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    int rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
     if (rc || !exists)
         return rc; /* an error, or nothing to resume: a fresh run */
     bst_encoder *e = &r->model.enc;
@@ -368,15 +326,8 @@ static int ckpt_load(run *r, char *msg, size_t cap)
                       path, (int)line, text, (int)vlen - 1, CONFIG_VERSION);
         goto done;
     }
-    if (len != strlen(want) || memcmp(data, want, len) != 0) {
-        char what[160];
-        config_diff(data, len, want, what, sizeof what);
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: saved with other settings (setting %s); resume "
-                      "with the same options or remove the checkpoint",
-                      path, what);
+    if ((rc = bst_run_check_config(path, data, len, want, msg, cap)))
         goto done;
-    }
     position pos;
     params = malloc(sizeof(float) * np);
     bns = malloc(sizeof(float) * (nb ? nb : 1));
@@ -447,21 +398,8 @@ static const char LOG_HEADER[] =
    first epoch): each one can be written, and they are distinct files. */
 static int check_paths(const bst_run_cfg *c, char *msg, size_t cap)
 {
-    bs_error err = {0};
-    bs_status st;
-    int exists;
-    if (c->log_path && (st = bs__output_check(c->log_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->ckpt_path && (st = bs__output_check(c->ckpt_path, &err)) != BS_OK)
-        return bst_core_fail(st, &err, msg, cap);
-    if (c->log_path && c->ckpt_path && bs__same_file(c->log_path, c->ckpt_path))
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "the log %s and the checkpoint %s are the same file: "
-                        "expected two different files",
-                        c->log_path, c->ckpt_path);
-    if (c->resume)
-        return ckpt_exists(c->ckpt_path, &exists, msg, cap);
-    return BST_OK;
+    return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
+                                 cap);
 }
 
 static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
@@ -657,12 +595,12 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         r->graph_epochs++;
     }
     return bst_csv_append(&r->csv,
-                      "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
-                      "%.3f,%.3f\n",
-                      (long long)row->epoch, (long long)row->steps, row->loss,
-                      row->lr, row->knn_top1, row->mean_sim, row->hard_sim,
-                      row->fn_rate, row->coverage, row->sampler_s, row->step_s,
-                      row->total_s);
+                          "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
+                          "%.3f,%.3f\n",
+                          (long long)row->epoch, (long long)row->steps,
+                          row->loss, row->lr, row->knn_top1, row->mean_sim,
+                          row->hard_sim, row->fn_rate, row->coverage,
+                          row->sampler_s, row->step_s, row->total_s);
 }
 
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
