@@ -249,6 +249,19 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
                          const float *z2, int B, int d, double *loss,
                          float *dz1, float *dz2);
 
+/* The cross-view form (MoCo v3's ctr): anchors q (B, d) against keys
+   k (B, d), similarities S = q k^T / tau (B x B); anchor i's positive is
+   k_i and its N = B - 1 negatives the other keys (no in-view negatives);
+   Ng as above with that N (infonce: cross-entropy over the row, labels
+   0..B-1).  loss = mean_i -log(pos_i / (pos_i + Ng_i)); if dq is
+   non-NULL, writes dloss/dq (B, d); k gets no gradient.  Rows run in
+   parallel and are summed in order: bitwise the same for any thread
+   count.  BST_ERR_INVAL on a bad config, B < 2, d < 1 or NULL inputs;
+   BST_ERR_NOMEM. */
+int bst_cross_contrastive_loss(const bst_loss_cfg *cfg, const float *q,
+                               const float *k, int B, int d, double *loss,
+                               float *dq);
+
 /* ------------------------------------------------------------------ optim */
 /* AdamW as torch.optim.AdamW (decoupled weight decay, bias-corrected):
    w -= lr wd w; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
@@ -270,6 +283,17 @@ void bst_adamw_step(bst_adamw *o, const bst_param *ps, int np, double lr);
    step < warmup, then cosine from base_lr down to min_lr at step = total. */
 double bst_lr_at(long step, long warmup, long total, double base_lr,
                  double min_lr);
+
+/* Momentum (EMA) update of a copy: dst.w = m dst.w + (1 - m) src.w for
+   every tensor of two lists of the same shapes (MoCo's momentum encoder;
+   computed in double, rounded once).  Gradients are untouched. */
+void bst_ema_update(const bst_param *dst, const bst_param *src, int np,
+                    double m);
+
+/* MoCo v3's momentum schedule at 0-based `step` of `total`: m = 1 - (1 -
+   m0) (1 + cos(pi step / total)) / 2, from m0 at step 0 to 1 at total
+   (1 when total <= 0 or step >= total). */
+double bst_momentum_at(long step, long total, double m0);
 
 /* w ~ N(0, 2 / fan_in) (Kaiming normal, ReLU gain) from stream (seed, index).
  */

@@ -10,7 +10,10 @@
 
 #include "engine.h"
 
-/* Per-anchor quantities of row i of the similarity matrix. */
+/* Per-anchor quantities of row i of the similarity matrix.  Row i has M
+   columns: its positive p, itself i (skipped; i < 0 when the row has no
+   self column, as in the cross-view loss) and N = M - 2 (or M - 1)
+   negatives. */
 typedef struct {
     double pos;     /* exp(s_ip) */
     double ng;      /* the (clamped) negative term */
@@ -22,7 +25,7 @@ static anchor_t anchor_terms(const bst_loss_cfg *cfg, const double *Srow, int i,
                              int p, int M)
 {
     anchor_t a = {.pos = exp(Srow[p])};
-    double N = M - 2, tp = cfg->tau_plus, beta = cfg->beta;
+    double N = i >= 0 ? M - 2 : M - 1, tp = cfg->tau_plus, beta = cfg->beta;
     double sumneg = 0.0, A = 0.0, Cimp = 0.0;
     for (int j = 0; j < M; j++) {
         if (j == i || j == p)
@@ -53,7 +56,7 @@ static void anchor_grad(const bst_loss_cfg *cfg, const double *Srow,
                         const anchor_t *a, int i, int p, int M, double w,
                         double *Grow)
 {
-    double N = M - 2, tp = cfg->tau_plus, beta = cfg->beta;
+    double N = i >= 0 ? M - 2 : M - 1, tp = cfg->tau_plus, beta = cfg->beta;
     double c = w / (a->pos + a->ng); /* dL_i/dng */
     for (int j = 0; j < M; j++)
         Grow[j] = 0.0;
@@ -83,15 +86,22 @@ static void anchor_grad(const bst_loss_cfg *cfg, const double *Srow,
     }
 }
 
+static int loss_check(const bst_loss_cfg *cfg, int B, int d)
+{
+    if (!cfg || !(cfg->tau > 0) || B < 2 || d < 1 ||
+        cfg->kind < BST_LOSS_INFONCE || cfg->kind > BST_LOSS_HCL)
+        return BST_ERR_INVAL;
+    if (cfg->kind != BST_LOSS_INFONCE &&
+        !(cfg->tau_plus >= 0 && cfg->tau_plus < 1))
+        return BST_ERR_INVAL;
+    return BST_OK;
+}
+
 int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
                          const float *z2, int B, int d, double *loss,
                          float *dz1, float *dz2)
 {
-    if (!(cfg->tau > 0) || B < 2 || d < 1 || cfg->kind < BST_LOSS_INFONCE ||
-        cfg->kind > BST_LOSS_HCL)
-        return BST_ERR_INVAL;
-    if (cfg->kind != BST_LOSS_INFONCE &&
-        !(cfg->tau_plus >= 0 && cfg->tau_plus < 1))
+    if (loss_check(cfg, B, d))
         return BST_ERR_INVAL;
     int M = 2 * B;
     double *out = malloc((size_t)M * d * sizeof(double));
@@ -151,4 +161,56 @@ int bst_contrastive_loss(const bst_loss_cfg *cfg, const float *z1,
     free(dout);
     free(rowloss);
     return BST_OK;
+}
+
+/* (B, d) floats -> doubles */
+static void widen(const float *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+}
+
+int bst_cross_contrastive_loss(const bst_loss_cfg *cfg, const float *q,
+                               const float *k, int B, int d, double *loss,
+                               float *dq)
+{
+    if (loss_check(cfg, B, d) || !q || !k || !loss)
+        return BST_ERR_INVAL;
+    size_t bd = (size_t)B * d, bb = (size_t)B * B;
+    double *qd = malloc(bd * sizeof(double)), *kd = malloc(bd * sizeof(double));
+    double *S = malloc(bb * sizeof(double)), *G = malloc(bb * sizeof(double));
+    double *rowloss = malloc((size_t)B * sizeof(double));
+    int rc = qd && kd && S && G && rowloss ? BST_OK : BST_ERR_NOMEM;
+    if (!rc) {
+        widen(q, qd, bd);
+        widen(k, kd, bd);
+        /* S (B, B) = q k^T / tau: row i holds anchor q_i against every key;
+           its positive is column i, the other B - 1 columns negatives */
+        bst_dgemm(CblasNoTrans, CblasTrans, B, B, d, 1.0 / cfg->tau, qd, d, kd,
+                  d, 0.0, S, B);
+        double w = 1.0 / B;
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < B; i++) {
+            const double *Srow = S + (size_t)i * B;
+            anchor_t a = anchor_terms(cfg, Srow, -1, i, B);
+            rowloss[i] = log(a.pos + a.ng) - Srow[i];
+            anchor_grad(cfg, Srow, &a, -1, i, B, w, G + (size_t)i * B);
+        }
+        double total = 0.0;
+        for (int i = 0; i < B; i++)
+            total += rowloss[i];
+        *loss = total / B;
+        if (dq) { /* dq = G k / tau (k is a constant: no gradient) */
+            bst_dgemm(CblasNoTrans, CblasNoTrans, B, d, B, 1.0 / cfg->tau, G, B,
+                      kd, d, 0.0, qd, d);
+            for (size_t t = 0; t < bd; t++)
+                dq[t] = (float)qd[t];
+        }
+    }
+    free(qd);
+    free(kd);
+    free(S);
+    free(G);
+    free(rowloss);
+    return rc;
 }

@@ -78,6 +78,25 @@ double bst_lr_at(long step, long warmup, long total, double base_lr,
     return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + cos(BST_PI * progress));
 }
 
+void bst_ema_update(const bst_param *dst, const bst_param *src, int np,
+                    double m)
+{
+    for (int i = 0; i < np; i++) {
+        float *d = dst[i].w;
+        const float *s = src[i].w;
+        for (size_t q = 0; q < dst[i].n; q++)
+            d[q] = (float)(m * d[q] + (1.0 - m) * s[q]);
+    }
+}
+
+double bst_momentum_at(long step, long total, double m0)
+{
+    if (total <= 0 || step >= total)
+        return 1.0;
+    double progress = (double)step / (double)total;
+    return 1.0 - 0.5 * (1.0 + cos(BST_PI * progress)) * (1.0 - m0);
+}
+
 void bst_kaiming_normal(float *w, size_t n, int fan_in, uint64_t seed,
                         uint64_t index)
 {
