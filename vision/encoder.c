@@ -305,13 +305,21 @@ int bst_encoder_backward(bst_encoder *e, bst_encoder_acts *a, const float *x,
 {
     if (N < 2 || N > a->max_n)
         return BST_ERR_INVAL;
-    int w = e->cfg.width, rc;
     bst_l2norm_backward(a->f2, a->z, dz, a->df2, N, e->cfg.out_dim);
     bst_linear_backward(&e->fc2, a->r, a->df2, a->dr, N);
     bst_batchnorm_relu_backward(&e->head_bn, a->f1, a->r, a->dr, a->df1, N, 1,
                                 1);
     bst_linear_backward(&e->fc1, a->h, a->df1, a->dh, N);
-    bst_gap_backward(a->dh, a->blk[2].dy, N, 4 * w, 16);
+    return bst_encoder_backward_feat(e, a, x, a->dh, N);
+}
+
+int bst_encoder_backward_feat(bst_encoder *e, bst_encoder_acts *a,
+                              const float *x, const float *dh, int N)
+{
+    if (N < 2 || N > a->max_n || !dh)
+        return BST_ERR_INVAL;
+    int w = e->cfg.width, rc;
+    bst_gap_backward(dh, a->blk[2].dy, N, 4 * w, 16);
     for (int i = 2; i >= 0; i--) {
         const float *in = i ? a->blk[i - 1].y : a->p0;
         float *din = i ? a->blk[i - 1].dy : a->dp0;

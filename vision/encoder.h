@@ -106,5 +106,12 @@ int bst_encoder_forward(bst_encoder *e, bst_encoder_acts *a, const float *x,
    parameter gradient from dz (N, D) = dloss/dz.  No input gradient. */
 int bst_encoder_backward(bst_encoder *e, bst_encoder_acts *a, const float *x,
                          const float *dz, int N);
+/* The trunk's part of bst_encoder_backward: after a train forward on the
+   same x and N (head or not), accumulates the gradients of the stem and
+   blocks from dh (N, 4w) = dloss/dh, for a caller with its own head
+   (MoCo's projector).  dh may be a->dh.  BST_ERR_INVAL for N out of
+   range or dh NULL. */
+int bst_encoder_backward_feat(bst_encoder *e, bst_encoder_acts *a,
+                              const float *x, const float *dh, int N);
 
 #endif /* BS_TRAIN_ENCODER_H */
