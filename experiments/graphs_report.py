@@ -1,18 +1,27 @@
 #!/usr/bin/python3
 """experiments/graphs_report.py — the graph table from
 results/graphs/<DS>_{graphcl,mvgrl}_<sampler>_s<seed>.{csv,txt}
-(experiments/graphs.sh, experiments/graphs_mvgrl.sh).
+(experiments/graphs_run.sh).  Markdown on stdout:
 
-Prints, in the paper's layout (rows GraphCL, w/ kNN, w/ BatchSampler; columns
-the six data sets), the SVM accuracy at epoch 20 as mean +- std over the
-finished seeds (std over seeds, np.std as GraphCL reports; the seed count in
-brackets), the published numbers beside them; then the same at epoch 10;
-then per data set and sampler the batches' hardness (mean in-batch cosine),
-hardest-negative cosine, false-negative rate (same-label pairs) averaged over
-the epochs after the warm-up, and the run time with the sampler's share;
-last the MVGRL rows (final linear-SVM accuracy, from the .txt summaries)
-with the MVGRL paper's numbers beside them.  Markdown on stdout.  Usage: /usr/bin/python3 experiments/graphs_report.py
-[results/graphs]
+1. the table in the paper's layout: rows GraphCL, w/ kNN, w/ BatchSampler,
+   MVGRL, w/ kNN, w/ BatchSampler; columns the six data sets; SVM accuracy
+   after the last epoch (20) as mean ± std over the finished seeds (std
+   over seeds, np.std as GraphCL reports; the seed count in brackets), the
+   published numbers in the rows below ours;
+2. the samplers minus uniform, paired by seed (the same seed's uniform run
+   is the baseline, so the seed's own luck cancels), with the number of
+   seeds where the sampler is ahead;
+3. GraphCL at epoch 10 (the reference's other evaluation);
+4. the batches: hardness (mean in-batch cosine), hardest-negative cosine,
+   false-negative rate (same-label pairs), means over the epochs after the
+   warm-up (the .txt summaries), then over seeds;
+5. time per run and the sampler's share of it (the .txt `time:` lines);
+6. when results/graphs_probe/ holds runs (the MVGRL-gap probe,
+   docs/graphs.md), their accuracy per evaluated epoch.
+
+A run still in progress (only a .partial.csv) is left out; a cell without
+finished runs prints "–".
+Usage: /usr/bin/python3 experiments/graphs_report.py [results/graphs [probe dir]]
 """
 import glob
 import math
@@ -22,27 +31,42 @@ import sys
 
 DATASETS = ["MUTAG", "PTC", "PROTEINS", "NCI1", "IMDBBINARY", "IMDBMULTI"]
 SHOWN = {"IMDBBINARY": "IMDB-B", "IMDBMULTI": "IMDB-M"}
-SAMPLERS = [("uniform", "GraphCL"), ("knn", "w/ kNN sampler"),
-            ("rwr", "w/ BatchSampler")]
-PUBLISHED = {  # GraphCL paper (uniform) and BatchSampler paper (rwr)
-    "uniform": {"MUTAG": "86.80 ± 1.34", "PROTEINS": "74.39 ± 0.45",
-                "NCI1": "77.87 ± 0.41", "IMDBBINARY": "71.14 ± 0.44",
-                "IMDBMULTI": "48.58 ± 0.67"},
-    "rwr": {"MUTAG": "87.78", "PROTEINS": "75.04", "IMDBBINARY": "71.90"},
+SAMPLERS = ["uniform", "knn", "rwr"]
+LABEL = {("graphcl", "uniform"): "GraphCL",
+         ("graphcl", "knn"): "GraphCL w/ kNN sampler",
+         ("graphcl", "rwr"): "GraphCL w/ BatchSampler",
+         ("mvgrl", "uniform"): "MVGRL",
+         ("mvgrl", "knn"): "MVGRL w/ kNN sampler",
+         ("mvgrl", "rwr"): "MVGRL w/ BatchSampler"}
+# GraphCL (You et al. 2020), GraphCL w/ BatchSampler (Yang et al. 2023),
+# MVGRL (Hassani & Khasahmadi 2020: PROTEINS and NCI1 not reported)
+PUBLISHED = {
+    ("graphcl", "uniform"): {"MUTAG": "86.80 ± 1.34", "PROTEINS": "74.39 ± 0.45",
+                             "NCI1": "77.87 ± 0.41", "IMDBBINARY": "71.14 ± 0.44",
+                             "IMDBMULTI": "48.58 ± 0.67"},
+    ("graphcl", "rwr"): {"MUTAG": "87.78", "PROTEINS": "75.04",
+                         "IMDBBINARY": "71.90"},
+    ("mvgrl", "uniform"): {"MUTAG": "89.7 ± 1.1", "PTC": "62.5 ± 1.7",
+                           "IMDBBINARY": "74.2 ± 0.7", "IMDBMULTI": "51.2 ± 0.5"},
 }
 
 
-def read_run(csv_path, txt_path):
-    """{epoch: svm_acc} from the CSV; hardness etc. and times from the txt."""
-    run = {"svm": {}}
+def read_run(csv_path):
+    """{"svm": {epoch (1-based): accuracy %}, "last": epochs} from the CSV;
+    batch statistics and times from the .txt beside it."""
+    run = {"svm": {}, "last": 0}
     with open(csv_path) as f:
         head = f.readline().strip().split(",")
         for line in f:
             row = dict(zip(head, line.strip().split(",")))
+            if not row.get("epoch"):
+                continue
+            run["last"] = int(row["epoch"]) + 1
             acc = float(row["svm_acc"])
             if acc >= 0:
                 run["svm"][int(row["epoch"]) + 1] = 100 * acc
-    text = open(txt_path).read() if os.path.exists(txt_path) else ""
+    txt = csv_path[:-4] + ".txt"
+    text = open(txt).read() if os.path.exists(txt) else ""
     m = re.search(r"hardness ([\d.-]+)\s+hardest negative ([\d.-]+)\s+"
                   r"false negatives ([\d.-]+)", text)
     if m:
@@ -55,45 +79,17 @@ def read_run(csv_path, txt_path):
     return run
 
 
-MVGRL_PUBLISHED = {"MUTAG": "89.7 ± 1.1", "PTC": "62.5 ± 1.7",
-                   "IMDBBINARY": "74.2 ± 0.7", "IMDBMULTI": "51.2 ± 0.5"}
-
-
-def mvgrl_table(root):
-    """The MVGRL rows: final SVM accuracy per data set and sampler."""
-    accs = {}
-    for txt in sorted(glob.glob(os.path.join(root, "*_mvgrl_*_s*.txt"))):
-        m = re.match(r"(.+)_mvgrl_(\w+)_s(\d+)\.txt$", os.path.basename(txt))
-        if not m or not os.path.exists(txt[:-4] + ".csv"):
-            continue  # still running (only the .partial.csv exists)
-        a = re.search(r"SVM accuracy ([\d.]+)", open(txt).read())
-        if a:
-            accs.setdefault((m.group(1), m.group(2)), {})[int(m.group(3))] = \
-                float(a.group(1))
-    cols = [SHOWN.get(d, d) for d in DATASETS]
-    print("MVGRL (hidden 64, 20 epochs: scaled down, docs/graphs.md), linear "
-          "SVM accuracy (%), mean ± std over seeds (seeds)")
-    print()
-    print("| method | " + " | ".join(cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for sampler, label in (("uniform", "MVGRL"), ("knn", "w/ kNN sampler"),
-                           ("rwr", "w/ BatchSampler")):
-        got = [list(accs.get((ds, sampler), {}).values()) for ds in DATASETS]
-        cells = [fmt(mean_std(g), len(g)) for g in got]
-        print("| %s (ours) | %s |" % (label, " | ".join(cells)))
-        if sampler == "uniform":
-            print("| MVGRL (published) | %s |" % " | ".join(
-                MVGRL_PUBLISHED.get(ds, "–") for ds in DATASETS))
-    # paired by seed: the same seed's uniform run is the baseline
-    for sampler in ("knn", "rwr"):
-        cells = []
-        for ds in DATASETS:
-            u, o = accs.get((ds, "uniform"), {}), accs.get((ds, sampler), {})
-            d = [o[k] - u[k] for k in sorted(set(u) & set(o))]
-            cells.append(fmt(mean_std(d), len(d)))
-        print("| %s − uniform, paired by seed | %s |" % (sampler,
-                                                         " | ".join(cells)))
-    print()
+def load(root, pattern=r"(.+)_(graphcl|mvgrl)_(\w+)_s(\d+)\.csv$"):
+    """{(ds, method, sampler): {seed: run}} of the finished runs"""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(root, "*.csv"))):
+        m = re.match(pattern, os.path.basename(path))
+        if not m or path.endswith(".partial.csv"):
+            continue
+        run = read_run(path)
+        if run["last"]:
+            runs.setdefault(m.group(1, 2, 3), {})[int(m.group(4))] = run
+    return runs
 
 
 def mean_std(xs):
@@ -103,77 +99,187 @@ def mean_std(xs):
     return mu, math.sqrt(sum((x - mu) ** 2 for x in xs) / len(xs))
 
 
-def fmt(ms, n, digits=2):
+def fmt(xs, signed=False):
+    ms = mean_std(xs)
     if ms is None:
         return "–"
-    return "%.*f ± %.*f (%d)" % (digits, ms[0], digits, ms[1], n)
+    return ("%+.2f ± %.2f (%d)" if signed else "%.2f ± %.2f (%d)") % (
+        ms[0], ms[1], len(xs))
+
+
+def final(run):
+    """accuracy after the last epoch, or None"""
+    return run["svm"].get(run["last"])
+
+
+def accs(runs, key, epoch=None):
+    """{seed: accuracy} at epoch (None: the last)"""
+    out = {}
+    for seed, r in runs.get(key, {}).items():
+        a = final(r) if epoch is None else r["svm"].get(epoch)
+        if a is not None:
+            out[seed] = a
+    return out
+
+
+def header(first="method"):
+    cols = [SHOWN.get(d, d) for d in DATASETS]
+    print("| %s | %s |" % (first, " | ".join(cols)))
+    print("|---|" + "---|" * len(cols))
+
+
+def main_table(runs):
+    print("**Table.** SVM accuracy (%) after the last epoch (20), mean ± std "
+          "over seeds (seeds finished); published numbers in the rows marked "
+          "so.  GraphCL: the released protocol; MVGRL: hidden 64, 20 epochs "
+          "(scaled down from 512 and 40, docs/graphs.md).")
+    print()
+    header()
+    for method in ("graphcl", "mvgrl"):
+        for s in SAMPLERS:
+            key = (method, s)
+            cells = [fmt(list(accs(runs, (ds,) + key).values()))
+                     for ds in DATASETS]
+            print("| %s (ours) | %s |" % (LABEL[key], " | ".join(cells)))
+            if key in PUBLISHED:
+                print("| %s (published) | %s |" % (LABEL[key], " | ".join(
+                    PUBLISHED[key].get(ds, "–") for ds in DATASETS)))
+    print()
+
+
+def paired_cells(runs, method, sampler, epoch=None):
+    cells = []
+    for ds in DATASETS:
+        u = accs(runs, (ds, method, "uniform"), epoch)
+        o = accs(runs, (ds, method, sampler), epoch)
+        d = [o[k] - u[k] for k in sorted(set(u) & set(o))]
+        if not d:
+            cells.append("–")
+            continue
+        cells.append("%s, %d/%d ahead" % (fmt(d, signed=True),
+                                          sum(x > 0 for x in d), len(d)))
+    return cells
+
+
+def paired_table(runs):
+    print("**Paired by seed.** Sampler minus the same seed's uniform run "
+          "(points), mean ± std over seeds (seeds), and on how many seeds "
+          "the sampler is ahead.")
+    print()
+    header("difference")
+    for method in ("graphcl", "mvgrl"):
+        for s in ("knn", "rwr"):
+            print("| %s − %s | %s |" % (
+                LABEL[(method, s)], LABEL[(method, "uniform")],
+                " | ".join(paired_cells(runs, method, s))))
+    print()
+
+
+def epoch10_table(runs):
+    print("**GraphCL at epoch 10** (the reference evaluates every 10 "
+          "epochs), mean ± std over seeds (seeds); paired rows as above.")
+    print()
+    header()
+    for s in SAMPLERS:
+        key = ("graphcl", s)
+        cells = [fmt(list(accs(runs, (ds,) + key, 10).values()))
+                 for ds in DATASETS]
+        print("| %s (ours) | %s |" % (LABEL[key], " | ".join(cells)))
+    for s in ("knn", "rwr"):
+        print("| %s − uniform | %s |" % (LABEL[("graphcl", s)], " | ".join(
+            paired_cells(runs, "graphcl", s, 10))))
+    print()
+
+
+def avg(rs, key):
+    xs = [r[key] for r in rs if key in r]
+    return sum(xs) / len(xs) if xs else None
+
+
+def num(x, f="%.3f"):
+    return "–" if x is None else f % x
+
+
+def batches_table(runs):
+    print("**Batches**: hardness (mean in-batch cosine of the stored "
+          "embeddings), hardest-negative cosine, false-negative rate "
+          "(same-label pairs); means over epochs 2-20 (after the uniform "
+          "warm-up), then over seeds.")
+    print()
+    print("| data set | sampler | GraphCL hardness | hardest neg. | FN rate "
+          "| MVGRL hardness | hardest neg. | FN rate |")
+    print("|---|---|---|---|---|---|---|---|")
+    for ds in DATASETS:
+        for s in SAMPLERS:
+            cells = []
+            for method in ("graphcl", "mvgrl"):
+                rs = list(runs.get((ds, method, s), {}).values())
+                cells += [num(avg(rs, k)) for k in ("hard", "hardest", "fn")]
+            if any(c != "–" for c in cells):
+                print("| %s | %s | %s |" % (SHOWN.get(ds, ds), s,
+                                            " | ".join(cells)))
+    print()
+
+
+def time_cell(rs):
+    tot, smp = avg(rs, "total_s"), avg(rs, "sampler_s")
+    if tot is None:
+        return "–"
+    if smp is None or tot <= 0:
+        return "%.0f" % tot
+    return "%.0f (%.2f%%)" % (tot, 100 * smp / tot)
+
+
+def time_table(runs):
+    print("**Time per run**: wall seconds (mean over seeds) and in brackets "
+          "the share spent building the proximity graph and sampling "
+          "(uniform: drawing the permutation); 1 thread per run on a shared "
+          "2-core VM, so the wall times carry the machine's load.")
+    print()
+    cols = ["%s %s" % ({"graphcl": "GraphCL", "mvgrl": "MVGRL"}[m], s)
+            for m in ("graphcl", "mvgrl") for s in SAMPLERS]
+    print("| data set | %s |" % " | ".join(cols))
+    print("|---|" + "---|" * len(cols))
+    for ds in DATASETS:
+        cells = [time_cell(list(runs.get((ds, m, s), {}).values()))
+                 for m in ("graphcl", "mvgrl") for s in SAMPLERS]
+        print("| %s | %s |" % (SHOWN.get(ds, ds), " | ".join(cells)))
+    print()
+
+
+def probe_table(root):
+    """results/graphs_probe/<DS>_mvgrl_<sampler>_h<H>_e<E>_s<seed>.csv"""
+    runs = load(root, r"(.+)_(mvgrl)_(\w+?_h\d+_e\d+)_s(\d+)\.csv$")
+    if not runs:
+        return
+    print("**MVGRL-gap probe** (%s): SVM accuracy (%%) at each evaluated "
+          "epoch, mean ± std over seeds (seeds)." % root)
+    print()
+    for (ds, _, variant), seeds in sorted(runs.items()):
+        epochs = sorted({e for r in seeds.values() for e in r["svm"]})
+        print("| %s %s | %s |" % (ds, variant, " | ".join(
+            "epoch %d" % e for e in epochs)))
+        print("|---|" + "---|" * len(epochs))
+        print("| accuracy | %s |" % " | ".join(
+            fmt([r["svm"][e] for r in seeds.values() if e in r["svm"]])
+            for e in epochs))
+        print()
 
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "results/graphs"
-    runs = {}
-    for csv in sorted(glob.glob(os.path.join(root, "*_graphcl_*_s*.csv"))):
-        if csv.endswith(".partial.csv"):
-            continue
-        m = re.match(r"(.+)_graphcl_(\w+)_s(\d+)\.csv$", os.path.basename(csv))
-        if not m:
-            continue
-        ds, sampler, seed = m.group(1), m.group(2), int(m.group(3))
-        runs.setdefault((ds, sampler), {})[seed] = read_run(
-            csv, csv[:-4] + ".txt")
-
-    cols = [SHOWN.get(d, d) for d in DATASETS]
-    for epoch in (20, 10):
-        print("SVM accuracy (%%) at epoch %d, mean ± std over seeds (seeds)"
-              % epoch)
-        print()
-        print("| method | " + " | ".join(cols) + " |")
-        print("|---|" + "---|" * len(cols))
-        for sampler, label in SAMPLERS:
-            cells = []
-            for ds in DATASETS:
-                accs = [r["svm"][epoch]
-                        for r in runs.get((ds, sampler), {}).values()
-                        if epoch in r["svm"]]
-                cells.append(fmt(mean_std(accs), len(accs)))
-            print("| %s (ours) | %s |" % (label, " | ".join(cells)))
-            if epoch == 20 and sampler in PUBLISHED:
-                pub = [PUBLISHED[sampler].get(ds, "–") for ds in DATASETS]
-                print("| %s (published) | %s |" % (label, " | ".join(pub)))
-        for sampler in ("knn", "rwr"):  # paired by seed
-            cells = []
-            for ds in DATASETS:
-                u = runs.get((ds, "uniform"), {})
-                o = runs.get((ds, sampler), {})
-                d = [o[k]["svm"][epoch] - u[k]["svm"][epoch]
-                     for k in sorted(set(u) & set(o))
-                     if epoch in u[k]["svm"] and epoch in o[k]["svm"]]
-                cells.append(fmt(mean_std(d), len(d)))
-            print("| %s − uniform, paired by seed | %s |"
-                  % (sampler, " | ".join(cells)))
-        print()
-
-    print("Batches (mean over the epochs after the warm-up, then over seeds) "
-          "and time per run")
-    print()
-    print("| data set | sampler | hardness | hardest neg. | FN rate | "
-          "run (s) | sampler share | SVM evals (s) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for ds in DATASETS:
-        for sampler, _ in SAMPLERS:
-            rs = [r for r in runs.get((ds, sampler), {}).values() if "hard" in r]
-            if not rs:
-                continue
-
-            def avg(key):
-                xs = [r[key] for r in rs if key in r]
-                return sum(xs) / len(xs) if xs else float("nan")
-            share = 100 * avg("sampler_s") / avg("total_s")
-            print("| %s | %s | %.3f | %.3f | %.3f | %.0f | %.2f%% | %.0f |" % (
-                SHOWN.get(ds, ds), sampler, avg("hard"), avg("hardest"),
-                avg("fn"), avg("total_s"), share, avg("eval_s")))
-    print()
-    mvgrl_table(root)
+    probe = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        os.path.dirname(os.path.normpath(root)), "graphs_probe")
+    runs = load(root)
+    if not runs:
+        sys.exit("graphs_report: no finished runs (*.csv) in %s" % root)
+    main_table(runs)
+    paired_table(runs)
+    epoch10_table(runs)
+    batches_table(runs)
+    time_table(runs)
+    if os.path.isdir(probe):
+        probe_table(probe)
 
 
 if __name__ == "__main__":
