@@ -1,0 +1,557 @@
+/* moco_run.c — a whole MoCo v3 run (moco_run.h), on the shared run
+   skeleton (train/run.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "eval.h"
+#include "fmnist.h"
+#include "moco_run.h"
+#include "run.h"
+#include "toolkit.h"
+
+#define CONFIG_VERSION "moco v1\n"
+
+void bst_moco_run_cfg_default(bst_moco_run_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    bst_run_cfg_default(&cfg->run);
+    bst_moco_cfg m;
+    bst_moco_cfg_default(&m);
+    cfg->run.model.enc = m.enc;
+    cfg->run.model.loss = m.loss;
+    cfg->run.model.aug = m.aug;
+    cfg->run.model.batch = m.batch;
+    cfg->run.model.weight_decay = m.weight_decay;
+    cfg->run.model.seed = m.seed;
+    cfg->m0 = m.m0;
+}
+
+typedef struct {
+    bst_run_cfg cfg;
+    bst_moco_cfg mc;
+    bst_fmnist data;
+    bst_moco model;
+    bs_batcher *batcher;
+    int64_t B, spe, total_steps, warmup_steps, epoch;
+    int64_t *ids, *local, *blab;
+    uint8_t *seen;
+    int64_t nseen;
+    float *store_rows;     /* (B, D) mean of the two views' keys */
+    float *ftrain, *ftest; /* evaluation features */
+    bst_csv_log log;
+    bst_run_result *res;
+    double momentum; /* of the last step */
+    double graph_sim, graph_hard, graph_fn;
+    int64_t graph_epochs;
+    int feats_fresh;
+} run;
+
+typedef struct {
+    int64_t epoch, step, adam_t, graph_epochs;
+    double graph_sim, graph_hard, graph_fn;
+} position;
+
+/* ------------------------------------------------------------ settings */
+
+static void config_text(const run *r, char *buf, size_t cap)
+{
+    const bst_moco_cfg *m = &r->mc;
+    const bst_augment_params *a = &m->aug;
+    const bs_batcher_params *b = &r->cfg.batcher;
+    const char *em = bs_epoch_mode_name(b->sampler.epoch_mode);
+    const char *sc = bs_alpha_schedule_name(b->sampler.schedule);
+    snprintf(
+        buf, cap,
+        CONFIG_VERSION
+        "width %d mlp %d dim %d m0 %.17g\nloss %d tau %.17g tau_plus %.17g "
+        "beta %.17g\naug %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g %.9g\nbatch "
+        "%d wd %.17g seed %llu\nsampler %d spe %lld warmup %lld refresh %lld "
+        "lag %lld epoch_mode %s mode %d m %lld k %d block %d alpha %.17g "
+        "schedule %s\nntrain %lld ntest %lld epochs %lld lr %.17g min_lr "
+        "%.17g lr_warmup %lld knn %d %.17g eval %lld\n",
+        m->enc.width, m->enc.proj_dim, m->enc.out_dim, m->m0, (int)m->loss.kind,
+        m->loss.tau, m->loss.tau_plus, m->loss.beta, a->scale_min, a->scale_max,
+        a->ratio_min, a->ratio_max, a->flip_p, a->jitter_p, a->brightness,
+        a->contrast, a->noise_std, m->batch, m->weight_decay,
+        (unsigned long long)m->seed, (int)b->sampler.kind, (long long)r->spe,
+        (long long)b->warmup_epochs, (long long)b->refresh_every,
+        (long long)b->refresh_lag, em ? em : "?",
+        (int)(b->sampler.kind == BS_SAMPLER_KNN ? BS_MODE_EXACT
+                                                : b->graph.mode),
+        (long long)b->graph.m, (int)b->graph.k, (int)b->graph.block,
+        b->sampler.alpha, sc ? sc : "?", (long long)r->data.ntrain,
+        (long long)r->data.ntest, (long long)r->cfg.epochs, r->cfg.lr,
+        r->cfg.min_lr, (long long)r->warmup_steps, r->cfg.knn_k, r->cfg.knn_t,
+        (long long)r->cfg.eval_every);
+}
+
+/* ---------------------------------------------------------- checkpoints */
+
+static size_t param_floats(const bst_param *ps, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += ps[i].n;
+    return t;
+}
+
+static size_t bn_floats(const bst_moco *s)
+{
+    size_t t = 0;
+    for (int i = 0; i < s->nbns; i++)
+        t += 2 * (size_t)s->bns[i]->C;
+    return t;
+}
+
+/* every running statistic <-> flat (mean then var of each batch norm) */
+static void flat_bn(bst_moco *s, float *flat, int to_flat)
+{
+    for (int i = 0; i < s->nbns; i++) {
+        size_t C = (size_t)s->bns[i]->C;
+        float *stat[2] = {s->bns[i]->running_mean, s->bns[i]->running_var};
+        for (int k = 0; k < 2; k++, flat += C)
+            memcpy(to_flat ? flat : stat[k], to_flat ? stat[k] : flat,
+                   C * sizeof(float));
+    }
+}
+
+/* the three flat arrays of a checkpoint: params, momentum, bn */
+typedef struct {
+    float *p, *mp, *bn;
+    size_t np, nmp, nbn;
+} flats;
+
+static int flats_alloc(bst_moco *s, flats *f)
+{
+    f->np = param_floats(s->params, s->nparams);
+    f->nmp = param_floats(s->dst, s->nema);
+    f->nbn = bn_floats(s);
+    f->p = malloc(sizeof(float) * f->np);
+    f->mp = malloc(sizeof(float) * f->nmp);
+    f->bn = malloc(sizeof(float) * f->nbn);
+    return f->p && f->mp && f->bn ? BST_OK : BST_ERR_NOMEM;
+}
+
+static void flats_free(flats *f)
+{
+    free(f->p);
+    free(f->mp);
+    free(f->bn);
+}
+
+static int ckpt_save(run *r, char *msg, size_t cap)
+{
+    bst_moco *s = &r->model;
+    char config[2048];
+    config_text(r, config, sizeof config);
+    position pos = {r->epoch,     r->model.step, s->opt.t,   r->graph_epochs,
+                    r->graph_sim, r->graph_hard, r->graph_fn};
+    flats f;
+    void *blob = NULL;
+    size_t blob_len = 0;
+    bs_error err = {0};
+    bst_ckpt_writer *w = NULL;
+    int rc = flats_alloc(s, &f);
+    bs_status st =
+        rc ? BS_OK
+           : bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
+    if (st)
+        rc = bst_core_fail(st, &err, msg, cap);
+    else if (rc || (rc = bst_ckpt_writer_new(&w)))
+        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
+    if (!rc) {
+        bst_run_flat_params(s->params, s->nparams, f.p, 1);
+        bst_run_flat_params(s->dst, s->nema, f.mp, 1);
+        flat_bn(s, f.bn, 1);
+        bst_ckpt_add_ref(w, "config", config, strlen(config));
+        bst_ckpt_add_ref(w, "position", &pos, sizeof pos);
+        bst_ckpt_add_ref(w, "params", f.p, f.np * sizeof(float));
+        bst_ckpt_add_ref(w, "momentum", f.mp, f.nmp * sizeof(float));
+        bst_ckpt_add_ref(w, "bn", f.bn, f.nbn * sizeof(float));
+        bst_ckpt_add_ref(w, "adam_m", s->opt.m, f.np * sizeof(float));
+        bst_ckpt_add_ref(w, "adam_v", s->opt.v, f.np * sizeof(float));
+        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
+        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
+        rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
+    }
+    bst_ckpt_writer_free(w);
+    flats_free(&f);
+    free(blob);
+    return rc;
+}
+
+/* The sections after "config" into f, the optimiser, the batcher and the
+   log; the position must fit the settings. */
+static int restore_sections(run *r, bst_ckpt_reader *rd, flats *f,
+                            position *pos, char *msg, size_t cap)
+{
+    bst_adamw *opt = &r->model.opt;
+    const char *path = r->cfg.ckpt_path;
+    const void *log;
+    size_t log_len, nb = f->np * sizeof(float);
+    int rc;
+    if ((rc =
+             bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "params", f->p, nb, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "momentum", f->mp, f->nmp * sizeof(float),
+                                  msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "bn", f->bn, f->nbn * sizeof(float), msg,
+                                  cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nb, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nb, msg, cap)) ||
+        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+        return rc;
+    if (pos->epoch < 0 || pos->epoch > r->cfg.epochs ||
+        pos->step != pos->adam_t || pos->step != pos->epoch * r->spe ||
+        pos->graph_epochs < 0)
+        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
+                        path);
+    if ((rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
+        return rc;
+    return bst_csv_restore(&r->log, log, log_len, msg, cap);
+}
+
+static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
+{
+    bst_moco *s = &r->model;
+    const void *data;
+    size_t len;
+    char want[2048];
+    config_text(r, want, sizeof want);
+    int rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap);
+    if (rc || (rc = bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg,
+                                         cap)))
+        return rc;
+    position pos;
+    flats f;
+    if (flats_alloc(s, &f))
+        rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    else if (!(rc = restore_sections(r, rd, &f, &pos, msg, cap))) {
+        bst_run_flat_params(s->params, s->nparams, f.p, 0);
+        bst_run_flat_params(s->dst, s->nema, f.mp, 0);
+        flat_bn(s, f.bn, 0);
+        s->opt.t = pos.adam_t;
+        s->step = pos.step;
+        r->epoch = pos.epoch;
+        r->graph_epochs = pos.graph_epochs;
+        r->graph_sim = pos.graph_sim;
+        r->graph_hard = pos.graph_hard;
+        r->graph_fn = pos.graph_fn;
+    }
+    flats_free(&f);
+    return rc;
+}
+
+static int ckpt_load(run *r, char *msg, size_t cap)
+{
+    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
+    if (rc || !exists)
+        return rc; /* an error, or a fresh start */
+    bst_ckpt_reader *rd = NULL;
+    if ((rc = bst_ckpt_open(r->cfg.ckpt_path, &rd, msg, cap)))
+        return rc;
+    rc = restore(r, rd, msg, cap);
+    bst_ckpt_close(rd);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int check_cfg(const bst_moco_run_cfg *mc, char *msg, size_t cap)
+{
+    const bst_run_cfg *c = &mc->run;
+    if (c->epochs < 1 || c->train_n < 0 || c->test_n < 0)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "epochs must be >= 1 and image counts >= 0");
+    if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "learning rates: expected 0 <= min_lr <= lr, lr > 0");
+    if (!(mc->m0 >= 0 && mc->m0 <= 1))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "momentum %g: expected 0 <= m0 <= 1", mc->m0);
+    if (c->knn_k < 1 || !(c->knn_t > 0) || c->eval_every < 0 ||
+        c->ckpt_every < 1 || c->stop_after < 0)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "kNN k >= 1, T > 0, eval/checkpoint periods >= 0 / 1");
+    if (c->resume && !c->ckpt_path)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "resume needs a checkpoint path");
+    if (c->model.loss.kind != BST_LOSS_INFONCE &&
+        !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
+        return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
+    return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
+                                 cap);
+}
+
+static const char LOG_HEADER[] =
+    "epoch,steps,loss,lr,momentum,knn_top1,mean_sim,hard_sim,fn_rate,"
+    "coverage,sampler_s,step_s,total_s\n";
+
+static int alloc_buffers(run *r, char *msg, size_t cap)
+{
+    size_t B = (size_t)r->B, n = (size_t)r->data.ntrain;
+    size_t D = (size_t)r->mc.enc.out_dim,
+           F = (size_t)bst_encoder_feat_dim(&r->mc.enc);
+    r->ids = malloc(sizeof(int64_t) * B);
+    r->local = malloc(sizeof(int64_t) * B);
+    r->blab = malloc(sizeof(int64_t) * B);
+    r->seen = calloc(n, 1);
+    r->store_rows = malloc(sizeof(float) * B * D);
+    r->ftrain = malloc(sizeof(float) * n * F);
+    r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
+    if (!r->ids || !r->local || !r->blab || !r->seen || !r->store_rows ||
+        !r->ftrain || !r->ftest)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < B; i++)
+        r->local[i] = (int64_t)i;
+    return BST_OK;
+}
+
+static int run_init(run *r, const bst_moco_run_cfg *cfg, bst_run_result *res,
+                    char *msg, size_t cap)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg->run;
+    r->res = res;
+    const bst_simclr_cfg *m = &cfg->run.model;
+    r->mc = (bst_moco_cfg){.enc = m->enc,
+                           .loss = m->loss,
+                           .aug = m->aug,
+                           .batch = m->batch,
+                           .weight_decay = m->weight_decay,
+                           .m0 = cfg->m0,
+                           .seed = m->seed};
+    if ((rc = check_cfg(cfg, msg, cap)) ||
+        (rc = bst_fmnist_load(r->cfg.data_dir, r->cfg.train_n, r->cfg.test_n,
+                              &r->data, msg, cap)))
+        return rc;
+    r->B = r->mc.batch;
+    if (r->B < 2 || r->B > r->data.ntrain)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "batch size %lld: expected 2 <= B <= %lld images",
+                        (long long)r->B, (long long)r->data.ntrain);
+    if ((rc = bst_moco_init(&r->model, &r->mc)))
+        return bst_fail(msg, cap, rc, "bad MoCo model configuration");
+    bs_error err = {0};
+    bs_status st =
+        bst_batcher_create(&r->cfg.batcher, r->B, r->mc.enc.out_dim, r->mc.seed,
+                           r->data.ntrain, &r->batcher, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    r->spe = bs_batcher_epoch_length(r->batcher);
+    r->total_steps = r->spe * r->cfg.epochs;
+    r->warmup_steps =
+        r->cfg.lr_warmup_steps < 0 ? r->spe : r->cfg.lr_warmup_steps;
+    if ((rc = alloc_buffers(r, msg, cap)))
+        return rc;
+    return bst_csv_append(&r->log, "%s", LOG_HEADER);
+}
+
+static void run_free(run *r)
+{
+    bst_fmnist_free(&r->data);
+    bst_moco_free(&r->model);
+    bs_batcher_free(r->batcher);
+    free(r->ids);
+    free(r->local);
+    free(r->blab);
+    free(r->seen);
+    free(r->store_rows);
+    free(r->ftrain);
+    free(r->ftest);
+    bst_csv_free(&r->log);
+    memset(r, 0, sizeof *r);
+}
+
+/* --------------------------------------------------------------- epochs */
+
+static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
+{
+    int F = bst_encoder_feat_dim(&r->mc.enc), rc;
+    double t0 = bst_now();
+    if ((rc = bst_moco_features(&r->model, r->data.train, r->data.ntrain,
+                                r->ftrain)) ||
+        (rc = bst_moco_features(&r->model, r->data.test, r->data.ntest,
+                                r->ftest)))
+        return bst_fail(msg, cap, rc, "feature extraction failed");
+    r->feats_fresh = 1;
+    rc = bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
+                          r->data.ntest, F, BST_FMNIST_CLASSES, r->cfg.knn_k,
+                          r->cfg.knn_t, NULL, r->data.ytest, top1, msg, cap);
+    r->res->eval_s += bst_now() - t0;
+    return rc;
+}
+
+/* One step on the batcher's next batch; loss and diagnostics into sums. */
+static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
+                      size_t cap)
+{
+    bs_error err = {0};
+    int64_t B = r->B, ep = 0;
+    int D = r->mc.enc.out_dim, rc;
+    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    for (int64_t i = 0; i < B; i++)
+        if (!r->seen[r->ids[i]]) {
+            r->seen[r->ids[i]] = 1;
+            r->nseen++;
+        }
+    long step = r->model.step;
+    double lr = bst_lr_at(step, (long)r->warmup_steps, (long)r->total_steps,
+                          r->cfg.lr, r->cfg.min_lr);
+    double m = bst_momentum_at(step, (long)r->total_steps, r->mc.m0), loss = 0;
+    if ((rc = bst_moco_step(&r->model, r->data.train, r->data.ntrain, r->ids,
+                            lr, m, &loss)))
+        return bst_fail(
+            msg, cap, rc,
+            "MoCo step %ld failed (%s): try a lower learning rate", step,
+            rc == BST_ERR_NOMEM ? "out of memory" : "non-finite loss");
+    const float *k1 = r->model.keys, *k2 = k1 + (size_t)B * D;
+    for (size_t i = 0; i < (size_t)B * D; i++)
+        r->store_rows[i] = 0.5f * (k1[i] + k2[i]);
+    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->store_rows, &err)))
+        return bst_core_fail(st, &err, msg, cap);
+    for (int64_t i = 0; i < B; i++)
+        r->blab[i] = r->data.ylong[r->ids[i]];
+    bs_batch_stats bsx;
+    if ((st = bs_batch_stats_compute(k1, B, D, r->local, B, r->blab, &bsx,
+                                     &err)))
+        return bst_core_fail(st, &err, msg, cap);
+    sums[0] += loss;
+    sums[1] += bsx.mean_sim;
+    sums[2] += bsx.mean_max_sim;
+    sums[3] += bsx.fn_rate;
+    row->lr = lr;
+    r->momentum = m;
+    return BST_OK;
+}
+
+static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
+{
+    const bst_run_cfg *c = &r->cfg;
+    double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
+    double sums[4] = {0, 0, 0, 0};
+    int rc;
+    r->feats_fresh = 0;
+    memset(row, 0, sizeof *row);
+    row->epoch = r->epoch;
+    memset(r->seen, 0, (size_t)r->data.ntrain);
+    r->nseen = 0;
+    for (int64_t s = 0; s < r->spe; s++) {
+        if ((rc = train_step(r, row, sums, msg, cap)))
+            return rc;
+        if (c->progress &&
+            c->progress(c->progress_ctx, r->model.step, r->total_steps, NULL))
+            return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
+    }
+    double t1 = bst_now(), n = (double)r->spe;
+    row->steps = r->model.step;
+    row->loss = sums[0] / n;
+    row->mean_sim = sums[1] / n;
+    row->hard_sim = sums[2] / n;
+    row->fn_rate = sums[3] / n;
+    row->coverage = (double)r->nseen / (double)r->data.ntrain;
+    row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
+    row->step_s = (t1 - t0) - row->sampler_s;
+    row->knn_top1 = -1;
+    if (bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
+        (rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
+        return rc;
+    row->total_s = bst_now() - t0;
+    if (r->epoch >= c->batcher.warmup_epochs) {
+        r->graph_sim += row->mean_sim;
+        r->graph_hard += row->hard_sim;
+        r->graph_fn += row->fn_rate;
+        r->graph_epochs++;
+    }
+    return bst_csv_append(
+        &r->log,
+        "%lld,%lld,%.6f,%.6g,%.9f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f\n",
+        (long long)row->epoch, (long long)row->steps, row->loss, row->lr,
+        r->momentum, row->knn_top1, row->mean_sim, row->hard_sim, row->fn_rate,
+        row->coverage, row->sampler_s, row->step_s, row->total_s);
+}
+
+static int epoch_cb(void *self, char *msg, size_t cap)
+{
+    run *r = self;
+    return run_epoch(r, &r->res->last, msg, cap);
+}
+
+static int save_cb(void *self, char *msg, size_t cap)
+{
+    return ckpt_save(self, msg, cap);
+}
+
+static int report_cb(void *self)
+{
+    run *r = self;
+    const bst_run_cfg *c = &r->cfg;
+    return c->progress && c->progress(c->progress_ctx, r->model.step,
+                                      r->total_steps, &r->res->last);
+}
+
+/* After the last epoch: kNN (again when resumed after the end: nothing
+   ran), the linear probe and the batch averages over the epochs after
+   the warm-up. */
+static int finish(run *r, bst_run_result *res, char *msg, size_t cap)
+{
+    int rc = BST_OK;
+    res->knn_top1 = res->last.knn_top1;
+    if (r->graph_epochs) {
+        res->mean_sim = r->graph_sim / (double)r->graph_epochs;
+        res->hard_sim = r->graph_hard / (double)r->graph_epochs;
+        res->fn_rate = r->graph_fn / (double)r->graph_epochs;
+    }
+    if (!r->feats_fresh) /* resumed after the last epoch */
+        rc = evaluate_knn(r, &res->knn_top1, msg, cap);
+    if (!rc && r->cfg.probe) {
+        double t0 = bst_now();
+        bst_probe_cfg pc;
+        bst_probe_cfg_default(&pc);
+        rc = bst_linear_probe(&pc, r->ftrain, r->data.ytrain, r->data.ntrain,
+                              r->ftest, r->data.ytest, r->data.ntest,
+                              bst_encoder_feat_dim(&r->mc.enc),
+                              BST_FMNIST_CLASSES, &res->probe_train_top1,
+                              &res->probe_top1, msg, cap);
+        res->eval_s += bst_now() - t0;
+    }
+    return rc;
+}
+
+int bst_moco_run(const bst_moco_run_cfg *cfg, bst_run_result *res, char *msg,
+                 size_t cap)
+{
+    if (!cfg || !res)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "NULL configuration or result");
+    memset(res, 0, sizeof *res);
+    res->knn_top1 = res->probe_top1 = res->probe_train_top1 = -1;
+    double t0 = bst_now();
+    run r;
+    int rc = run_init(&r, cfg, res, msg, cap);
+    if (!rc && cfg->run.resume)
+        rc = ckpt_load(&r, msg, cap);
+    if (!rc) {
+        const bst_run_cfg *c = &r.cfg;
+        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                            c->log_path, c->ckpt_path,  &r.log,
+                            &r,          epoch_cb,      save_cb,
+                            report_cb};
+        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
+    }
+    res->last.steps = r.model.step;
+    if (!rc && r.epoch == cfg->run.epochs)
+        rc = finish(&r, res, msg, cap);
+    res->sampler_s = bst_batcher_seconds(r.batcher);
+    res->total_s = bst_now() - t0;
+    res->step_s = res->total_s - res->sampler_s - res->eval_s;
+    run_free(&r);
+    return rc;
+}
