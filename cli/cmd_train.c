@@ -17,6 +17,7 @@ static const char cmd[] = "train";
 int cli_cmd_train_graphcl(int argc, char **argv); /* cmd_train_graphcl.c */
 int cli_cmd_train_mvgrl(int argc, char **argv);   /* cmd_train_mvgrl.c */
 int cli_cmd_train_simcse(int argc, char **argv);  /* cmd_train_simcse.c */
+int cli_cmd_train_moco(int argc, char **argv);    /* cmd_train_moco.c */
 
 typedef struct {
     bst_run_cfg run;
@@ -290,10 +291,12 @@ int cli_cmd_train(int argc, char **argv)
         return cli_cmd_train_mvgrl(argc - 1, argv + 1);
     if (strcmp(argv[1], "simcse") == 0)
         return cli_cmd_train_simcse(argc - 1, argv + 1);
+    if (strcmp(argv[1], "moco") == 0)
+        return cli_cmd_train_moco(argc - 1, argv + 1);
     if (strcmp(argv[1], "simclr") != 0)
         return cli_usage(cmd,
-                         "unknown trainer '%s': expected simclr, graphcl, "
-                         "mvgrl or simcse",
+                         "unknown trainer '%s': expected simclr, moco, "
+                         "graphcl, mvgrl or simcse",
                          argv[1]);
     train_opts o;
     int rc = parse(argc - 1, argv + 1, &o);
