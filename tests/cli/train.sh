@@ -23,7 +23,7 @@ expect() {
 }
 
 expect 2 'expected a trainer' train
-expect 2 "unknown trainer 'moco'" train moco
+expect 2 "unknown trainer 'byol'" train byol
 expect 2 "--sampler 'bfs'" train simclr --sampler bfs
 expect 2 "--loss 'nce'" train simclr --loss nce
 expect 2 '--alpha' train simclr --alpha 1
