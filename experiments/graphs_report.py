@@ -16,12 +16,13 @@ results/graphs/<DS>_{graphcl,mvgrl}_<sampler>_s<seed>.{csv,txt}
    false-negative rate (same-label pairs), means over the epochs after the
    warm-up (the .txt summaries), then over seeds;
 5. time per run and the sampler's share of it (the .txt `time:` lines);
-6. when results/graphs_probe/ holds runs (the MVGRL-gap probe,
-   docs/graphs.md), their accuracy per evaluated epoch.
+With --probe [DIR] (default results/graphs_probe) it prints instead the
+MVGRL-gap probe's runs (docs/graphs.md): accuracy per evaluated epoch.
 
 A run still in progress (only a .partial.csv) is left out; a cell without
 finished runs prints "–".
-Usage: /usr/bin/python3 experiments/graphs_report.py [results/graphs [probe dir]]
+Usage: /usr/bin/python3 experiments/graphs_report.py [results/graphs]
+       /usr/bin/python3 experiments/graphs_report.py --probe [DIR]
 """
 import glob
 import math
@@ -156,15 +157,22 @@ def paired_cells(runs, method, sampler, epoch=None):
         if not d:
             cells.append("–")
             continue
-        cells.append("%s, %d/%d ahead" % (fmt(d, signed=True),
-                                          sum(x > 0 for x in d), len(d)))
+        cell = "%s, %d/%d ahead" % (fmt(d, signed=True),
+                                    sum(x > 0 for x in d), len(d))
+        sd = mean_std(d)[1] * math.sqrt(len(d) / (len(d) - 1)) \
+            if len(d) > 1 else 0
+        if sd > 0:  # paired t statistic, n - 1 degrees of freedom
+            cell += ", t %.1f" % (mean_std(d)[0] / (sd / math.sqrt(len(d))))
+        cells.append(cell)
     return cells
 
 
 def paired_table(runs):
     print("**Paired by seed.** Sampler minus the same seed's uniform run "
-          "(points), mean ± std over seeds (seeds), and on how many seeds "
-          "the sampler is ahead.")
+          "(points), mean ± std over seeds (seeds), on how many seeds "
+          "the sampler is ahead, and the paired t statistic (sample std; "
+          "|t| > 2.78 is p < 0.05 two-sided for 5 seeds, before any "
+          "correction for the 24 comparisons).")
     print()
     header("difference")
     for method in ("graphcl", "mvgrl"):
@@ -248,28 +256,36 @@ def time_table(runs):
 
 
 def probe_table(root):
-    """results/graphs_probe/<DS>_mvgrl_<sampler>_h<H>_e<E>_s<seed>.csv"""
+    """results/graphs_probe/<DS>_mvgrl_<variant>_h<H>_e<E>_s<seed>.csv:
+    one row per variant, one column per evaluated epoch"""
     runs = load(root, r"(.+)_(mvgrl)_(\w+?_h\d+_e\d+)_s(\d+)\.csv$")
     if not runs:
         return
+    epochs = sorted({e for seeds in runs.values() for r in seeds.values()
+                     for e in r["svm"]})
     print("**MVGRL-gap probe** (%s): SVM accuracy (%%) at each evaluated "
-          "epoch, mean ± std over seeds (seeds)." % root)
+          "epoch, mean ± std over seeds (seeds); the variant names the "
+          "sampler, layers L, batch B, hidden h and epochs e (L4 B64 "
+          "where not named)." % root)
     print()
+    print("| variant | %s |" % " | ".join("epoch %d" % e for e in epochs))
+    print("|---|" + "---|" * len(epochs))
     for (ds, _, variant), seeds in sorted(runs.items()):
-        epochs = sorted({e for r in seeds.values() for e in r["svm"]})
         print("| %s %s | %s |" % (ds, variant, " | ".join(
-            "epoch %d" % e for e in epochs)))
-        print("|---|" + "---|" * len(epochs))
-        print("| accuracy | %s |" % " | ".join(
             fmt([r["svm"][e] for r in seeds.values() if e in r["svm"]])
-            for e in epochs))
-        print()
+            for e in epochs)))
+    print()
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "results/graphs"
-    probe = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-        os.path.dirname(os.path.normpath(root)), "graphs_probe")
+    args = sys.argv[1:]
+    if args[:1] == ["--probe"]:
+        probe = args[1] if len(args) > 1 else "results/graphs_probe"
+        if not os.path.isdir(probe):
+            sys.exit("graphs_report: %s: no such folder" % probe)
+        probe_table(probe)
+        return
+    root = args[0] if args else "results/graphs"
     runs = load(root)
     if not runs:
         sys.exit("graphs_report: no finished runs (*.csv) in %s" % root)
@@ -278,8 +294,6 @@ def main():
     epoch10_table(runs)
     batches_table(runs)
     time_table(runs)
-    if os.path.isdir(probe):
-        probe_table(probe)
 
 
 if __name__ == "__main__":
