@@ -545,6 +545,29 @@ bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
  */
 typedef struct bs_batcher bs_batcher;
 
+/*
+ * A graph builder the batcher calls instead of bs_graph_build, e.g. one that
+ * splits the rebuild across processes: each builds rows [lo, hi) with
+ * bs_graph_build_rows, the rows are gathered, and bs_graph_from_arrays
+ * wraps them (python/batchsampler does this over torch.distributed).
+ * It gets the rebuild's copy of the store x (n x d, read-only, valid for the
+ * call only) and the graph parameters with the rebuild's seed (progress
+ * NULL; block resolved: 256 for 0 in shared mode, as bs_graph_build
+ * records it), and must put in *out a graph of n nodes and p->k neighbours equal
+ * to what bs_graph_build(x, n, d, p) gives: the batches, their determinism
+ * and exact resume rely on it.  Ownership of *out passes to the batcher.
+ * Errors: return a status other than BS_OK with err filled (the batcher
+ * treats it as a failed bs_graph_build: bs_batcher_next reports it and may
+ * be repeated); a graph of the wrong size is BS_ERR_INVALID_ARG.  Thread
+ * safety: called from the thread that runs the rebuild, i.e. the caller of
+ * bs_batcher_next / bs_batcher_set_epoch with refresh_lag = 0, a background
+ * thread of the batcher with refresh_lag > 0; never twice at once for one
+ * batcher, and in rebuild order.
+ */
+typedef bs_status (*bs_graph_builder)(void *ctx, const float *x, int64_t n,
+                                      int64_t d, const bs_graph_params *p,
+                                      bs_graph **out, bs_error *err);
+
 typedef struct {
     /* kind, batch_size, alpha, schedule, tau, max_steps, epoch_mode,
        drop_last, rank, world, seed.  batches_per_epoch: 0 = the default
@@ -562,10 +585,15 @@ typedef struct {
        batches the model has not trained on yet, and a checkpoint must
        resume at the first of those. */
     int64_t history;
+    /* NULL (default): rebuilds call bs_graph_build; else this builder, with
+       build_ctx as its first argument (see bs_graph_builder).  Not part of
+       a saved state. */
+    bs_graph_builder build;
+    void *build_ctx;
 } bs_batcher_params;
 
 /* Defaults: the sampler's and graph's defaults, dim 128, warm-up 1, refresh
-   every 100, lag 0, history 0. */
+   every 100, lag 0, history 0, no builder. */
 void bs_batcher_params_default(bs_batcher_params *p);
 
 /* The graph seed of rebuild r under a batcher seed (documented so that a

@@ -39,6 +39,8 @@ typedef struct {
     float *snapshot;
     int64_t n, d;
     bs_graph_params gp;
+    bs_graph_builder build; /* NULL: bs_graph_build */
+    void *build_ctx;
     int64_t index, start_pos, install_at;
     uint64_t version; /* store version at its start */
     bs_status st;
@@ -117,7 +119,25 @@ static void *job_main(void *arg)
 {
     job *j = arg;
     bs_graph *g = NULL;
-    j->st = bs_graph_build(j->snapshot, j->n, j->d, &j->gp, &g, &j->err);
+    /* a builder gets the block size bs_graph_build records (the header's
+       default, 256, for 0 in shared mode), so that its graph can be equal */
+    bs_graph_params gp = j->gp;
+    if (gp.mode == BS_MODE_SHARED && gp.block == 0)
+        gp.block = 256;
+    if (!j->build)
+        j->st = bs_graph_build(j->snapshot, j->n, j->d, &j->gp, &g, &j->err);
+    else if ((j->st = j->build(j->build_ctx, j->snapshot, j->n, j->d, &gp, &g,
+                               &j->err)) != BS_OK)
+        bs_graph_free(g);
+    else if (!g || bs_graph_n(g) != j->n || bs_graph_k(g) != j->gp.k) {
+        j->st = bs__fail(&j->err, BS_ERR_INVALID_ARG,
+                         "batcher: the graph builder of rebuild %lld gave %s "
+                         "graph: expected n = %lld, K = %d",
+                         (long long)j->index, g ? "a different-sized" : "no",
+                         (long long)j->n, (int)j->gp.k);
+        bs_graph_free(g);
+        g = NULL;
+    }
     if (j->st == BS_OK && !(j->out = gref_new(g, j->index))) {
         bs_graph_free(g);
         j->st = bs__fail(&j->err, BS_ERR_NOMEM, "batcher: out of memory");
@@ -374,6 +394,8 @@ static bs_status start_rebuild(bs_batcher *b, bs_error *err)
                .n = b->n,
                .d = b->d,
                .gp = b->p.graph,
+               .build = b->p.build,
+               .build_ctx = b->p.build_ctx,
                .index = b->c.builds,
                .start_pos = b->c.pos,
                .install_at = b->c.pos + b->p.refresh_lag,

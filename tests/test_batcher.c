@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -458,6 +459,119 @@ static void test_set_epoch(void **state)
     bs_batcher_free(b);
 }
 
+/* A builder as a multi-process rebuild does it: `parts` row ranges built
+   with bs_graph_build_rows, then wrapped with bs_graph_from_arrays.  It
+   counts its calls and fails the call numbered fail_at (from 1). */
+typedef struct {
+    int parts, calls, fail_at, wrong_k;
+} split_ctx;
+
+static bs_status split_build(void *ctx, const float *x, int64_t n, int64_t d,
+                             const bs_graph_params *p, bs_graph **out,
+                             bs_error *err)
+{
+    split_ctx *c = ctx;
+    if (++c->calls == c->fail_at) {
+        err->code = BS_ERR_IO;
+        snprintf(err->msg, sizeof err->msg, "rank 1 is gone");
+        return BS_ERR_IO;
+    }
+    int32_t *nbr = malloc(sizeof *nbr * (size_t)(n * p->k));
+    float *sim = malloc(sizeof *sim * (size_t)(n * p->k));
+    bs_status st = BS_OK;
+    for (int r = 0; r < c->parts && st == BS_OK; r++) {
+        int64_t lo = n * r / c->parts, hi = n * (r + 1) / c->parts;
+        st = bs_graph_build_rows(x, n, d, p, lo, hi, nbr + lo * p->k,
+                                 sim + lo * p->k, err);
+    }
+    bs_graph_params q = *p; /* wrong_k: a graph of K - 1 neighbours */
+    q.k -= c->wrong_k;
+    if (st == BS_OK && c->wrong_k)
+        st = bs_graph_build(x, n, d, &q, out, err);
+    else if (st == BS_OK)
+        st = bs_graph_from_arrays(n, p->k, nbr, sim, p, out, err);
+    free(nbr);
+    free(sim);
+    return st;
+}
+
+/* A graph builder (a rebuild split in row ranges) gives the batches of
+   bs_graph_build, synchronously and in the background; its failure is
+   reported by next() and a repeated call goes on. */
+static void test_builder(void **state)
+{
+    (void)state;
+    const int64_t nb = 90;
+    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
+    for (int lag = 0; lag < 3; lag += 2) {
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        p.refresh_lag = lag;
+        stream_of(&p, nb, 0, a);
+        split_ctx ctx = {.parts = 3};
+        p.build = split_build;
+        p.build_ctx = &ctx;
+        stream_of(&p, nb, 0, c);
+        assert_memory_equal(a, c, sizeof *a * nb * B);
+        assert_true(ctx.calls >= 3);
+    }
+    float *base = base_rows();
+    { /* the graph in force is bs_graph_build's, parameters included */
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        bs_batcher *ref = make(&p, NULL);
+        split_ctx ctx = {.parts = 2};
+        p.build = split_build;
+        p.build_ctx = &ctx;
+        bs_batcher *b = make(&p, NULL);
+        int64_t L = bs_batcher_epoch_length(b);
+        run(ref, L + 1, 0, base, a);
+        run(b, L + 1, 0, base, c);
+        const bs_graph *g1 = bs_batcher_graph(ref), *g2 = bs_batcher_graph(b);
+        assert_non_null(g1);
+        assert_non_null(g2);
+        bs_graph_params q1, q2;
+        bs_graph_get_params(g1, &q1);
+        bs_graph_get_params(g2, &q2);
+        assert_int_equal(q2.block, 256);
+        assert_int_equal(q1.block, q2.block);
+        assert_int_equal(q1.seed, q2.seed);
+        assert_int_equal(q1.m, q2.m);
+        assert_int_equal(q1.mode, q2.mode);
+        for (int64_t i = 0; i < N; i++) {
+            assert_memory_equal(bs_graph_neighbors(g1, i),
+                                bs_graph_neighbors(g2, i), 6 * sizeof(int32_t));
+            assert_memory_equal(bs_graph_similarities(g1, i),
+                                bs_graph_similarities(g2, i),
+                                6 * sizeof(float));
+        }
+        bs_batcher_free(ref);
+        bs_batcher_free(b);
+    }
+    for (int wrong_k = 0; wrong_k < 2; wrong_k++) {
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        split_ctx ctx = {
+            .parts = 2, .fail_at = wrong_k ? 0 : 1, .wrong_k = wrong_k};
+        p.build = split_build;
+        p.build_ctx = &ctx;
+        bs_batcher *b = make(&p, NULL);
+        int64_t L = bs_batcher_epoch_length(b), ids[B];
+        run(b, L, 0, base, a);
+        bs_error e;
+        tu_assert_fails(bs_batcher_next(b, ids, NULL, &e),
+                        wrong_k ? BS_ERR_INVALID_ARG : BS_ERR_IO, &e,
+                        wrong_k ? "different-sized graph" : "rank 1 is gone");
+        assert_int_equal(bs_batcher_position(b), L);
+        assert_int_equal(bs_batcher_builds(b), 0);
+        ctx.wrong_k = 0;
+        assert_int_equal(bs_batcher_next(b, ids, NULL, &e), BS_OK);
+        assert_int_equal(bs_batcher_builds(b), 1);
+        assert_true(bs_batcher_last_from_graph(b));
+        bs_batcher_free(b);
+    }
+    free(base);
+    free(a);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_load_rejects),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_set_epoch),
+        cmocka_unit_test(test_builder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
