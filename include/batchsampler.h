@@ -553,9 +553,9 @@ typedef struct bs_batcher bs_batcher;
  * It gets the rebuild's copy of the store x (n x d, read-only, valid for the
  * call only) and the graph parameters with the rebuild's seed (progress
  * NULL; block resolved: 256 for 0 in shared mode, as bs_graph_build
- * records it), and must put in *out a graph of n nodes and p->k neighbours equal
- * to what bs_graph_build(x, n, d, p) gives: the batches, their determinism
- * and exact resume rely on it.  Ownership of *out passes to the batcher.
+ * records it), and must put in *out a graph of n nodes and p->k neighbours
+ * equal to what bs_graph_build(x, n, d, p) gives: the batches, their
+ * determinism and exact resume rely on it.  Ownership of *out passes to the batcher.
  * Errors: return a status other than BS_OK with err filled (the batcher
  * treats it as a failed bs_graph_build: bs_batcher_next reports it and may
  * be repeated); a graph of the wrong size is BS_ERR_INVALID_ARG.  Thread
