@@ -11,6 +11,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev zlib1g-dev libcmocka-dev libsvm-dev liblinear-dev
   python3-dev python3-numpy python3-pytest python3-setuptools python3-torch
+  python3-pip python3-venv python3-wheel
   python3-matplotlib
   dataset-fashion-mnist
   clang libclang-rt-14-dev libomp-dev valgrind
