@@ -1,11 +1,18 @@
 /* conv2d.c — 2-D convolution (NCHW, square kernel, stride, zero padding)
-   by im2col + sgemm, one sample at a time, OpenMP over the batch.
+   by im2col + sgemm over chunks of samples, OpenMP over the chunks.
 
-   Determinism: samples are independent in the forward and for dx; the
-   weight gradient is summed per part of the batch (min(N, CONV_PARTS)
-   parts whose bounds depend on N only, not on the thread count) and the
-   parts are added in order, so
-   the result does not depend on how many threads ran. */
+   A chunk is S consecutive samples (S from the output size alone,
+   chunk_samples): their im2col columns sit side by side in one (K, S P)
+   matrix, so each layer runs a few large GEMMs instead of one small GEMM
+   per sample (per-sample products were 16-64 rows by 16-196 columns and
+   spent most of their time in call overhead and packing).
+
+   Determinism: chunks depend on N and the layer's shape only, never on
+   the thread count, and each chunk is one single-threaded GEMM; the weight
+   gradient is summed per part of the batch (min(N, CONV_PARTS) parts
+   whose bounds depend on N only), chunk after chunk inside a part, and
+   the parts are added in order, so the result does not depend on how
+   many threads ran. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -16,7 +23,10 @@
 
 #include "engine.h"
 
-enum { CONV_PARTS = 8 }; /* weight-gradient partial sums per call */
+enum {
+    CONV_PARTS = 8,   /* weight-gradient partial sums per call */
+    CONV_COLS = 1536, /* at least this many GEMM columns per chunk */
+};
 
 /* The layer's scratch, at least n floats (grown, never shrunk). */
 static float *workspace(bst_conv2d *c, size_t n)
@@ -87,13 +97,6 @@ int bst_conv2d_out(int in, int k, int stride, int pad)
     return (in + 2 * pad - k) / stride + 1;
 }
 
-/* A 1x1, stride-1, unpadded convolution is a plain matrix product on the
-   sample itself: no im2col copy needed. */
-static int is_pointwise(const bst_conv2d *c)
-{
-    return c->k == 1 && c->stride == 1 && c->pad == 0;
-}
-
 /* Output columns [*lo, *hi) whose input column ow*s - p + kj lies in
    [0, W): the rest of a col row is padding. */
 static void valid_cols(int W, int Wo, int s, int p, int kj, int *lo, int *hi)
@@ -109,14 +112,14 @@ static void valid_cols(int W, int Wo, int s, int p, int kj, int *lo, int *hi)
 /* col (cin k k, Ho Wo) from one sample x (cin, H, W); row (ci, ki, kj).
    Padding is written as zeros; the valid span of each output row is a
    contiguous (stride 1) or strided copy without per-pixel branches. */
-static void im2col(const bst_conv2d *c, const float *x, float *col, int H,
-                   int W, int Ho, int Wo)
+static void im2col(const bst_conv2d *c, const float *x, float *col, size_t ld,
+                   int H, int W, int Ho, int Wo)
 {
     int k = c->k, s = c->stride, p = c->pad;
     for (int ci = 0; ci < c->cin; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((size_t)(ci * k + ki) * k + kj) * Ho * Wo;
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * ld;
                 const float *xc = x + (size_t)ci * H * W;
                 int lo, hi;
                 valid_cols(W, Wo, s, p, kj, &lo, &hi);
@@ -146,16 +149,15 @@ static void im2col(const bst_conv2d *c, const float *x, float *col, int H,
 }
 
 /* dx (cin, H, W) = sum of col entries back at their source pixels. */
-static void col2im(const bst_conv2d *c, const float *col, float *dx, int H,
-                   int W, int Ho, int Wo)
+static void col2im(const bst_conv2d *c, const float *col, size_t ld, float *dx,
+                   int H, int W, int Ho, int Wo)
 {
     int k = c->k, s = c->stride, p = c->pad;
     memset(dx, 0, (size_t)c->cin * H * W * sizeof(float));
     for (int ci = 0; ci < c->cin; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                const float *row =
-                    col + ((size_t)(ci * k + ki) * k + kj) * Ho * Wo;
+                const float *row = col + ((size_t)(ci * k + ki) * k + kj) * ld;
                 float *dxc = dx + (size_t)ci * H * W;
                 int lo, hi;
                 valid_cols(W, Wo, s, p, kj, &lo, &hi);
@@ -202,15 +204,15 @@ static void shift_span(int H, int W, int dy, int dx, int *lo, int *hi,
         *b = HW - *off;
 }
 
-static void im2col_same(const bst_conv2d *c, const float *x, float *col, int H,
-                        int W)
+static void im2col_same(const bst_conv2d *c, const float *x, float *col,
+                        size_t ld, int H, int W)
 {
     int k = c->k, p = c->pad;
     ptrdiff_t HW = (ptrdiff_t)H * W;
     for (int ci = 0; ci < c->cin; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * ld;
                 const float *xc = x + (size_t)ci * HW;
                 int dx = kj - p, lo, hi;
                 ptrdiff_t off, a, b;
@@ -243,8 +245,8 @@ static void im2col_same(const bst_conv2d *c, const float *x, float *col, int H,
 /* The adjoint of im2col_same: the edge entries of dcol (padding) are
    zeroed in place first, then each shifted plane is added contiguously.
    Adds happen in the same order as col2im's, so results are identical. */
-static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
-                        int W)
+static void col2im_same(const bst_conv2d *c, float *col, size_t ld, float *dx,
+                        int H, int W)
 {
     int k = c->k, p = c->pad;
     ptrdiff_t HW = (ptrdiff_t)H * W;
@@ -252,7 +254,7 @@ static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
     for (int ci = 0; ci < c->cin; ci++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((size_t)(ci * k + ki) * k + kj) * HW;
+                float *row = col + ((size_t)(ci * k + ki) * k + kj) * ld;
                 float *dxc = dx + (size_t)ci * HW;
                 int sx = kj - p, lo, hi;
                 ptrdiff_t off, a, b;
@@ -269,6 +271,31 @@ static void col2im_same(const bst_conv2d *c, float *col, float *dx, int H,
             }
 }
 
+/* Samples per chunk of the backward: enough columns (S P >= CONV_COLS)
+   for one large, efficient GEMM instead of many small ones.  Depends on P
+   only, never on the thread count. */
+static int chunk_samples(size_t P)
+{
+    return (int)((CONV_COLS + P - 1) / P);
+}
+
+/* The columns of samples [n0, n0 + cnt) side by side: col (K, ld), sample
+   j's block at column j P. */
+static void im2col_chunk(const bst_conv2d *c, const float *x, float *col,
+                         size_t ld, int n0, int cnt, int H, int W, int Ho,
+                         int Wo)
+{
+    size_t P = (size_t)Ho * Wo;
+    int same = is_same(c, H, W, Ho, Wo);
+    for (int j = 0; j < cnt; j++) {
+        const float *xn = x + (size_t)(n0 + j) * c->cin * H * W;
+        if (same)
+            im2col_same(c, xn, col + (size_t)j * P, ld, H, W);
+        else
+            im2col(c, xn, col + (size_t)j * P, ld, H, W, Ho, Wo);
+    }
+}
+
 int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
                        int W)
 {
@@ -277,24 +304,15 @@ int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
     if (N <= 0 || Ho <= 0 || Wo <= 0)
         return BST_ERR_INVAL;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
-    int pw = is_pointwise(c), nt = omp_get_max_threads();
-    int same = is_same(c, H, W, Ho, Wo);
-    float *cols = pw ? NULL : workspace(c, (size_t)nt * K * P);
-    if (!pw && !cols)
+    int nt = omp_get_max_threads();
+    float *cols = workspace(c, (size_t)nt * K * P);
+    if (!cols)
         return BST_ERR_NOMEM;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * c->cin * H * W;
+        float *col = cols + (size_t)omp_get_thread_num() * K * P;
         float *yn = y + (size_t)n * c->cout * P;
-        const float *col = xn;
-        if (!pw) {
-            float *mine = cols + (size_t)omp_get_thread_num() * K * P;
-            if (same)
-                im2col_same(c, xn, mine, H, W);
-            else
-                im2col(c, xn, mine, H, W, Ho, Wo);
-            col = mine;
-        }
+        im2col_chunk(c, x, col, P, n, 1, H, W, Ho, Wo);
         /* yn (cout, P) = W (cout, K) . col (K, P) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, (int)P,
                     (int)K, 1.0f, c->W, (int)K, col, (int)P, 0.0f, yn, (int)P);
@@ -315,58 +333,54 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
         return BST_ERR_INVAL;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
     size_t nw = (size_t)c->cout * K;
-    int pw = is_pointwise(c), nt = omp_get_max_threads();
+    int S = chunk_samples(P), nt = omp_get_max_threads();
     int same = is_same(c, H, W, Ho, Wo);
-    int nchunk = N < CONV_PARTS ? N : CONV_PARTS;
-    /* per part: a dW partial (cout, K); per thread: col and dcol (K, P) */
-    float *part =
-        workspace(c, (size_t)nchunk * nw + (pw ? 0 : (size_t)nt * 2 * K * P));
+    int nparts = N < CONV_PARTS ? N : CONV_PARTS;
+    /* per part: a dW partial (cout, K); per thread: col and dcol (K, S P)
+       and dy regrouped as (cout, S P) */
+    size_t per = (2 * K + (size_t)c->cout) * S * P;
+    float *part = workspace(c, (size_t)nparts * nw + (size_t)nt * per);
     if (!part)
         return BST_ERR_NOMEM;
-    float *work = part + (size_t)nchunk * nw;
-    memset(part, 0, (size_t)nchunk * nw * sizeof(float));
+    float *work = part + (size_t)nparts * nw;
 #pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < nchunk; ch++) {
-        float *col = NULL, *dcol = NULL;
-        if (!pw) {
-            col = work + (size_t)omp_get_thread_num() * 2 * K * P;
-            dcol = col + K * P;
-        }
-        int beg = (int)((int64_t)ch * N / nchunk);
-        int end = (int)((int64_t)(ch + 1) * N / nchunk);
-        for (int n = beg; n < end; n++) {
-            const float *xn = x + (size_t)n * c->cin * H * W;
-            const float *dyn = dy + (size_t)n * c->cout * P;
-            float *dxn = dx ? dx + (size_t)n * c->cin * H * W : NULL;
-            if (pw)
-                col = (float *)xn; /* read only below */
-            else if (same)
-                im2col_same(c, xn, col, H, W);
-            else
-                im2col(c, xn, col, H, W, Ho, Wo);
-            /* part (cout, K) += dyn (cout, P) . col^T (P, K) */
+    for (int pt = 0; pt < nparts; pt++) {
+        float *col = work + (size_t)omp_get_thread_num() * per;
+        float *dcol = col + K * S * P, *dyc = dcol + K * S * P;
+        int beg = (int)((int64_t)pt * N / nparts);
+        int end = (int)((int64_t)(pt + 1) * N / nparts);
+        for (int n0 = beg; n0 < end; n0 += S) {
+            int cnt = end - n0 < S ? end - n0 : S;
+            size_t ld = (size_t)cnt * P;
+            im2col_chunk(c, x, col, ld, n0, cnt, H, W, Ho, Wo);
+            for (int j = 0; j < cnt; j++) /* dyc (cout, cnt P) */
+                for (int o = 0; o < c->cout; o++)
+                    memcpy(dyc + (size_t)o * ld + (size_t)j * P,
+                           dy + ((size_t)(n0 + j) * c->cout + o) * P,
+                           P * sizeof(float));
+            /* part (cout, K) (+)= dyc (cout, cnt P) . col^T (cnt P, K) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout,
-                        (int)K, (int)P, 1.0f, dyn, (int)P, col, (int)P, 1.0f,
-                        part + (size_t)ch * nw, (int)K);
-            if (!dxn)
+                        (int)K, (int)ld, 1.0f, dyc, (int)ld, col, (int)ld,
+                        n0 == beg ? 0.0f : 1.0f, part + (size_t)pt * nw,
+                        (int)K);
+            if (!dx)
                 continue;
-            /* dcol (K, P) = W^T (K, cout) . dyn (cout, P); pointwise: dcol
-               is dxn itself */
-            float *dst = pw ? dxn : dcol;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)P,
-                        c->cout, 1.0f, c->W, (int)K, dyn, (int)P, 0.0f, dst,
-                        (int)P);
-            if (pw)
-                continue;
-            if (same)
-                col2im_same(c, dcol, dxn, H, W);
-            else
-                col2im(c, dcol, dxn, H, W, Ho, Wo);
+            /* dcol (K, cnt P) = W^T (K, cout) . dyc (cout, cnt P) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K,
+                        (int)ld, c->cout, 1.0f, c->W, (int)K, dyc, (int)ld,
+                        0.0f, dcol, (int)ld);
+            for (int j = 0; j < cnt; j++) {
+                float *dxn = dx + (size_t)(n0 + j) * c->cin * H * W;
+                if (same)
+                    col2im_same(c, dcol + (size_t)j * P, ld, dxn, H, W);
+                else
+                    col2im(c, dcol + (size_t)j * P, ld, dxn, H, W, Ho, Wo);
+            }
         }
     }
-    for (int ch = 0; ch < nchunk; ch++) /* in order: deterministic */
+    for (int pt = 0; pt < nparts; pt++) /* in order: deterministic */
         for (size_t i = 0; i < nw; i++)
-            c->dW[i] += part[(size_t)ch * nw + i];
+            c->dW[i] += part[(size_t)pt * nw + i];
     if (c->db)
         for (int n = 0; n < N; n++)
             for (int o = 0; o < c->cout; o++) {
