@@ -191,3 +191,80 @@ int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch, int64_t *epochs_run,
     }
     return rc;
 }
+
+/* ------------------------------------------------------------- batches */
+
+int bst_run_batches_init(bst_run_batches *b, int64_t B, int64_t n, char *msg,
+                         size_t cap)
+{
+    memset(b, 0, sizeof *b);
+    b->B = B, b->n = n;
+    b->ids = malloc(sizeof(int64_t) * (size_t)B);
+    b->local = malloc(sizeof(int64_t) * (size_t)B);
+    b->blab = malloc(sizeof(int64_t) * (size_t)B);
+    b->seen = calloc((size_t)n, 1);
+    if (!b->ids || !b->local || !b->blab || !b->seen)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for batches");
+    for (int64_t i = 0; i < B; i++)
+        b->local[i] = i;
+    return BST_OK;
+}
+
+void bst_run_batches_free(bst_run_batches *b)
+{
+    free(b->ids);
+    free(b->local);
+    free(b->blab);
+    free(b->seen);
+    memset(b, 0, sizeof *b);
+}
+
+void bst_run_batches_epoch(bst_run_batches *b)
+{
+    memset(b->seen, 0, (size_t)b->n);
+    b->nseen = b->steps = 0;
+    b->loss = b->mean_sim = b->hard_sim = b->fn_rate = 0;
+}
+
+int bst_run_batch_next(bst_run_batches *b, bs_batcher *batcher, int64_t epoch,
+                       char *msg, size_t cap)
+{
+    bs_error err = {0};
+    int64_t ep = 0;
+    bs_status st = bs_batcher_next(batcher, b->ids, &ep, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    if (ep != epoch)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "batcher: batch of epoch %lld in epoch %lld",
+                        (long long)ep, (long long)epoch);
+    for (int64_t i = 0; i < b->B; i++)
+        if (!b->seen[b->ids[i]]) {
+            b->seen[b->ids[i]] = 1;
+            b->nseen++;
+        }
+    return BST_OK;
+}
+
+int bst_run_batch_done(bst_run_batches *b, bs_batcher *batcher,
+                       const float *store, const float *diag, int64_t dim,
+                       const int64_t *labels, double loss, char *msg,
+                       size_t cap)
+{
+    bs_error err = {0};
+    bs_batch_stats bsx;
+    bs_status st = bs_batcher_update(batcher, b->ids, b->B, store, &err);
+    for (int64_t i = 0; !st && i < b->B; i++)
+        b->blab[i] = labels[b->ids[i]];
+    if (!st)
+        st = bs_batch_stats_compute(diag, b->B, dim, b->local, b->B, b->blab,
+                                    &bsx, &err);
+    if (st)
+        return bst_core_fail(st, &err, msg, cap);
+    b->loss += loss;
+    b->mean_sim += bsx.mean_sim;
+    b->hard_sim += bsx.mean_max_sim;
+    b->fn_rate += bsx.fn_rate;
+    b->steps++;
+    return BST_OK;
+}

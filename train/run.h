@@ -66,6 +66,44 @@ int bst_run_restore_batcher(const bst_ckpt_reader *rd, bs_batcher *b,
    the n tensors' weights into flat, 0 back. */
 void bst_run_flat_params(bst_param *ps, int n, float *flat, int to_flat);
 
+/* ------------------------------------------------------------ batches */
+
+/* What every trainer's epoch does around its step: draw the batch, note
+   which instances the epoch has seen (coverage), hand the step's rows to
+   the embedding store and sum the loss and the batch diagnostics
+   (bs_batch_stats_compute on the rows the caller picks, with the
+   instances' labels; labels are for diagnostics only).  Used by
+   vision/moco_run.c; the other runs have the same steps inline. */
+typedef struct {
+    int64_t B, n;
+    int64_t *ids;   /* (B) the batch drawn by bst_run_batch_next */
+    int64_t *local; /* (B) 0..B-1 */
+    int64_t *blab;  /* (B) scratch: the batch's labels */
+    uint8_t *seen;  /* (n) in a batch of this epoch */
+    int64_t nseen;
+    double loss, mean_sim, hard_sim, fn_rate; /* sums over the epoch */
+    int64_t steps;                            /* steps summed */
+} bst_run_batches;
+
+/* Buffers for batches of B out of n instances; a one-line message on
+   BST_ERR_NOMEM.  bst_run_batches_free is safe on a zeroed struct. */
+int bst_run_batches_init(bst_run_batches *b, int64_t B, int64_t n, char *msg,
+                         size_t cap);
+void bst_run_batches_free(bst_run_batches *b);
+/* Clears the epoch's coverage and sums. */
+void bst_run_batches_epoch(bst_run_batches *b);
+/* b->ids = the batcher's next batch, which must belong to epoch `epoch`;
+   marks them seen. */
+int bst_run_batch_next(bst_run_batches *b, bs_batcher *batcher, int64_t epoch,
+                       char *msg, size_t cap);
+/* After the step on b->ids: store (B, dim) rows into the embedding
+   store, the diagnostics of diag (B, dim) with labels[ids] and the loss
+   added to the sums. */
+int bst_run_batch_done(bst_run_batches *b, bs_batcher *batcher,
+                       const float *store, const float *diag, int64_t dim,
+                       const int64_t *labels, double loss, char *msg,
+                       size_t cap);
+
 /* ------------------------------------------------------------ cadence */
 
 /* Evaluation after epoch (0-based) when it is the last or every-th. */

@@ -37,9 +37,7 @@ typedef struct {
     bst_moco model;
     bs_batcher *batcher;
     int64_t B, spe, total_steps, warmup_steps, epoch;
-    int64_t *ids, *local, *blab;
-    uint8_t *seen;
-    int64_t nseen;
+    bst_run_batches bat;   /* ids, coverage, diagnostics */
     float *store_rows;     /* (B, D) mean of the two views' keys */
     float *ftrain, *ftest; /* evaluation features */
     bst_csv_log log;
@@ -293,21 +291,16 @@ static const char LOG_HEADER[] =
 
 static int alloc_buffers(run *r, char *msg, size_t cap)
 {
-    size_t B = (size_t)r->B, n = (size_t)r->data.ntrain;
-    size_t D = (size_t)r->mc.enc.out_dim,
+    size_t n = (size_t)r->data.ntrain, D = (size_t)r->mc.enc.out_dim,
            F = (size_t)bst_encoder_feat_dim(&r->mc.enc);
-    r->ids = malloc(sizeof(int64_t) * B);
-    r->local = malloc(sizeof(int64_t) * B);
-    r->blab = malloc(sizeof(int64_t) * B);
-    r->seen = calloc(n, 1);
-    r->store_rows = malloc(sizeof(float) * B * D);
+    int rc = bst_run_batches_init(&r->bat, r->B, r->data.ntrain, msg, cap);
+    if (rc)
+        return rc;
+    r->store_rows = malloc(sizeof(float) * (size_t)r->B * D);
     r->ftrain = malloc(sizeof(float) * n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
-    if (!r->ids || !r->local || !r->blab || !r->seen || !r->store_rows ||
-        !r->ftrain || !r->ftest)
+    if (!r->store_rows || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < B; i++)
-        r->local[i] = (int64_t)i;
     return BST_OK;
 }
 
@@ -357,10 +350,7 @@ static void run_free(run *r)
     bst_fmnist_free(&r->data);
     bst_moco_free(&r->model);
     bs_batcher_free(r->batcher);
-    free(r->ids);
-    free(r->local);
-    free(r->blab);
-    free(r->seen);
+    bst_run_batches_free(&r->bat);
     free(r->store_rows);
     free(r->ftrain);
     free(r->ftest);
@@ -387,76 +377,57 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
     return rc;
 }
 
-/* One step on the batcher's next batch; loss and diagnostics into sums. */
-static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
-                      size_t cap)
+/* One step on the batcher's next batch: the store gets the mean of the
+   two views' keys, the diagnostics look at the view-0 keys. */
+static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
-    bs_error err = {0};
-    int64_t B = r->B, ep = 0;
-    int D = r->mc.enc.out_dim, rc;
-    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
-    if (st)
-        return bst_core_fail(st, &err, msg, cap);
-    for (int64_t i = 0; i < B; i++)
-        if (!r->seen[r->ids[i]]) {
-            r->seen[r->ids[i]] = 1;
-            r->nseen++;
-        }
+    int64_t B = r->B, D = r->mc.enc.out_dim;
+    int rc = bst_run_batch_next(&r->bat, r->batcher, r->epoch, msg, cap);
+    if (rc)
+        return rc;
     long step = r->model.step;
     double lr = bst_lr_at(step, (long)r->warmup_steps, (long)r->total_steps,
                           r->cfg.lr, r->cfg.min_lr);
     double m = bst_momentum_at(step, (long)r->total_steps, r->mc.m0), loss = 0;
-    if ((rc = bst_moco_step(&r->model, r->data.train, r->data.ntrain, r->ids,
-                            lr, m, &loss)))
+    if ((rc = bst_moco_step(&r->model, r->data.train, r->data.ntrain,
+                            r->bat.ids, lr, m, &loss)))
         return bst_fail(
             msg, cap, rc,
             "MoCo step %ld failed (%s): try a lower learning rate", step,
             rc == BST_ERR_NOMEM ? "out of memory" : "non-finite loss");
     const float *k1 = r->model.keys, *k2 = k1 + (size_t)B * D;
-    for (size_t i = 0; i < (size_t)B * D; i++)
+    for (size_t i = 0; i < (size_t)(B * D); i++)
         r->store_rows[i] = 0.5f * (k1[i] + k2[i]);
-    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->store_rows, &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    for (int64_t i = 0; i < B; i++)
-        r->blab[i] = r->data.ylong[r->ids[i]];
-    bs_batch_stats bsx;
-    if ((st = bs_batch_stats_compute(k1, B, D, r->local, B, r->blab, &bsx,
-                                     &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    sums[0] += loss;
-    sums[1] += bsx.mean_sim;
-    sums[2] += bsx.mean_max_sim;
-    sums[3] += bsx.fn_rate;
     row->lr = lr;
     r->momentum = m;
-    return BST_OK;
+    return bst_run_batch_done(&r->bat, r->batcher, r->store_rows, k1, D,
+                              r->data.ylong, loss, msg, cap);
 }
 
 static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
     const bst_run_cfg *c = &r->cfg;
     double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
-    double sums[4] = {0, 0, 0, 0};
+    const bst_run_batches *b = &r->bat;
     int rc;
     r->feats_fresh = 0;
     memset(row, 0, sizeof *row);
     row->epoch = r->epoch;
-    memset(r->seen, 0, (size_t)r->data.ntrain);
-    r->nseen = 0;
+    bst_run_batches_epoch(&r->bat);
     for (int64_t s = 0; s < r->spe; s++) {
-        if ((rc = train_step(r, row, sums, msg, cap)))
+        if ((rc = train_step(r, row, msg, cap)))
             return rc;
         if (c->progress &&
             c->progress(c->progress_ctx, r->model.step, r->total_steps, NULL))
             return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
     }
-    double t1 = bst_now(), n = (double)r->spe;
+    double t1 = bst_now(), n = (double)b->steps;
     row->steps = r->model.step;
-    row->loss = sums[0] / n;
-    row->mean_sim = sums[1] / n;
-    row->hard_sim = sums[2] / n;
-    row->fn_rate = sums[3] / n;
-    row->coverage = (double)r->nseen / (double)r->data.ntrain;
+    row->loss = b->loss / n;
+    row->mean_sim = b->mean_sim / n;
+    row->hard_sim = b->hard_sim / n;
+    row->fn_rate = b->fn_rate / n;
+    row->coverage = (double)b->nseen / (double)r->data.ntrain;
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
     row->step_s = (t1 - t0) - row->sampler_s;
     row->knn_top1 = -1;
