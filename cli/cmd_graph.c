@@ -1,11 +1,18 @@
 /*
  * cmd_graph.c — `batchsampler graph`: embeddings (.npy) -> proximity graph
- * (.bsg).
+ * (.bsg).  Under `mpirun -np W` every rank reads the embeddings itself (a
+ * row needs candidates from all N rows, so every rank needs the whole
+ * matrix anyway, and W reads of a shared file cost less than rank 0
+ * reading and then sending N d floats to each of the others), builds its
+ * share of the rows (bs_graph_build_rows: whole blocks, bit-identical to
+ * those rows of a single build), and rank 0 gathers the rows and writes
+ * the file, byte-identical to a single process's.
  */
 #include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
+#include "mpi.h"
 
 static const char cmd[] = "graph";
 
@@ -43,7 +50,11 @@ static void help(void)
         "does not\n"
         "                     depend on it\n"
         "  -q, --quiet        no progress or summary on stderr\n"
-        "  -h, --help         this help\n");
+        "  -h, --help         this help\n"
+        "\n"
+        "Under mpirun -np W each rank builds 1/W of the rows and rank 0 "
+        "writes\n"
+        "the file (the same bytes as one process writes).\n");
 }
 
 static int parse_one(int c, void *ctx)
@@ -146,25 +157,127 @@ static int build_and_save(const graph_opts *o, const float *x, int64_t n,
     return CLI_EXIT_OK;
 }
 
+/* Rank r's rows [lo, hi): whole blocks of the shared mode (any split is
+   bit-identical; whole blocks keep each block's GEMM on one rank). */
+static void rank_rows(int64_t n, int32_t block, int r, int world, int64_t *lo,
+                      int64_t *hi)
+{
+    int64_t blk = block > 0 ? block : 256, nb = (n + blk - 1) / blk;
+    *lo = nb * r / world * blk;
+    *hi = nb * (r + 1) / world * blk;
+    *lo = *lo < n ? *lo : n;
+    *hi = *hi < n ? *hi : n;
+}
+
+/* Rank 0: the gathered rows into a graph, saved. */
+static int save_rows(const graph_opts *o, const bs_graph_params *p, int64_t n,
+                     const int32_t *nbr, const float *sim, double t0)
+{
+    bs_error err = {0};
+    bs_graph *g = NULL;
+    bs_graph_params q = *p; /* the file names the block in force, as a
+                               single build's does */
+    if (q.mode == BS_MODE_SHARED && q.block == 0)
+        q.block = 256;
+    if (bs_graph_from_arrays(n, q.k, nbr, sim, &q, &g, &err) != BS_OK)
+        return cli_fail(&err);
+    cli_signals_defer(); /* no temporary file left by a signal */
+    bs_status st = bs_graph_save(g, o->out, &err);
+    cli_signals_resume();
+    bs_graph_free(g);
+    if (st != BS_OK)
+        return cli_fail(&err);
+    if (!o->quiet)
+        fprintf(stderr, "graph: wrote %s (N=%lld, K=%d, mode=%s) in %.2f s\n",
+                o->out, (long long)n, (int)p->k, bs_graph_mode_name(p->mode),
+                cli_now() - t0);
+    return CLI_EXIT_OK;
+}
+
+/* The MPI build: this rank's rows, gathered to rank 0, which writes the
+   file.  Every rank returns the same exit code but for rank 0's writing. */
+static int build_distributed(const graph_opts *o, const cli_mpi *m,
+                             const float *x, int64_t n, int64_t d)
+{
+    bs_error err = {0};
+    bs_graph_params p = o->p;
+    double t0 = cli_now();
+    if (bs_graph_params_check(&p, n, &err) != BS_OK)
+        return cli_fail(&err); /* the same on every rank */
+    int64_t lo, hi, *rows = malloc(sizeof(int64_t) * (size_t)m->world);
+    int32_t *nbr = NULL, *all_nbr = NULL;
+    float *sim = NULL, *all_sim = NULL;
+    size_t k = (size_t)p.k;
+    rank_rows(n, p.block, m->rank, m->world, &lo, &hi);
+    nbr = malloc(sizeof(int32_t) * k * (size_t)(hi - lo + 1));
+    sim = malloc(sizeof(float) * k * (size_t)(hi - lo + 1));
+    if (m->rank == 0) {
+        all_nbr = malloc(sizeof(int32_t) * k * (size_t)n);
+        all_sim = malloc(sizeof(float) * k * (size_t)n);
+    }
+    bs_status st = BS_OK;
+    if (!rows || !nbr || !sim || (m->rank == 0 && (!all_nbr || !all_sim)))
+        st = cli_set_error(&err, BS_ERR_NOMEM, "out of memory for %lld rows",
+                           (long long)(hi - lo));
+    cli_progress prog;
+    cli_progress_start(&prog, "graph", o->quiet || m->rank != 0);
+    p.progress = cli_progress_cb;
+    p.progress_ctx = &prog;
+    if (st == BS_OK)
+        st = bs_graph_build_rows(x, n, d, &p, lo, hi, nbr, sim, &err);
+    cli_progress_end(&prog, st == BS_OK);
+    int rc = CLI_EXIT_OK;
+    if (cli_mpi_any(m, st != BS_OK)) {
+        rc = st != BS_OK ? cli_fail(&err) : CLI_EXIT_DATA;
+    } else {
+        for (int r = 0; r < m->world; r++) {
+            int64_t a, b;
+            rank_rows(n, p.block, r, m->world, &a, &b);
+            rows[r] = b - a;
+        }
+        cli_mpi_gather_rows(m, nbr, all_nbr, rows, k * sizeof(int32_t));
+        cli_mpi_gather_rows(m, sim, all_sim, rows, k * sizeof(float));
+        if (m->rank == 0)
+            rc = save_rows(o, &p, n, all_nbr, all_sim, t0);
+    }
+    free(rows);
+    free(nbr);
+    free(sim);
+    free(all_nbr);
+    free(all_sim);
+    return rc;
+}
+
+static int load_checked(const graph_opts *o, float **x, int64_t *n, int64_t *d)
+{
+    bs_error err = {0};
+    if (bs_npy_load_matrix(o->emb, x, n, d, &err) != BS_OK)
+        return cli_fail(&err);
+    if (bs_check_embeddings(*x, *n, *d, &err) != BS_OK) {
+        /* the library's message says which row; add which file */
+        bs_error named = err;
+        cli_set_error(&named, err.code, "%s: %s", o->emb, err.msg);
+        return cli_fail(&named);
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_cmd_graph(int argc, char **argv)
 {
     graph_opts o = {0};
-    bs_error err = {0};
     float *x = NULL;
     int64_t n = 0, d = 0;
-    int rc = parse(argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    if (bs_npy_load_matrix(o.emb, &x, &n, &d, &err) != BS_OK)
-        return cli_fail(&err);
-    if (bs_check_embeddings(x, n, d, &err) != BS_OK) {
-        /* the library's message says which row; add which file */
-        bs_error named = err;
-        cli_set_error(&named, err.code, "%s: %s", o.emb, err.msg);
-        rc = cli_fail(&named);
-    } else {
+    cli_mpi m;
+    int rc = cli_mpi_start(cmd, &m);
+    if (rc == 0)
+        rc = parse(argc, argv, &o);
+    if (rc == 0 && m.world > 1 && cli_mpi_any(&m, load_checked(&o, &x, &n, &d)))
+        rc = CLI_EXIT_DATA; /* the failing rank(s) said why */
+    else if (rc == 0 && m.world > 1)
+        rc = build_distributed(&o, &m, x, n, d);
+    else if (rc == 0 && (rc = load_checked(&o, &x, &n, &d)) == 0)
         rc = build_and_save(&o, x, n, d);
-    }
     free(x);
-    return rc;
+    cli_mpi_stop(&m);
+    return rc < 0 ? CLI_EXIT_OK : rc;
 }

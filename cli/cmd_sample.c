@@ -1,18 +1,26 @@
 /*
  * cmd_sample.c — `batchsampler sample`: runs a sampler for some epochs and
- * writes every batch as one row of an int64 (num_batches, B) .npy.
+ * writes every batch as one row of an int64 (num_batches, B) .npy.  Under
+ * `mpirun -np W` rank r is shard r of W (the sampler's rank and world) and
+ * writes its own file: "%r" in -o becomes the rank.  The ranks do not
+ * communicate: each computes the same global batches from the same seed
+ * and graph and keeps its slice.
  */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "mpi.h"
 
 static const char cmd[] = "sample";
 
 typedef struct {
     const char *graph, *out;
-    int64_t n; /* -n, for uniform without a graph; 0 = unset */
+    char out_rank[4096];     /* out with "%r" replaced by the rank */
+    int mpi_rank, mpi_world; /* from mpirun (0 of 1 without) */
+    int64_t n;               /* -n, for uniform without a graph; 0 = unset */
     int64_t epochs;
     bs_sampler_params p;
     int quiet;
@@ -74,7 +82,10 @@ static void help(void)
         "restart\n"
         "  --rank R --world W     write shard R of W (default 0 of 1); every "
         "rank\n"
-        "                         must use the same seed and graph\n"
+        "                         must use the same seed and graph.  Under\n"
+        "                         mpirun -np W they come from MPI, and \"%%r\" "
+        "in\n"
+        "                         -o names each rank's file (shard-%%r.npy)\n"
         "  --drop-last            drop an epoch's incomplete last batch "
         "(uniform)\n"
         "  --seed S               random seed (default 0)\n"
@@ -143,10 +154,27 @@ static int parse_one(int c, void *ctx)
 }
 
 /* Cross-option checks the library would also make, worded for the CLI. */
-static int check(const sample_opts *o)
+static int check(sample_opts *o)
 {
     if (!o->out)
         return cli_usage(cmd, "missing required option -o");
+    if (o->mpi_world > 1) {
+        if (o->p.world != 1 || o->p.rank != 0)
+            return cli_usage(cmd,
+                             "--rank and --world come from mpirun (%d "
+                             "ranks); leave them out",
+                             o->mpi_world);
+        if (!strstr(o->out, "%r"))
+            return cli_usage(cmd,
+                             "-o '%s' under mpirun: put %%r in the name "
+                             "(every rank writes its own shard)",
+                             o->out);
+        o->p.rank = o->mpi_rank;
+        o->p.world = o->mpi_world;
+    }
+    if (cli_mpi_rank_path(o->out, o->p.rank, o->out_rank, sizeof o->out_rank) !=
+        0)
+        return cli_usage(cmd, "-o: path too long");
     if (o->p.rank >= o->p.world)
         return cli_usage(cmd, "--rank %d must be below --world %d", o->p.rank,
                          o->p.world);
@@ -155,7 +183,7 @@ static int check(const sample_opts *o)
                          bs_sampler_kind_name(o->p.kind));
     if (o->p.kind == BS_SAMPLER_UNIFORM && !o->graph && o->n == 0)
         return cli_usage(cmd, "--sampler uniform needs --graph or -n");
-    const cli_path in = {"--graph", o->graph}, out = {"-o", o->out};
+    const cli_path in = {"--graph", o->graph}, out = {"-o", o->out_rank};
     return cli_check_paths(cmd, &in, 1, &out, 1);
 }
 
@@ -298,14 +326,14 @@ static int run(const sample_opts *o)
     if (st == BS_OK)
         st = run_epochs(o, s, n, &bb, &err);
     if (st == BS_OK)
-        st = write_batches(o->out, &bb, &err);
+        st = write_batches(o->out_rank, &bb, &err);
     if (st == BS_OK && !o->quiet)
         fprintf(stderr,
                 "sample: wrote %s (%lld batches of %lld, %lld epoch%s, %s) in "
                 "%.2f s\n",
-                o->out, (long long)bb.nb, (long long)bb.b, (long long)o->epochs,
-                o->epochs == 1 ? "" : "s", bs_sampler_kind_name(o->p.kind),
-                cli_now() - t0);
+                o->out_rank, (long long)bb.nb, (long long)bb.b,
+                (long long)o->epochs, o->epochs == 1 ? "" : "s",
+                bs_sampler_kind_name(o->p.kind), cli_now() - t0);
     free(bb.ids);
     bs_sampler_free(s);
     bs_graph_free(g);
@@ -315,10 +343,16 @@ static int run(const sample_opts *o)
 int cli_cmd_sample(int argc, char **argv)
 {
     sample_opts o;
-    int rc;
+    cli_mpi m;
     memset(&o, 0, sizeof o);
-    rc = parse(argc, argv, &o);
+    int rc = cli_mpi_start(cmd, &m);
     if (rc != 0)
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    return run(&o);
+        return rc;
+    o.mpi_rank = m.rank;
+    o.mpi_world = m.world;
+    rc = parse(argc, argv, &o);
+    if (rc == 0)
+        rc = run(&o);
+    cli_mpi_stop(&m);
+    return rc < 0 ? CLI_EXIT_OK : rc;
 }

@@ -10,6 +10,7 @@
 
 #include "batcher_opts.h"
 #include "cli.h"
+#include "mpi.h"
 #include "simclr_run.h"
 
 static const char cmd[] = "train";
@@ -97,7 +98,14 @@ static void help(void)
         "  --data-dir DIR       Fashion-MNIST .gz files (default\n"
         "                       /usr/share/datasets/fashion-mnist)\n"
         "  -q, --quiet          no progress on stderr\n"
-        "  -h, --help           this help\n");
+        "  -h, --help           this help\n"
+        "\n"
+        "Under mpirun -np W: data-parallel, B images per rank of a global "
+        "batch\n"
+        "of W x B (the loss sees the whole global batch; synchronised batch\n"
+        "norm); rank 0 evaluates and writes the log and checkpoints; equal "
+        "to a\n"
+        "single run with -B W*B up to rounding (docs/scaling.md).\n");
 }
 
 enum {
@@ -274,6 +282,8 @@ static int on_progress(void *ctx, int64_t step, int64_t total,
     return cli_signals_pending(); /* a signal stops the run between steps */
 }
 
+static int train_simclr(int argc, char **argv, cli_mpi *m);
+
 int cli_cmd_train(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-') {
@@ -298,10 +308,27 @@ int cli_cmd_train(int argc, char **argv)
                          "unknown trainer '%s': expected simclr, moco, "
                          "graphcl, mvgrl or simcse",
                          argv[1]);
+    cli_mpi m;
+    int rc = cli_mpi_start(cmd, &m);
+    if (rc == 0)
+        rc = train_simclr(argc - 1, argv + 1, &m);
+    cli_mpi_stop(&m);
+    return rc;
+}
+
+/* `train simclr` on this rank (m: rank 0 of 1 without mpirun). */
+static int train_simclr(int argc, char **argv, cli_mpi *m)
+{
     train_opts o;
-    int rc = parse(argc - 1, argv + 1, &o);
+    int rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
+    bst_dist dist = {m->rank,         m->world,        cli_mpi_allgather,
+                     cli_mpi_sum_f32, cli_mpi_sum_f64, m};
+    if (m->world > 1)
+        o.run.dist = &dist;
+    if (m->rank != 0)
+        o.quiet = 1;
     train_progress tp = {.epochs = o.run.epochs};
     cli_progress_start(&tp.prog, "training", o.quiet);
     o.run.progress = on_progress;
@@ -316,8 +343,11 @@ int cli_cmd_train(int argc, char **argv)
     cli_signals_resume();
     if (st != BST_OK) {
         fprintf(stderr, "batchsampler: %s\n", msg);
-        return CLI_EXIT_DATA;
+        /* the other ranks may be waiting in a collective */
+        return cli_mpi_abort(m, CLI_EXIT_DATA);
     }
+    if (m->rank != 0)
+        return CLI_EXIT_OK;
     if (res.knn_top1 < 0) { /* stopped early (--stop-after) */
         printf("stopped after %lld epochs; resume with --resume\n",
                (long long)res.epochs_run);

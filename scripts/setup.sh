@@ -15,6 +15,7 @@ PACKAGES=(
   python3-matplotlib
   dataset-fashion-mnist
   clang libclang-rt-14-dev libomp-dev valgrind
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

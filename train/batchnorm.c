@@ -25,7 +25,8 @@ int bst_batchnorm_init(bst_batchnorm *bn, int C)
         ok &= (*arrs[i] = calloc((size_t)C, sizeof(float))) != NULL;
     bn->mean = calloc((size_t)C, sizeof(double));
     bn->invstd = calloc((size_t)C, sizeof(double));
-    if (!ok || !bn->mean || !bn->invstd) {
+    bn->red = calloc(4 * (size_t)C + 1, sizeof(double));
+    if (!ok || !bn->mean || !bn->invstd || !bn->red) {
         bst_batchnorm_free(bn);
         return BST_ERR_NOMEM;
     }
@@ -46,6 +47,7 @@ void bst_batchnorm_free(bst_batchnorm *bn)
     free(bn->running_var);
     free(bn->mean);
     free(bn->invstd);
+    free(bn->red);
     memset(bn, 0, sizeof *bn);
 }
 
@@ -195,17 +197,23 @@ static void affine(const bst_batchnorm *bn, int c, double mean, double invstd,
     *b = (float)(bn->beta[c] - bn->gamma[c] * invstd * mean);
 }
 
-/* Adds the channel's parameter gradients from sdy = sum g and sdyx =
-   sum g xhat (g: the gradient at the BN output), and gives dx = k g + u x
-   + v: train mode dx = gamma invstd (g - mean(g) - xhat mean(g xhat)),
-   since mean and variance depend on x; eval mode the statistics are
-   constants (u = v = 0 but for the mean shift). */
+/* Adds the channel's parameter gradients from this batch's sdy = sum g
+   and sdyx = sum g xhat (g: the gradient at the BN output; red[c] and
+   red[C + c], sdyx before the factor invstd), and gives dx = k g + u x + v
+   from the sums over the global batch of M values (red[2C + c], red[3C +
+   c]; the same as the local ones without bn->sum): train mode dx = gamma
+   invstd (g - mean(g) - xhat mean(g xhat)), since mean and variance depend
+   on x; eval mode the statistics are constants (u = v = 0 but for the mean
+   shift). */
 static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
-                           double mean, double invstd, double sdy, double sdyx,
-                           float *k, float *u, float *v)
+                           double mean, double invstd, float *k, float *u,
+                           float *v)
 {
-    bn->dgamma[c] += (float)sdyx;
-    bn->dbeta[c] += (float)sdy;
+    int C = bn->C;
+    const double *red = bn->red;
+    bn->dgamma[c] += (float)(red[C + c] * invstd);
+    bn->dbeta[c] += (float)red[c];
+    double sdy = red[2 * C + c], sdyx = red[3 * C + c] * invstd;
     double g = bn->gamma[c];
     double mdy = train ? sdy / M : 0.0, mdyx = train ? sdyx / M : 0.0;
     *k = (float)(g * invstd);
@@ -213,44 +221,72 @@ static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
     *v = (float)(-g * invstd * (mdy - mean * invstd * mdyx));
 }
 
-/* Channel c's normalisation: train mode computes the batch mean and
-   biased variance (two passes: no cancellation), keeps them for the
-   backward and updates the running statistics; eval mode reads the
-   running ones. */
-static void channel_stats(bst_batchnorm *bn, const float *x, int N, int S,
-                          int train, int c, double *mean, double *invstd)
+/* Train mode: every channel's batch mean and biased variance (two
+   passes: no cancellation) into bn->mean / bn->invstd for the
+   normalisation and the backward, and the running statistics updated.
+   Channels run in parallel, each summed in sample order; with bn->sum the
+   count and the sums go through it (synchronised batch norm). */
+static void batch_stats(bst_batchnorm *bn, const float *x, int N, int S)
 {
     int C = bn->C;
-    double M = (double)N * S;
-    if (!train) {
-        saved_stats(bn, c, 0, mean, invstd);
-        return;
+    double *sum = bn->red, *sq = bn->red + C + 1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double t = 0.0;
+        for (int n = 0; n < N; n++)
+            t += plane_sum(x + ((size_t)n * C + c) * S, S);
+        sum[c] = t;
     }
-    double sum = 0.0, sq = 0.0;
-    for (int n = 0; n < N; n++)
-        sum += plane_sum(x + ((size_t)n * C + c) * S, S);
-    double mu = sum / M;
-    for (int n = 0; n < N; n++)
-        sq += plane_sqdev(x + ((size_t)n * C + c) * S, S, (float)mu);
-    double var = sq / M; /* biased: used to normalise */
-    *mean = mu;
-    *invstd = 1.0 / sqrt(var + bn->eps);
-    bn->mean[c] = *mean;
-    bn->invstd[c] = *invstd;
-    double unbiased = M > 1 ? sq / (M - 1) : var;
+    sum[C] = (double)N * S;
+    if (bn->sum)
+        bn->sum(bn->sum_ctx, sum, (size_t)C + 1);
+    double M = sum[C];
+    bn->count = M;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float mu = (float)(sum[c] / M);
+        double t = 0.0;
+        for (int n = 0; n < N; n++)
+            t += plane_sqdev(x + ((size_t)n * C + c) * S, S, mu);
+        sq[c] = t;
+    }
+    if (bn->sum)
+        bn->sum(bn->sum_ctx, sq, (size_t)C);
     float m = bn->momentum;
-    bn->running_mean[c] = (1 - m) * bn->running_mean[c] + m * (float)mu;
-    bn->running_var[c] = (1 - m) * bn->running_var[c] + m * (float)unbiased;
+    for (int c = 0; c < C; c++) {
+        double mu = sum[c] / M, var = sq[c] / M; /* biased: normalises */
+        double unbiased = M > 1 ? sq[c] / (M - 1) : var;
+        bn->mean[c] = mu;
+        bn->invstd[c] = 1.0 / sqrt(var + bn->eps);
+        bn->running_mean[c] = (1 - m) * bn->running_mean[c] + m * (float)mu;
+        bn->running_var[c] = (1 - m) * bn->running_var[c] + m * (float)unbiased;
+    }
+}
+
+/* The backward's channel sums (red[c], red[C + c]) of this batch, copied
+   to red[2C..4C) and summed there over the processes with bn->sum; the
+   count M of the global batch. */
+static double reduce_dsums(bst_batchnorm *bn, int N, int S, int train)
+{
+    size_t C = (size_t)bn->C;
+    memcpy(bn->red + 2 * C, bn->red, 2 * C * sizeof(double));
+    if (train && bn->sum) {
+        bn->sum(bn->sum_ctx, bn->red + 2 * C, 2 * C);
+        return bn->count;
+    }
+    return (double)N * S;
 }
 
 static void bn_forward(bst_batchnorm *bn, const float *x, float *y, int N,
                        int S, int train, int relu)
 {
     int C = bn->C;
+    if (train)
+        batch_stats(bn, x, N, S);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, invstd;
-        channel_stats(bn, x, N, S, train, c, &mean, &invstd);
+        saved_stats(bn, c, train, &mean, &invstd);
         float a, b;
         affine(bn, c, mean, invstd, &a, &b);
         for (int n = 0; n < N; n++) {
@@ -272,12 +308,11 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
                         const float *dy, float *dx, int N, int S, int train)
 {
     int C = bn->C;
-    double M = (double)N * S;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, invstd;
         saved_stats(bn, c, train, &mean, &invstd);
-        /* sums of dy and dy * xhat over the channel */
+        /* sums of dy and dy * (x - mean) over the channel */
         double sdy = 0.0, sdyx = 0.0;
         for (int n = 0; n < N; n++) {
             size_t o = ((size_t)n * C + c) * S;
@@ -287,9 +322,16 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
             else
                 plane_dsums(x + o, dy + o, S, (float)mean, &sdy, &sdyx);
         }
+        bn->red[c] = sdy;
+        bn->red[C + c] = sdyx;
+    }
+    double M = reduce_dsums(bn, N, S, train);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mean, invstd;
+        saved_stats(bn, c, train, &mean, &invstd);
         float k, u, v;
-        finish_channel(bn, c, train, M, mean, invstd, sdy, sdyx * invstd, &k,
-                       &u, &v);
+        finish_channel(bn, c, train, M, mean, invstd, &k, &u, &v);
         if (!dx)
             continue;
         for (int n = 0; n < N; n++) {
@@ -319,10 +361,12 @@ void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
                                       int W, int train)
 {
     int C = bn->C, S = H * W, Ho = H / 2, Wo = W / 2;
+    if (train)
+        batch_stats(bn, x, N, S);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, invstd;
-        channel_stats(bn, x, N, S, train, c, &mean, &invstd);
+        saved_stats(bn, c, train, &mean, &invstd);
         float a, b;
         affine(bn, c, mean, invstd, &a, &b);
         for (int n = 0; n < N; n++) {
@@ -359,7 +403,6 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
                                        int W, int train)
 {
     int C = bn->C, S = H * W, Ho = H / 2, Wo = W / 2;
-    double M = (double)N * S;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean, invstd;
@@ -379,9 +422,16 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
                     sdyx += g * ((double)xc[at] - mean);
                 }
         }
+        bn->red[c] = sdy;
+        bn->red[C + c] = sdyx;
+    }
+    double M = reduce_dsums(bn, N, S, train);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mean, invstd;
+        saved_stats(bn, c, train, &mean, &invstd);
         float k, u, v;
-        finish_channel(bn, c, train, M, mean, invstd, sdy, sdyx * invstd, &k,
-                       &u, &v);
+        finish_channel(bn, c, train, M, mean, invstd, &k, &u, &v);
         if (!dx)
             continue;
         for (int n = 0; n < N; n++) {

@@ -125,10 +125,20 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
                         float *dx, int N, int H, int W);
 
 /* --------------------------------------------------------------- batchnorm */
+/* Sums buf[0..n) in place over the processes of a data-parallel run (an
+   all-reduce), so that every process ends with the same totals. */
+typedef void (*bst_sum_fn)(void *ctx, double *buf, size_t n);
+
 /* torch.nn.BatchNorm1d/2d over x (N, C, S) with S = H*W (S = 1 for (N, C)).
    Train mode normalises with the batch mean and biased variance and updates
    running_mean/var (unbiased variance) with `momentum` (torch default 0.1);
-   eval mode uses the running statistics. */
+   eval mode uses the running statistics.  Synchronised batch norm: with
+   `sum` set (NULL after init), train mode passes the per-channel sums of
+   the forward (count, sum x, sum (x - mean)^2) and backward (sum g,
+   sum g xhat) through it, so that the statistics are those of the global
+   batch over every process; dgamma and dbeta get this process's share only
+   (the caller sums parameter gradients across processes).  The engine
+   itself never communicates. */
 typedef struct {
     int C;
     float momentum, eps;
@@ -138,6 +148,10 @@ typedef struct {
        small batch the variance can be tiny next to the mean, and a mean
        rounded to float would leave sum(x - mean) visibly nonzero */
     double *mean, *invstd;
+    bst_sum_fn sum; /* NULL: this batch only (the default) */
+    void *sum_ctx;
+    double *red;  /* (4C) scratch of the channel sums */
+    double count; /* N*S of the last train forward, over every process */
 } bst_batchnorm;
 
 int bst_batchnorm_init(bst_batchnorm *bn, int C); /* gamma 1, beta 0 */

@@ -124,7 +124,9 @@ typedef struct {
     bs_batcher *batcher;
     int64_t spe, total_steps, warmup_steps;
     int64_t epoch;               /* next epoch to run */
-    int64_t *ids, *local, *blab; /* (B) batch ids, 0..B-1, their labels */
+    int64_t *ids, *local, *blab; /* (G) global batch ids, 0..G-1, labels */
+    int64_t *lids;               /* (B) this process's ids (= ids if W 1) */
+    int rank, world;             /* of a data-parallel run (0 of 1) */
     uint8_t *seen;               /* (ntrain) in a batch of this epoch */
     int64_t nseen;               /* how many of them */
     float *mean_z;               /* (B, D) stored projections */
@@ -184,6 +186,9 @@ static void config_text(const run *r, char *buf, size_t cap)
              (long long)r->data.ntrain, (long long)r->data.ntest,
              (long long)c->epochs, c->lr, c->min_lr, (long long)r->warmup_steps,
              c->knn_k, c->knn_t, (long long)c->eval_every);
+    size_t len = strlen(buf);
+    if (r->world > 1 && len < cap)
+        snprintf(buf + len, cap - len, "world %d\n", r->world);
 }
 
 typedef struct {
@@ -417,6 +422,10 @@ static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
     if (c->resume && !c->ckpt_path)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "resume needs a checkpoint path");
+    if (c->resume && c->dist && c->dist->world > 1)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "resuming a data-parallel run is not supported (the "
+                        "checkpoint holds rank 0's batcher)");
     if (c->model.loss.kind != BST_LOSS_INFONCE &&
         !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
         return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
@@ -433,15 +442,28 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     if ((rc = check_cfg(cfg, msg, cap)) || (rc = check_paths(cfg, msg, cap)) ||
         (rc = fmnist_load(cfg, &r->data, msg, cap)))
         return rc;
-    int64_t B = cfg->model.batch, n = r->data.ntrain;
-    if (B < 2 || B > n)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "batch size %lld: expected 2 <= B <= %lld images",
-                        (long long)B, (long long)n);
+    r->world = cfg->dist ? cfg->dist->world : 1;
+    r->rank = cfg->dist ? cfg->dist->rank : 0;
+    int64_t B = cfg->model.batch, n = r->data.ntrain, G = r->world * B;
+    if (B < 2 || G > n)
+        return r->world == 1
+                   ? bst_fail(msg, cap, BST_ERR_INVAL,
+                              "batch size %lld: expected 2 <= B <= %lld "
+                              "images",
+                              (long long)B, (long long)n)
+                   : bst_fail(msg, cap, BST_ERR_INVAL,
+                              "batch size %lld x %d processes: expected 2 <= "
+                              "B and a global batch <= %lld images",
+                              (long long)B, r->world, (long long)n);
     if ((rc = bst_simclr_init(&r->model, &cfg->model)))
         return bst_fail(msg, cap, rc, "bad model configuration");
+    if (cfg->dist && (rc = bst_simclr_set_dist(&r->model, cfg->dist)))
+        return bst_fail(msg, cap, rc, "bad data-parallel configuration");
     bs_error err = {0};
-    bs_status st = bst_batcher_create(&cfg->batcher, B, cfg->model.enc.out_dim,
+    bs_batcher_params bp = cfg->batcher;
+    bp.sampler.rank = r->rank;
+    bp.sampler.world = r->world;
+    bs_status st = bst_batcher_create(&bp, B, cfg->model.enc.out_dim,
                                       cfg->model.seed, n, &r->batcher, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
@@ -449,18 +471,23 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     r->total_steps = r->spe * cfg->epochs;
     r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
     int D = cfg->model.enc.out_dim, F = bst_encoder_feat_dim(&cfg->model.enc);
-    r->ids = malloc(sizeof(int64_t) * (size_t)B);
-    r->local = malloc(sizeof(int64_t) * (size_t)B);
-    r->blab = malloc(sizeof(int64_t) * (size_t)B);
+    r->ids = malloc(sizeof(int64_t) * (size_t)G);
+    r->lids = r->world > 1 ? malloc(sizeof(int64_t) * (size_t)B) : r->ids;
+    r->local = malloc(sizeof(int64_t) * (size_t)G);
+    r->blab = malloc(sizeof(int64_t) * (size_t)G);
     r->seen = calloc((size_t)n, 1);
-    r->mean_z = malloc(sizeof(float) * (size_t)B * D);
+    r->mean_z = malloc(sizeof(float) * (size_t)G * D);
     r->ftrain = malloc(sizeof(float) * (size_t)n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
-    if (!r->ids || !r->local || !r->blab || !r->seen || !r->mean_z ||
-        !r->ftrain || !r->ftest)
+    if (!r->ids || !r->lids || !r->local || !r->blab || !r->seen ||
+        !r->mean_z || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < B; i++)
+    for (int64_t i = 0; i < G; i++)
         r->local[i] = i;
+    if (r->rank != 0) { /* rank 0 writes the outputs */
+        r->cfg.log_path = NULL;
+        r->cfg.ckpt_path = NULL;
+    }
     return bst_csv_append(&r->csv, "%s", LOG_HEADER);
 }
 
@@ -469,6 +496,8 @@ static void run_free(run *r)
     fmnist_free(&r->data);
     bst_simclr_free(&r->model);
     bs_batcher_free(r->batcher);
+    if (r->lids != r->ids)
+        free(r->lids);
     free(r->ids);
     free(r->local);
     free(r->blab);
@@ -501,16 +530,19 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
                       size_t cap)
 {
     bs_error err = {0};
-    int64_t B = r->cfg.model.batch, ep = 0;
+    int64_t B = r->cfg.model.batch, ep = 0, G = r->world * B;
     int D = r->cfg.model.enc.out_dim, rc;
-    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
+    bs_status st = bs_batcher_next(r->batcher, r->lids, &ep, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
+    if (r->world > 1) /* the global batch: every process's slice */
+        r->cfg.dist->allgather(r->cfg.dist->ctx, r->lids, r->ids,
+                               (size_t)B * sizeof(int64_t));
     if (ep != r->epoch)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "batcher: batch of epoch %lld in epoch %lld",
                         (long long)ep, (long long)r->epoch);
-    for (int64_t i = 0; i < B; i++)
+    for (int64_t i = 0; i < G; i++)
         if (!r->seen[r->ids[i]]) {
             r->seen[r->ids[i]] = 1;
             r->nseen++;
@@ -518,7 +550,7 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
     double lr = bst_lr_at(r->model.step, (long)r->warmup_steps,
                           (long)r->total_steps, r->cfg.lr, r->cfg.min_lr);
     double loss = 0;
-    if ((rc = bst_simclr_step(&r->model, r->data.train, r->data.ntrain, r->ids,
+    if ((rc = bst_simclr_step(&r->model, r->data.train, r->data.ntrain, r->lids,
                               lr, &loss)))
         return bst_fail(msg, cap, rc,
                         "training step %ld failed (%s): try a lower learning "
@@ -526,17 +558,18 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
                         r->model.step,
                         rc == BST_ERR_NOMEM ? "out of memory"
                                             : "non-finite loss");
-    /* the store gets the mean of the two views' projections */
-    const float *z1 = r->model.z, *z2 = z1 + (size_t)B * D;
-    for (size_t i = 0; i < (size_t)B * D; i++)
+    /* the store gets the mean of the two views' projections (of the
+       global batch: every process's store stays the same) */
+    const float *z1 = r->model.z, *z2 = z1 + (size_t)G * D;
+    for (size_t i = 0; i < (size_t)G * D; i++)
         r->mean_z[i] = 0.5f * (z1[i] + z2[i]);
-    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->mean_z, &err)))
+    if ((st = bs_batcher_update(r->batcher, r->ids, G, r->mean_z, &err)))
         return bst_core_fail(st, &err, msg, cap);
     /* diagnostics: the batch's view-0 projections, labels of its ids */
-    for (int64_t i = 0; i < B; i++)
+    for (int64_t i = 0; i < G; i++)
         r->blab[i] = r->data.ylong[r->ids[i]];
     bs_batch_stats bsx;
-    if ((st = bs_batch_stats_compute(z1, B, D, r->local, B, r->blab, &bsx,
+    if ((st = bs_batch_stats_compute(z1, G, D, r->local, G, r->blab, &bsx,
                                      &err)))
         return bst_core_fail(st, &err, msg, cap);
     sums[0] += loss;
@@ -580,7 +613,8 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     row->step_s = (t1 - t0) - row->sampler_s;
     row->knn_top1 = -1;
     int last = r->epoch + 1 == c->epochs;
-    if (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0)) {
+    if (r->rank == 0 &&
+        (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0))) {
         if ((rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
             return rc;
         r->res->eval_s += bst_now() - t1;
@@ -622,7 +656,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
         res->epochs_run++;
         if (!rc)
             rc = bst_csv_write(&r.csv, r.cfg.log_path, msg, cap);
-        if (!rc && cfg->ckpt_path &&
+        if (!rc && r.cfg.ckpt_path &&
             (r.epoch % cfg->ckpt_every == 0 || r.epoch == cfg->epochs))
             rc = ckpt_save(&r, msg, cap);
         if (!rc && cfg->progress &&
@@ -640,9 +674,10 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
             res->hard_sim = r.graph_hard / (double)r.graph_epochs;
             res->fn_rate = r.graph_fn / (double)r.graph_epochs;
         }
-        if (cfg->probe && !r.feats_fresh) /* resumed after the last epoch */
+        if (cfg->probe && !r.feats_fresh && r.rank == 0) /* resumed after
+                                                            the last epoch */
             rc = evaluate_knn(&r, &res->knn_top1, msg, cap);
-        if (!rc && cfg->probe) {
+        if (!rc && cfg->probe && r.rank == 0) {
             double tp = bst_now();
             bst_probe_cfg pc;
             bst_probe_cfg_default(&pc);

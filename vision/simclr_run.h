@@ -80,6 +80,15 @@ typedef struct {
                                      this invocation (0 = no), as if killed */
     bst_run_progress_fn progress; /* may be NULL; non-zero return stops */
     void *progress_ctx;
+    /* Data-parallel over dist->world processes (simclr.h; NULL or world 1:
+       one process).  model.batch is then the B of each process, the
+       global batch W B; every process's batcher computes the same global
+       batches (sampler rank and world from dist) and receives the
+       projections of the whole global batch (all-gathered), so the graphs
+       are the same everywhere.  Only rank 0 evaluates, writes the log and
+       the checkpoints; resuming is refused.  The result equals a single
+       process's with batch W B up to rounding (docs/scaling.md). */
+    const bst_dist *dist;
 } bst_run_cfg;
 
 typedef struct {
