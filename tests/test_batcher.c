@@ -165,24 +165,31 @@ static void stream_of(const bs_batcher_params *p, int64_t nb, int64_t prefetch,
     free(base);
 }
 
+/* Asserts that p and q give the same nb batches (same updates). */
+static void same_streams(const bs_batcher_params *p, const bs_batcher_params *q,
+                         int64_t nb)
+{
+    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
+    stream_of(p, nb, 0, a);
+    stream_of(q, nb, 0, c);
+    assert_memory_equal(a, c, sizeof *a * nb * B);
+    free(a);
+    free(c);
+}
+
 /* Same parameters and updates: same batches, for any thread count and for
    a rebuild in the calling thread or in a background one. */
 static void test_deterministic(void **state)
 {
     (void)state;
-    const int64_t nb = 120;
-    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
     for (int lag = 0; lag < 3; lag += 2) {
-        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR), q;
         p.refresh_lag = lag;
         p.graph.threads = 1;
-        stream_of(&p, nb, 0, a);
-        p.graph.threads = 2;
-        stream_of(&p, nb, 0, c);
-        assert_memory_equal(a, c, sizeof *a * nb * B);
+        q = p;
+        q.graph.threads = 2;
+        same_streams(&p, &q, 120);
     }
-    free(a);
-    free(c);
 }
 
 /* With refresh_lag L, the graph of rebuild r is installed L batches after
@@ -501,19 +508,18 @@ static bs_status split_build(void *ctx, const float *x, int64_t n, int64_t d,
 static void test_builder(void **state)
 {
     (void)state;
-    const int64_t nb = 90;
-    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
     for (int lag = 0; lag < 3; lag += 2) {
-        bs_batcher_params p = defaults(BS_SAMPLER_RWR);
+        bs_batcher_params p = defaults(BS_SAMPLER_RWR), q;
         p.refresh_lag = lag;
-        stream_of(&p, nb, 0, a);
         split_ctx ctx = {.parts = 3};
-        p.build = split_build;
-        p.build_ctx = &ctx;
-        stream_of(&p, nb, 0, c);
-        assert_memory_equal(a, c, sizeof *a * nb * B);
+        q = p;
+        q.build = split_build;
+        q.build_ctx = &ctx;
+        same_streams(&p, &q, 90);
         assert_true(ctx.calls >= 3);
     }
+    const int64_t nb = 90;
+    int64_t *a = malloc(sizeof *a * nb * B), *c = malloc(sizeof *c * nb * B);
     float *base = base_rows();
     { /* the graph in force is bs_graph_build's, parameters included */
         bs_batcher_params p = defaults(BS_SAMPLER_RWR);
