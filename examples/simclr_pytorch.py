@@ -10,10 +10,23 @@ encoder's features on the test set, plus how hard the batches were
 in-batch pairs that share a class, i.e. false negatives).
 
 Data: the IDX .gz files of Debian's dataset-fashion-mnist package in
-/usr/share/datasets/fashion-mnist/ (read with gzip + numpy).
+/usr/share/datasets/fashion-mnist/ (--data; read with gzip + numpy).
 
     PYTHONPATH=build/python /usr/bin/python3 examples/simclr_pytorch.py
     ... --steps 300 --n-train 10000 --batch-size 256 --threads 2
+    ... --quick          # a smaller run: under 2 minutes on 2 cores
+
+Data-parallel with torchrun (gloo; Debian's torch 1.13 on Python 3.11
+needs --redirects 2 --tee 2, see docs/python.md):
+
+    PYTHONPATH=build/python torchrun --standalone --nproc_per_node 2 \
+        --redirects 2 --tee 2 examples/simclr_pytorch.py --quick --threads 1
+
+Under torchrun every rank trains a DistributedDataParallel replica on its
+slice of each global batch of nproc * batch-size (rank and world come from
+torch.distributed), sampler.update() all-gathers the projections of every
+rank, and the graph rebuilds are split across the ranks; the uniform run
+uses batchsampler's uniform sampler, which slices the same way.
 
 The training loop shows the integration: the dataset returns each item's
 index, the DataLoader iterates the sampler in the main process, and every
@@ -27,6 +40,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, RandomSampler
@@ -45,11 +59,16 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def load(split):
+def load(data, split):
     prefix = "train" if split == "train" else "t10k"
-    x = read_idx(os.path.join(DATA, "%s-images-idx3-ubyte.gz" % prefix))
-    y = read_idx(os.path.join(DATA, "%s-labels-idx1-ubyte.gz" % prefix))
-    return x, y.astype(np.int64)
+    paths = [os.path.join(data, "%s-%s-idx%d-ubyte.gz" % (prefix, what, nd))
+             for what, nd in (("images", 3), ("labels", 1))]
+    for p in paths:
+        if not os.path.exists(p):
+            sys.exit("simclr_pytorch.py: %s not found: --data must name the "
+                     "directory of the Fashion-MNIST IDX .gz files (Debian: "
+                     "apt-get install dataset-fashion-mnist)" % p)
+    return read_idx(paths[0]), read_idx(paths[1]).astype(np.int64)
 
 
 class Indexed(Dataset):
@@ -145,16 +164,26 @@ def knn_accuracy(bank, bank_y, test, test_y, k=200, t=0.5, classes=10):
 
 def train(kind, args, xtr, ytr, xte, yte):
     torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed + 1)
-    model = Net()
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    ddp = dist.is_initialized()
+    rank = dist.get_rank() if ddp else 0
+    gen = torch.Generator().manual_seed(args.seed + 1 + 1000 * rank)
+    model = Net()  # the same initialisation on every rank (same seed)
+    net = nn.parallel.DistributedDataParallel(model) if ddp else model
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     ds = Indexed(xtr)
     n = len(ds)
-    if kind == "uniform":
+    if kind == "uniform" and ddp:
+        # rank and world from torch.distributed: this rank's slice of a
+        # uniform global batch
+        sampler = batchsampler.BatchSampler(
+            n, args.batch_size, sampler="uniform", drop_last=True,
+            seed=args.seed)
+    elif kind == "uniform":
         sampler = TorchBatchSampler(
             RandomSampler(ds, generator=torch.Generator().manual_seed(args.seed)),
             args.batch_size, drop_last=True)  # every batch full, like ours
     else:
+        # under torchrun, rank and world come from torch.distributed
         sampler = batchsampler.BatchSampler(
             n, args.batch_size, M=args.M, K=args.K, alpha=args.alpha,
             refresh_every=args.refresh_every, warmup_epochs=args.warmup_epochs,
@@ -170,8 +199,8 @@ def train(kind, args, xtr, ytr, xte, yte):
             sampler.set_epoch(epoch)
         for xb, idx in loader:
             v1, v2 = augment(xb, gen), augment(xb, gen)
-            _, z1 = model(v1)
-            _, z2 = model(v2)
+            _, z1 = net(v1)
+            _, z2 = net(v2)
             loss = nt_xent(z1, z2, args.tau)
             opt.zero_grad()
             loss.backward()
@@ -185,10 +214,11 @@ def train(kind, args, xtr, ytr, xte, yte):
                 yb = ytr_t[idx]
                 fns.append((yb[:, None] == yb[None, :])[off].float().mean().item())
             if kind != "uniform":
-                # hand the step's projections back (float32, CPU)
+                # hand the step's projections back (moved to the CPU; under
+                # torch.distributed every rank's rows are all-gathered here)
                 sampler.update(idx, z1.detach())
             step += 1
-            if step % 50 == 0 or step == args.steps:
+            if rank == 0 and (step % 50 == 0 or step == args.steps):
                 print("  [%s] step %4d  epoch %d  loss %.3f  %.1fs" %
                       (kind, step, epoch, loss.item(), time.time() - t0), flush=True)
             if step == args.steps:
@@ -205,39 +235,83 @@ def train(kind, args, xtr, ytr, xte, yte):
                 train_s=train_s, builds=builds, epochs=epoch)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--n-train", type=int, default=10000)
-    ap.add_argument("--n-test", type=int, default=5000)
-    ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--tau", type=float, default=0.5, help="NT-Xent temperature")
-    ap.add_argument("--M", type=int, default=1000)
-    ap.add_argument("--K", type=int, default=100)
-    ap.add_argument("--alpha", type=float, default=0.2)
-    ap.add_argument("--refresh-every", type=int, default=40)
-    ap.add_argument("--warmup-epochs", type=int, default=1)
-    ap.add_argument("--epoch-mode", choices=["fixed", "carry", "exact"], default="fixed")
-    ap.add_argument("--refresh-lag", type=int, default=0,
-                    help="batches a background rebuild may take (0: in next())")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", choices=["uniform", "batchsampler"])
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+# --quick: a run that finishes in under 2 minutes on 2 cores (both kinds)
+QUICK = dict(steps=60, n_train=3000, n_test=1000, batch_size=128, M=300,
+             K=30, refresh_every=20)
 
-    xtr, ytr = load("train")
-    xte, yte = load("test")
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--data", default=DATA,
+                    help="directory of the Fashion-MNIST IDX .gz files")
+    ap.add_argument("--quick", action="store_true",
+                    help="a short run (under 2 minutes on 2 cores): "
+                    + ", ".join("--%s %s" % (k.replace("_", "-"), v)
+                                for k, v in QUICK.items())
+                    + "; options given explicitly still win")
+    ap.add_argument("--steps", type=int, default=300,
+                    help="training steps of each run")
+    ap.add_argument("--n-train", type=int, default=10000,
+                    help="training images (a random subset)")
+    ap.add_argument("--n-test", type=int, default=5000,
+                    help="test images for the kNN accuracy")
+    ap.add_argument("--batch-size", type=int, default=256,
+                    help="batch size (per rank under torchrun)")
+    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    ap.add_argument("--tau", type=float, default=0.5, help="NT-Xent temperature")
+    ap.add_argument("--M", type=int, default=1000,
+                    help="BatchSampler: candidates per node of the proximity graph")
+    ap.add_argument("--K", type=int, default=100,
+                    help="BatchSampler: neighbours kept per node")
+    ap.add_argument("--alpha", type=float, default=0.2,
+                    help="BatchSampler: restart probability of the random walk")
+    ap.add_argument("--refresh-every", type=int, default=40,
+                    help="BatchSampler: batches between graph rebuilds")
+    ap.add_argument("--warmup-epochs", type=int, default=1,
+                    help="BatchSampler: uniform epochs before the first graph")
+    ap.add_argument("--epoch-mode", choices=["fixed", "carry", "exact"],
+                    default="fixed", help="BatchSampler: coverage rule of an epoch")
+    ap.add_argument("--refresh-lag", type=int, default=0,
+                    help="BatchSampler: batches a background rebuild may take "
+                    "(0: in next())")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch and graph-build threads (per rank)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="DataLoader worker processes")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the data subset, model, augmentation and sampler")
+    ap.add_argument("--only", choices=["uniform", "batchsampler"],
+                    help="train only this kind (None: both)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        for k, v in QUICK.items():
+            if getattr(args, k) == ap.get_default(k):
+                setattr(args, k, v)
+    return args
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun
+        dist.init_process_group("gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank != 0:  # one rank prints
+        sys.stdout = open(os.devnull, "w")
+
+    xtr, ytr = load(args.data, "train")
+    xte, yte = load(args.data, "test")
     rng = np.random.default_rng(args.seed)
     tr = np.sort(rng.permutation(len(xtr))[:args.n_train])
     te = np.sort(rng.permutation(len(xte))[:args.n_test])
     xtr, ytr, xte, yte = xtr[tr], ytr[tr], xte[te], yte[te]
-    print("SimCLR on Fashion-MNIST: %d train / %d test images, %d steps of %d, "
-          "%d threads, batchsampler %s" % (len(xtr), len(xte), args.steps,
-                                           args.batch_size, args.threads,
-                                           batchsampler.__version__), flush=True)
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    print("SimCLR on Fashion-MNIST: %d train / %d test images, %d steps of %d "
+          "x %d rank(s), %d threads, batchsampler %s"
+          % (len(xtr), len(xte), args.steps, args.batch_size, world,
+             args.threads, batchsampler.__version__), flush=True)
     results = {}
     for kind in ("uniform", "batchsampler"):
         if args.only and args.only != kind:
@@ -251,7 +325,10 @@ def main():
             kind, 100 * r["acc"], r["sim"], 100 * r["fn"], r["builds"], r["epochs"],
             r["train_s"]))
     print("(kNN: weighted, k=200, exp(sim/0.5), train-subset features as the bank; "
-          "batch sim / false neg: mean over the second half of training)")
+          "batch sim / false neg: mean over the second half of training"
+          "%s)" % (", rank 0's slices" if world > 1 else ""))
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return 0
 
 

@@ -1,7 +1,14 @@
-"""setuptools build of the `batchsampler` Python package (no pip needed).
+"""The C extension of the `batchsampler` package, for setuptools.
+
+The package's metadata is in pyproject.toml; install with pip
+(docs/python.md, "Install"):
+
+    pip install ./python                       # online, in a venv
+    pip install --no-build-isolation ./python  # offline: the system's setuptools
+
+or build the extension in place for a checkout:
 
     /usr/bin/python3 python/setup.py build_ext --inplace   # python/batchsampler/_batchsampler*.so
-    /usr/bin/python3 python/setup.py install --user
 
 By default the extension is compiled together with the library's sources
 (../src/*.c), so nothing has to be installed first; it needs Debian's
@@ -23,12 +30,28 @@ ROOT = os.path.dirname(HERE)
 os.chdir(HERE)  # setuptools wants relative paths from setup.py's directory
 
 
-def _version():
+def _check_version():
+    """The package version (batchsampler/_version.py) must be the
+    library's (BS_VERSION_STRING): the package checks it at import."""
+    want = None
     with open(os.path.join(ROOT, "include", "batchsampler.h")) as f:
         for line in f:
             if line.startswith("#define BS_VERSION_STRING"):
-                return line.split('"')[1]
-    return "0.0.0"
+                want = line.split('"')[1]
+    ns = {}
+    with open(os.path.join(HERE, "batchsampler", "_version.py")) as f:
+        exec(f.read(), ns)
+    if want != ns["__version__"]:
+        sys.exit("setup.py: batchsampler/_version.py says %s but "
+                 "include/batchsampler.h says %s: make them equal"
+                 % (ns["__version__"], want))
+
+
+if not os.path.exists(os.path.join(ROOT, "include", "batchsampler.h")):
+    sys.exit("setup.py: %s/include/batchsampler.h not found: build from a "
+             "checkout of the whole repository (pip install ./python from "
+             "its root)" % ROOT)
+_check_version()
 
 
 def _multiarch():
@@ -100,12 +123,4 @@ else:
     ext.extra_compile_args.append("-fvisibility=hidden")
     ext.extra_link_args.extend(link)
 
-setup(
-    name="batchsampler",
-    version=_version(),
-    description="Mini-batch sampling for in-batch contrastive learning (BatchSampler, KDD 2023)",
-    packages=["batchsampler"],
-    ext_modules=[ext],
-    python_requires=">=3.11",
-    zip_safe=False,
-)
+setup(ext_modules=[ext])

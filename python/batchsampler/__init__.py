@@ -31,6 +31,8 @@ import threading as _threading
 import warnings as _warnings
 
 from . import _batchsampler as _bs
+from . import _dist
+from ._version import __version__
 
 __all__ = [
     "BatchSampler",
@@ -41,7 +43,11 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = _bs.__version__
+if _bs.__version__ != __version__:
+    raise ImportError(
+        "batchsampler %s: its extension module %s is version %s; rebuild or "
+        "reinstall the package (pip install ./python, or cmake --build)"
+        % (__version__, _bs.__file__, _bs.__version__))
 
 _STATE_VERSION = 2
 _MASK64 = (1 << 64) - 1
@@ -56,13 +62,35 @@ def _is_torch(x):
     return mod.startswith("torch") and hasattr(x, "numpy")
 
 
+def _is_numpy(x):
+    return type(x).__module__ == "numpy" and hasattr(x, "flags")
+
+
+def _torch_cpu(x, half):
+    """A C-contiguous CPU numpy view (or copy) of a torch tensor; float16
+    and bfloat16 become float32 when `half`."""
+    x = x.detach()
+    if half and str(x.dtype) in ("torch.float16", "torch.bfloat16"):
+        x = x.float()
+    if x.device.type != "cpu":
+        x = x.cpu()
+    return x.contiguous().numpy()
+
+
 def _floats(x):
-    """An object exporting a float buffer (float32 is checked in C)."""
+    """An object exporting a float buffer (float32 is checked in C):
+    float16 / bfloat16 arrays converted to float32, non-contiguous ones
+    copied."""
     if _is_torch(x):
-        x = x.detach()
-        if x.device.type != "cpu":
-            x = x.cpu()
-        return x.numpy()
+        return _torch_cpu(x, True)
+    if _is_numpy(x):
+        if x.dtype.char == "e":  # float16
+            x = x.astype("float32")
+        if not x.flags["C_CONTIGUOUS"]:
+            import numpy as np
+
+            x = np.ascontiguousarray(x)
+        return x
     if isinstance(x, (list, tuple)):
         raise TypeError(
             "embeddings: expected a float32 array (numpy array or torch "
@@ -72,12 +100,16 @@ def _floats(x):
 
 
 def _ids(x):
-    """An object exporting an int64/int32 buffer, from arrays or sequences."""
+    """An object exporting an int64/int32 buffer, from arrays or sequences
+    (non-contiguous arrays copied)."""
     if _is_torch(x):
-        x = x.detach()
-        if x.device.type != "cpu":
-            x = x.cpu()
-        return x.numpy()
+        return _torch_cpu(x, False)
+    if _is_numpy(x):
+        if not x.flags["C_CONTIGUOUS"]:
+            import numpy as np
+
+            x = np.ascontiguousarray(x)
+        return x
     if isinstance(x, (list, tuple, range)):
         try:
             return _array("q", x)
@@ -330,10 +362,10 @@ class BatchSampler:
 
     def __init__(self, num_samples, batch_size, *, M=1000, K=100, alpha=0.2,
                  alpha_schedule="constant", refresh_every=100, warmup_epochs=1,
-                 mode="shared", sampler="rwr", seed=0, rank=0, world_size=1,
-                 drop_last=False, tau=0.0, embedding_dim=None, threads=0,
-                 block=0, epoch_mode="fixed", refresh_lag=0, history=32,
-                 batches_per_epoch=None):
+                 mode="shared", sampler="rwr", seed=0, rank=None,
+                 world_size=None, drop_last=False, tau=0.0,
+                 embedding_dim=None, threads=0, block=0, epoch_mode="fixed",
+                 refresh_lag=0, history=32, batches_per_epoch=None):
         n = _int(num_samples, "num_samples")
         b = _int(batch_size, "batch_size")
         M = _int(M, "M")
@@ -345,8 +377,9 @@ class BatchSampler:
         refresh_lag = _int(refresh_lag, "refresh_lag")
         history = _int(history, "history")
         seed = _seed(seed)
-        rank = _int(rank, "rank")
-        world_size = _int(world_size, "world_size")
+        rank = None if rank is None else _int(rank, "rank")
+        world_size = None if world_size is None else _int(world_size, "world_size")
+        rank, world_size, dist = _dist.resolve(rank, world_size)
         threads = _int(threads, "threads")
         block = _int(block, "block")
         for name, v in (("mode", mode), ("sampler", sampler),
@@ -385,6 +418,12 @@ class BatchSampler:
                         batches_per_epoch=batches_per_epoch)
         self._n = n
         self._kind = kind
+        # under torch.distributed with W > 1 ranks: update() gathers, and
+        # rebuilds are split across the ranks
+        self._comm = None
+        self._updates = 0  # update() calls: the step every rank must agree on
+        if dist is not None and world_size > 1 and kind != "uniform":
+            self._comm = _dist.Comm(dist, rank, world_size, graph_group=True)
         # The core batcher needs d.  Without embedding_dim it starts as a
         # batcher of d = 1 that no update reaches: with rows never written
         # it builds nothing, so its batches are exactly those of the real
@@ -418,7 +457,8 @@ class BatchSampler:
             block=kw["block"], threads=kw["threads"], dim=dim,
             warmup_epochs=kw["warmup_epochs"],
             refresh_every=kw["refresh_every"], refresh_lag=kw["refresh_lag"],
-            history=kw["history"])
+            history=kw["history"],
+            builder=None if self._comm is None else self._comm.builder())
 
     def _enter(self):
         if not self._lock.acquire(blocking=False):
@@ -536,19 +576,29 @@ class BatchSampler:
 
     # ------------------------------------------------------------ update
 
-    def update(self, indices, embeddings):
+    def update(self, indices, embeddings, *, gathered=None):
         """Write the step's projections into the embedding store.
 
         ``indices``: b ids (list, numpy int64/int32 array or torch tensor);
-        ``embeddings``: float32 (b, d) array or tensor (detached and moved to
-        the CPU here).  With DDP pass all ranks' rows (all_gather first).
+        ``embeddings``: (b, d) float32 array or tensor (float16 / bfloat16
+        are converted; detached and moved to the CPU here).
+
+        With ``world_size > 1`` every rank's store must receive every rank's
+        rows.  Under torch.distributed, update() all-gathers the indices and
+        embeddings of all ranks itself (any backend), after checking with a
+        small collective that every rank is at the same update step (a rank
+        that skipped an update() raises RuntimeError on every rank).  Pass
+        ``gathered=True`` if the caller already gathered them (the step is
+        still checked).  Without torch.distributed, gather them yourself and
+        pass ``gathered=True`` (else ValueError).
+
         The store is not used by ``sampler="uniform"``; every kind records
         which issued batch the indices belong to (see :meth:`state_dict`)."""
         ids = _ids(indices)
         self._enter()
         try:
             if self._kind != "uniform":
-                emb = _floats(embeddings)
+                ids, emb = self._all_rows(ids, embeddings, gathered)
                 if self._dim is None:
                     self._first_update(ids, emb)
                 else:
@@ -556,6 +606,46 @@ class BatchSampler:
             self._match(ids)
         finally:
             self._lock.release()
+
+    def _all_rows(self, ids, embeddings, gathered):
+        """(ids, embeddings) of every rank for update()."""
+        world = self._kw["world_size"]
+        comm = self._comm
+        if world == 1:
+            return ids, _floats(embeddings)
+        if comm is None:
+            if not gathered:
+                raise ValueError(
+                    "update: world_size = %d and torch.distributed is not "
+                    "initialised, so update() cannot gather the other ranks' "
+                    "rows: gather every rank's indices and embeddings yourself "
+                    "and pass gathered=True" % world)
+            return ids, _floats(embeddings)
+        import numpy as np
+
+        # the step: the position of the batch these rows belong to (-1 if
+        # not one of the batches issued) and the count of update() calls
+        step = (self._find(ids)[1], self._updates)
+        if gathered:
+            emb = _floats(embeddings)
+            shape = memoryview(emb).shape
+            comm.check_step(step, len(memoryview(ids)),
+                            shape[1] if len(shape) == 2 else -1)
+        else:
+            ids = np.asarray(ids, dtype=np.int64)
+            if ids.ndim != 1:
+                raise ValueError("indices: expected a 1-D array, got %d-D" % ids.ndim)
+            emb = embeddings
+            if not _is_torch(emb):
+                emb = _floats(emb)
+                if type(emb).__module__ != "numpy":
+                    emb = np.asarray(emb)
+                if emb.dtype != np.float32:
+                    raise TypeError("embeddings: expected dtype float32, got %s"
+                                    % emb.dtype)
+            ids, emb = comm.gather_rows(ids, emb, step)
+        self._updates += 1
+        return ids, emb
 
     def _first_update(self, ids, emb):
         mv = memoryview(emb)
@@ -578,21 +668,28 @@ class BatchSampler:
             core.next()
         return core
 
-    def _match(self, ids):
-        """Marks the oldest pending batch whose first ids all are in `ids`
-        (and the older ones) as trained."""
+    def _find(self, ids):
+        """(j, position) of the oldest pending batch whose first ids all are
+        in `ids`, or (-1, -1)."""
         if not self._pending:
-            return
+            return -1, -1
         try:
             seen = set(memoryview(ids).tolist())
         except TypeError:
-            return
+            return -1, -1
         for j, (pos, head) in enumerate(self._pending):
             if all(i in seen for i in head):
-                self._trained = pos + 1
-                for _ in range(j + 1):
-                    self._pending.popleft()
-                return
+                return j, pos
+        return -1, -1
+
+    def _match(self, ids):
+        """Marks the oldest pending batch whose first ids all are in `ids`
+        (and the older ones) as trained."""
+        j, pos = self._find(ids)
+        if j >= 0:
+            self._trained = pos + 1
+            for _ in range(j + 1):
+                self._pending.popleft()
 
     # ------------------------------------------------------------ state
 
@@ -642,6 +739,7 @@ class BatchSampler:
             epoch=at // self._L,
             batch_index=at % self._L,
             warned=self._warned,
+            updates=self._updates,
             batcher=blob,
         )
 
@@ -679,6 +777,7 @@ class BatchSampler:
                 dim = self._dim
                 core = self._widened(core, dim)
             warned = bool(state.get("warned", False))
+            updates = _int(state.get("updates", 0), "updates")
         except KeyError as e:
             raise ValueError("state: missing entry %s" % e) from None
         self._enter()
@@ -688,6 +787,7 @@ class BatchSampler:
             self._pending.clear()
             self._trained = None
             self._warned = warned
+            self._updates = updates
         finally:
             self._lock.release()
 

@@ -30,6 +30,26 @@
 
 #include "batchsampler.h"
 
+/* Python 3.9 lacks these two (3.10 API). */
+#if PY_VERSION_HEX < 0x030A0000
+static PyObject *bs_py_newref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#define Py_NewRef(o) bs_py_newref((PyObject *)(o))
+static int bs_py_add_ref(PyObject *m, const char *name, PyObject *v)
+{
+    Py_INCREF(v);
+    if (PyModule_AddObject(m, name, v) < 0) {
+        Py_DECREF(v);
+        return -1;
+    }
+    return 0;
+}
+#define PyModule_AddObjectRef bs_py_add_ref
+#endif
+
 /* Cast for METH_VARARGS | METH_KEYWORDS functions without -Wcast-function-type.
  */
 #define BS_KWFUNC(f) ((PyCFunction)(void (*)(void))(f))
@@ -403,6 +423,77 @@ static PyObject *Graph_build(PyObject *cls, PyObject *args, PyObject *kw)
     if (st != BS_OK)
         return raise_bs(&e);
     return graph_wrap(g);
+}
+
+/* A writable C-contiguous buffer of exactly `count` elements of `kind`. */
+static int get_out(PyObject *o, Py_buffer *v, elem_kind kind, int64_t count,
+                   const char *what)
+{
+    if (PyObject_GetBuffer(o, v, PyBUF_RECORDS) < 0)
+        return -1;
+    if (!PyBuffer_IsContiguous(v, 'C') || buffer_kind(v) != kind ||
+        v->len != (Py_ssize_t)(count * 4)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: expected a writable C-contiguous %s array of %lld "
+                     "values, got %s, %zd bytes",
+                     what, kind == K_I32 ? "int32" : "float32",
+                     (long long)count, kind_name(v), v->len);
+        PyBuffer_Release(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* build_rows(x, lo, hi, nbr, sim, m=1000, k=100, mode="shared", seed=0,
+              block=0, threads=0): rows [lo, hi) of Graph.build(x, ...)
+   into the writable (hi-lo, k) int32 nbr and float32 sim. */
+static PyObject *mod_build_rows(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    (void)mod;
+    static char *kwl[] = {"x", "lo",   "hi",   "nbr",   "sim",     "m",
+                          "k", "mode", "seed", "block", "threads", NULL};
+    PyObject *xo, *nbro, *simo;
+    long long lo, hi, m = 1000;
+    int k = 100, block = 0, threads = 0;
+    const char *mode = "shared";
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OLLOO|LisKii:build_rows", kwl,
+                                     &xo, &lo, &hi, &nbro, &simo, &m, &k, &mode,
+                                     &seed, &block, &threads))
+        return NULL;
+    bs_graph_params p;
+    if (fill_graph_params(&p, m, k, mode, seed, block, threads) < 0)
+        return NULL;
+    Py_buffer v, nv, sv;
+    int64_t n, d;
+    if (get_matrix_f32(xo, &v, &n, &d, "embeddings") < 0)
+        return NULL;
+    int64_t rows = hi > lo ? hi - lo : 0;
+    if (get_out(nbro, &nv, K_I32, rows * k, "nbr") < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    if (get_out(simo, &sv, K_F32, rows * k, "sim") < 0) {
+        PyBuffer_Release(&nv);
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    bs_error e;
+    err_init(&e);
+    bs_status st = bs_graph_params_check(&p, n, &e);
+    if (st == BS_OK) {
+        p.progress = progress_check_signals;
+        Py_BEGIN_ALLOW_THREADS st =
+            bs_graph_build_rows((const float *)v.buf, n, d, &p, lo, hi,
+                                (int32_t *)nv.buf, (float *)sv.buf, &e);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&nv);
+    PyBuffer_Release(&v);
+    if (st != BS_OK)
+        return raise_bs(&e);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Graph_load(PyObject *cls, PyObject *args)
@@ -983,6 +1074,9 @@ typedef struct {
     const bs_graph *graph_key;
     int64_t graph_builds_key;
     int busy;
+    /* builder(x, n, d, params) -> (nbr, sim), or NULL: see py_build */
+    PyObject *builder;
+    PyObject *build_exc; /* the builder's last exception, raised by next() */
 } BatcherObject;
 
 static PyTypeObject Batcher_Type;
@@ -997,8 +1091,113 @@ static void Batcher_dealloc(BatcherObject *self)
         Py_END_ALLOW_THREADS
     }
     Py_CLEAR(self->graph_copy);
+    Py_CLEAR(self->builder);
+    Py_CLEAR(self->build_exc);
     free(self->buf);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The graph parameters as the dict Graph.params gives. */
+static PyObject *graph_params_dict(const bs_graph_params *p)
+{
+    return Py_BuildValue("{s:s,s:L,s:i,s:K,s:i,s:i}", "mode",
+                         bs_graph_mode_name(p->mode), "m", (long long)p->m, "k",
+                         (int)p->k, "seed", (unsigned long long)p->seed,
+                         "block", (int)p->block, "threads", (int)p->threads);
+}
+
+/* Builder's result: (nbr, sim), n*k int32 and float32 values. */
+static bs_status graph_of_result(PyObject *res, int64_t n,
+                                 const bs_graph_params *p, bs_graph **out,
+                                 bs_error *err)
+{
+    PyObject *nbro, *simo;
+    Py_buffer nv, sv;
+    if (!PyArg_ParseTuple(res, "OO:graph builder result", &nbro, &simo))
+        return BS_ERR_CANCELLED;
+    if (get_buffer(nbro, &nv, 0, "graph builder nbr") < 0)
+        return BS_ERR_CANCELLED;
+    if (get_buffer(simo, &sv, 0, "graph builder sim") < 0) {
+        PyBuffer_Release(&nv);
+        return BS_ERR_CANCELLED;
+    }
+    Py_ssize_t cells = (Py_ssize_t)(n * p->k);
+    bs_status st = BS_ERR_CANCELLED;
+    if (buffer_kind(&nv) != K_I32 || buffer_kind(&sv) != K_F32 ||
+        nv.len != cells * 4 || sv.len != cells * 4)
+        PyErr_Format(PyExc_ValueError,
+                     "graph builder: returned %s and %s arrays of %zd and "
+                     "%zd bytes: expected n*K = %zd int32 ids and float32 "
+                     "similarities",
+                     kind_name(&nv), kind_name(&sv), nv.len, sv.len, cells);
+    else
+        st = bs_graph_from_arrays(n, p->k, (const int32_t *)nv.buf,
+                                  (const float *)sv.buf, p, out, err);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&nv);
+    return st;
+}
+
+/*
+ * bs_graph_builder over a Python callable builder(x, n, d, params) ->
+ * (nbr, sim), called with the GIL (taken here: this runs without it, in the
+ * thread of bs_batcher_next or the batcher's background one).  x is a
+ * bytes copy of the store (n*d float32, row-major); params the dict of
+ * Graph.params with the rebuild's seed.  A Python exception is kept in
+ * build_exc and re-raised by the call that reports the failed rebuild.
+ */
+static bs_status py_build(void *ctx, const float *x, int64_t n, int64_t d,
+                          const bs_graph_params *p, bs_graph **out,
+                          bs_error *err)
+{
+    BatcherObject *self = ctx;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    bs_status st = BS_ERR_CANCELLED;
+    PyObject *xo = PyBytes_FromStringAndSize(
+        (const char *)x, (Py_ssize_t)((size_t)n * (size_t)d * sizeof *x));
+    PyObject *po = xo ? graph_params_dict(p) : NULL;
+    PyObject *res = po ? PyObject_CallFunction(self->builder, "OLLO", xo,
+                                               (long long)n, (long long)d, po)
+                       : NULL;
+    if (res)
+        st = graph_of_result(res, n, p, out, err);
+    Py_XDECREF(res);
+    Py_XDECREF(po);
+    Py_XDECREF(xo);
+    if (st == BS_ERR_CANCELLED) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (type)
+            PyErr_NormalizeException(&type, &value, &tb);
+        if (value && tb)
+            PyException_SetTraceback(value, tb);
+        PyObject *msg = value ? PyObject_Str(value) : NULL;
+        const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+        if (!m)
+            PyErr_Clear();
+        err->code = st;
+        snprintf(err->msg, sizeof err->msg, "graph builder: %s: %s",
+                 type ? ((PyTypeObject *)type)->tp_name : "error", m ? m : "?");
+        Py_XDECREF(msg);
+        Py_XSETREF(self->build_exc, value);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+    }
+    PyGILState_Release(gs);
+    return st;
+}
+
+/* raise_bs for a batcher call: the builder's own exception if it failed. */
+static PyObject *raise_batcher(BatcherObject *self, const bs_error *e)
+{
+    if (e->code == BS_ERR_CANCELLED && self->build_exc) {
+        PyObject *v = self->build_exc;
+        self->build_exc = NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(v), v);
+        Py_DECREF(v);
+        return NULL;
+    }
+    return raise_bs(e);
 }
 
 /*
@@ -1010,14 +1209,31 @@ static void Batcher_dealloc(BatcherObject *self)
  */
 static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwl[] = {"n",           "batch_size",    "kind",
-                          "alpha",       "schedule",      "tau",
-                          "max_steps",   "epoch_mode",    "batches_per_epoch",
-                          "drop_last",   "rank",          "world",
-                          "seed",        "mode",          "m",
-                          "k",           "block",         "threads",
-                          "dim",         "warmup_epochs", "refresh_every",
-                          "refresh_lag", "history",       "init",
+    static char *kwl[] = {"n",
+                          "batch_size",
+                          "kind",
+                          "alpha",
+                          "schedule",
+                          "tau",
+                          "max_steps",
+                          "epoch_mode",
+                          "batches_per_epoch",
+                          "drop_last",
+                          "rank",
+                          "world",
+                          "seed",
+                          "mode",
+                          "m",
+                          "k",
+                          "block",
+                          "threads",
+                          "dim",
+                          "warmup_epochs",
+                          "refresh_every",
+                          "refresh_lag",
+                          "history",
+                          "init",
+                          "builder",
                           NULL};
     long long n, bsz, max_steps = 0, bpe = 0, m = 1000, dim = 128, warmup = 1,
                       refresh_every = 100, lag = 0, history = 0;
@@ -1026,13 +1242,19 @@ static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     double alpha = 0.2, tau = 0.0;
     int drop_last = 0, rank = 0, world = 1, k = 100, block = 0, threads = 0;
     unsigned long long seed = 0;
-    PyObject *inito = Py_None;
+    PyObject *inito = Py_None, *builder = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "LL|sdsdLsLpiiKsLiiiLLLLLO:Batcher", kwl, &n, &bsz, &kind,
-            &alpha, &schedule, &tau, &max_steps, &epoch_mode, &bpe, &drop_last,
-            &rank, &world, &seed, &mode, &m, &k, &block, &threads, &dim,
-            &warmup, &refresh_every, &lag, &history, &inito))
+            args, kw, "LL|sdsdLsLpiiKsLiiiLLLLLOO:Batcher", kwl, &n, &bsz,
+            &kind, &alpha, &schedule, &tau, &max_steps, &epoch_mode, &bpe,
+            &drop_last, &rank, &world, &seed, &mode, &m, &k, &block, &threads,
+            &dim, &warmup, &refresh_every, &lag, &history, &inito, &builder))
         return NULL;
+    if (builder != Py_None && !PyCallable_Check(builder)) {
+        PyErr_Format(PyExc_TypeError,
+                     "builder: expected a callable or None, got %.100s",
+                     Py_TYPE(builder)->tp_name);
+        return NULL;
+    }
     bs_batcher_params p;
     bs_batcher_params_default(&p);
     bs_error e;
@@ -1081,6 +1303,11 @@ static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         self->bsz = bsz;
         self->n = n;
         self->dim = dim;
+        if (builder != Py_None) {
+            self->builder = Py_NewRef(builder);
+            p.build = py_build;
+            p.build_ctx = self;
+        }
         self->buf = malloc((size_t)bsz * sizeof *self->buf);
         if (self->buf) {
             Py_BEGIN_ALLOW_THREADS st =
@@ -1116,7 +1343,7 @@ static PyObject *Batcher_next(BatcherObject *self, PyObject *noargs)
     Py_BEGIN_ALLOW_THREADS st = bs_batcher_next(self->b, self->buf, NULL, &e);
     Py_END_ALLOW_THREADS self->busy = 0;
     if (st != BS_OK)
-        return raise_bs(&e);
+        return raise_batcher(self, &e);
     return ids_list(self->buf, self->bsz);
 }
 
@@ -1180,8 +1407,14 @@ static bs_status batcher_set_epoch(void *b, int64_t epoch, bs_error *err)
 
 static PyObject *Batcher_set_epoch(BatcherObject *self, PyObject *arg)
 {
-    return set_epoch_call(self->b, &self->busy, "Batcher", batcher_set_epoch,
-                          arg);
+    PyObject *r =
+        set_epoch_call(self->b, &self->busy, "Batcher", batcher_set_epoch, arg);
+    if (!r && self->build_exc) { /* a rebuild installed here had failed */
+        PyErr_Clear();
+        bs_error e = {.code = BS_ERR_CANCELLED};
+        return raise_batcher(self, &e);
+    }
+    return r;
 }
 
 /* save_state(at=-1) -> bytes */
@@ -1203,7 +1436,7 @@ static PyObject *Batcher_save_state(BatcherObject *self, PyObject *args,
         bs_batcher_save_state(self->b, at, &buf, &len, &e);
     Py_END_ALLOW_THREADS self->busy = 0;
     if (st != BS_OK)
-        return raise_bs(&e);
+        return raise_batcher(self, &e);
     PyObject *out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
     free(buf);
     return out;
@@ -1648,6 +1881,9 @@ static PyMethodDef module_methods[] = {
      "'epoch_mode'; the library's name for s"},
     {"graph_seed", mod_graph_seed, METH_VARARGS,
      "graph_seed(seed, r) -> seed of rebuild r (bs_batcher_graph_seed)"},
+    {"build_rows", BS_KWFUNC(mod_build_rows), METH_VARARGS | METH_KEYWORDS,
+     "build_rows(x, lo, hi, nbr, sim, m=1000, k=100, mode='shared', seed=0, "
+     "block=0, threads=0): rows [lo, hi) of a graph build into nbr, sim"},
     {"batch_stats", BS_KWFUNC(mod_batch_stats), METH_VARARGS | METH_KEYWORDS,
      "batch_stats(x, batch, labels=None) -> dict"},
     {"run_stats", BS_KWFUNC(mod_run_stats), METH_VARARGS | METH_KEYWORDS,

@@ -22,11 +22,12 @@ def data():
 
 
 def feed_all(sampler, x, chunk=64):
-    """update() every row of x, in chunks, as a training loop would."""
+    """update() every row of x, in chunks, as a training loop would (with
+    W > 1 simulated ranks in one process: rows of all ranks, gathered)."""
     n = x.shape[0]
     for lo in range(0, n, chunk):
         idx = np.arange(lo, min(n, lo + chunk), dtype=np.int64)
-        sampler.update(idx, x[idx])
+        sampler.update(idx, x[idx], gathered=True)
 
 
 def take(sampler, count):

@@ -140,7 +140,7 @@ def test_update_matches_gathered_ranks():
     drawn = [[next(it) for _ in range(3)] for it in its]
     gathered = drawn[0][0] + drawn[1][0]
     for s in ranks:
-        s.update(gathered, fake_rows(gathered, 0, D))
+        s.update(gathered, fake_rows(gathered, 0, D), gathered=True)
         assert s.state_dict()["position"] == 1
 
 

@@ -348,8 +348,10 @@ def test_update_rejects(data):
     s = make(batch_size=40)
     idx = np.arange(10)
     with pytest.raises(ValueError):
-        # (10, 8), not contiguous: a failed first update must not fix d = 8
-        s.update(idx, np.ascontiguousarray(x[:8, :10]).T)
+        # (10, 8) with a NaN: a failed first update must not fix d = 8
+        bad = np.ascontiguousarray(x[:10, :8])
+        bad[2, 3] = np.nan
+        s.update(idx, bad)
     with pytest.raises(TypeError):
         s.update(idx, x[:10].astype(np.float64))  # wrong dtype
     with pytest.raises(TypeError):
@@ -359,10 +361,9 @@ def test_update_rejects(data):
     with pytest.raises(TypeError):
         s.update([0.5, 1.5], x[:2])
     s.update(idx, x[:10])  # fixes d = 16
+    s.update(idx, np.asfortranarray(x[:10]))  # non-contiguous: copied
     with pytest.raises(ValueError):
-        s.update(idx, np.asfortranarray(x[:10]))  # non-contiguous
-    with pytest.raises(ValueError):
-        s.update(idx, x[:10, :8])  # non-contiguous
+        s.update(idx, x[:10, :8])  # non-contiguous and wrong d
     with pytest.raises(ValueError):
         s.update(idx, np.ascontiguousarray(x[:10, :8]))  # wrong d
     with pytest.raises(ValueError):
@@ -383,8 +384,8 @@ def test_update_rejects(data):
     with pytest.raises(ValueError):
         s2.update(idx, x[:10])  # d = 16 != embedding_dim
     torch = pytest.importorskip("torch")
-    with pytest.raises(ValueError):
-        s.update(torch.arange(10), torch.from_numpy(x[:16]).t()[:10])
+    with pytest.raises(TypeError, match="float64"):
+        s.update(torch.arange(10), torch.from_numpy(x[:10]).double())
 
 
 def test_set_epoch_rejects():
