@@ -15,7 +15,9 @@ Public API:
 
 Arrays are passed through the buffer protocol: numpy arrays, ``memoryview``,
 ``array.array``; torch tensors are converted with ``.detach().cpu().numpy()``
-(no copy for contiguous CPU tensors).  They must be C-contiguous.  Errors:
+(no copy for contiguous CPU tensors).  Non-contiguous numpy arrays and
+tensors are copied, float16 and bfloat16 ones converted to float32 (a bare
+buffer must be C-contiguous and of the right dtype).  Errors:
 ``TypeError`` for a wrong type or dtype; ``ValueError`` (carrying the
 library's message) for shapes, layout, NaN/Inf, out-of-range parameters;
 ``OSError`` for I/O.
@@ -307,7 +309,13 @@ class BatchSampler:
     the same :meth:`update` calls.
 
     Yields lists of ``batch_size`` distinct int indices (this rank's slice of
-    a global batch of ``world_size * batch_size``).  Every epoch has exactly
+    a global batch of ``world_size * batch_size``).  ``rank`` and
+    ``world_size`` default to torch.distributed's when a process group is
+    initialised (a different explicit value is a ValueError), else to 0 and
+    1; under torch.distributed with W > 1, :meth:`update` all-gathers every
+    rank's rows and graph rebuilds are split across the ranks (the
+    constructor then creates a process group of its own for them: build
+    the samplers at the same point on every rank).  Every epoch has exactly
     ``len(sampler)`` batches: ``batches_per_epoch`` if given, else
     ceil(N / (world_size * batch_size)) (floor with ``drop_last``), for every
     ``sampler`` kind, so that all samplers run the same number of steps.
