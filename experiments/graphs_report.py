@@ -230,18 +230,19 @@ def batches_table(runs):
 
 
 def time_cell(rs):
-    tot, smp = avg(rs, "total_s"), avg(rs, "sampler_s")
+    tot, smp, ev = avg(rs, "total_s"), avg(rs, "sampler_s"), avg(rs, "eval_s")
     if tot is None:
         return "–"
-    if smp is None or tot <= 0:
+    if smp is None or ev is None or tot <= 0:
         return "%.0f" % tot
-    return "%.0f (%.2f%%)" % (tot, 100 * smp / tot)
+    return "%.0f (%.2f%%, SVM %.0f%%)" % (tot, 100 * smp / tot, 100 * ev / tot)
 
 
 def time_table(runs):
     print("**Time per run**: wall seconds (mean over seeds) and in brackets "
           "the share spent building the proximity graph and sampling "
-          "(uniform: drawing the permutation); 1 thread per run on a shared "
+          "(uniform: drawing the permutation) and the SVM evaluations' "
+          "share; 1 thread per run on a shared "
           "2-core VM, so the wall times carry the machine's load.")
     print()
     cols = ["%s %s" % ({"graphcl": "GraphCL", "mvgrl": "MVGRL"}[m], s)
