@@ -8,11 +8,11 @@
 #   grid     a corner of the reference's own sweep (graph/train.py's
 #            __main__: layers 2/8/12 x batch 32..256 x epochs 20/40/100),
 #            layers 2/8/12 x B 32/128, 40 epochs, SVM every 10, seeds 0-1
-#   features the reference's node features for MUTAG (node label one-hot
-#            concatenated with a degree one-hot, graph/dataset.py); our TU
-#            reader takes one tag per node, so the tag becomes the pair
-#            (label, degree) (a one-hot of the pair: a superset of what the
-#            concatenation can express through the first linear layer),
+#   features the reference's node features for MUTAG and PTC (node label
+#            one-hot concatenated with a degree one-hot, graph/dataset.py);
+#            our TU reader takes one tag per node, so the tag becomes the
+#            pair (label, degree) (a one-hot of the pair: a superset of what
+#            the concatenation can express through the first linear layer),
 #            h 64, 20 epochs, SVM every 5, seeds 0-4
 #   hidden   h 512 (the reference's), 20 epochs, SVM every 5, seeds 0-1
 # Results in results/graphs_probe/<name>.{csv,txt,cpu} (.cpu: user CPU
@@ -43,12 +43,13 @@ run() {
   fi
 }
 
-# MUTAG with tag := label * (max degree + 1) + degree, in a scratch folder
+# tagdeg DIR DS: data set DS with tag := label * (max degree + 1) + degree,
+# in DIR/DS
 tagdeg() {
-  local dir=$1
-  mkdir -p "$dir/MUTAG"
-  cp -r "$TU/MUTAG/10fold_idx" "$dir/MUTAG/"
-  /usr/bin/python3 - "$TU/MUTAG/MUTAG.txt" "$dir/MUTAG/MUTAG.txt" <<'EOF'
+  local dir=$1 ds=$2
+  mkdir -p "$dir/$ds"
+  cp -r "$TU/$ds/10fold_idx" "$dir/$ds/"
+  /usr/bin/python3 - "$TU/$ds/$ds.txt" "$dir/$ds/$ds.txt" <<'EOF'
 import sys
 lines = open(sys.argv[1]).read().split("\n")
 graphs, at, nodes = int(lines[0]), 1, []
@@ -81,10 +82,12 @@ for probe in ${PROBES:-epochs grid features hidden}; do
       done; done; done ;;
     features)
       tmp=$(mktemp -d)
-      tagdeg "$tmp"
-      for s in 0 1 2 3 4; do
-        run "MUTAG_mvgrl_uniform_tagdeg_h64_e20_s$s" "$tmp/MUTAG" --seed "$s" \
-          --hidden 64 --epochs 20 --eval-every 5
+      for ds in MUTAG PTC; do
+        tagdeg "$tmp" "$ds"
+        for s in 0 1 2 3 4; do
+          run "${ds}_mvgrl_uniform_tagdeg_h64_e20_s$s" "$tmp/$ds" --seed "$s" \
+            --hidden 64 --epochs 20 --eval-every 5
+        done
       done
       rm -rf "$tmp" ;;
     hidden)
