@@ -226,6 +226,7 @@ static int build_distributed(const graph_opts *o, const cli_mpi *m,
     if (st == BS_OK)
         st = bs_graph_build_rows(x, n, d, &p, lo, hi, nbr, sim, &err);
     cli_progress_end(&prog, st == BS_OK);
+    double built = cli_now() - t0;
     int rc = CLI_EXIT_OK;
     if (cli_mpi_any(m, st != BS_OK)) {
         rc = st != BS_OK ? cli_fail(&err) : CLI_EXIT_DATA;
@@ -235,8 +236,18 @@ static int build_distributed(const graph_opts *o, const cli_mpi *m,
             rank_rows(n, p.block, r, m->world, &a, &b);
             rows[r] = b - a;
         }
+        double t1 = cli_now();
         cli_mpi_gather_rows(m, nbr, all_nbr, rows, k * sizeof(int32_t));
         cli_mpi_gather_rows(m, sim, all_sim, rows, k * sizeof(float));
+        /* includes waiting for the slowest rank */
+        double gathered = cli_now() - t1;
+        if (m->rank == 0 && !o->quiet)
+            fprintf(stderr,
+                    "graph: %d ranks: rank 0 built %lld rows in %.2f s; "
+                    "the gather of %.1f MB (and the wait for the slowest "
+                    "rank) took %.2f s\n",
+                    m->world, (long long)rows[0], built,
+                    (double)n * (double)k * 8 / 1e6, gathered);
         if (m->rank == 0)
             rc = save_rows(o, &p, n, all_nbr, all_sim, t0);
     }
