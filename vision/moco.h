@@ -114,7 +114,7 @@ int bst_moco_step(bst_moco *s, const float *images, int64_t n,
                   const int64_t *idx, double lr, double m, double *loss);
 
 /* Features h (n, 4w) of the base trunk without augmentation, batch norm
-   in eval mode, in chunks of up to 2B images.  out is the caller's. */
+   in eval mode, in chunks of up to B images.  out is the caller's. */
 int bst_moco_features(bst_moco *s, const float *images, int64_t n, float *out);
 
 #endif /* BS_VISION_MOCO_H */
