@@ -168,7 +168,10 @@ def train(kind, args, xtr, ytr, xte, yte):
     rank = dist.get_rank() if ddp else 0
     gen = torch.Generator().manual_seed(args.seed + 1 + 1000 * rank)
     model = Net()  # the same initialisation on every rank (same seed)
-    net = nn.parallel.DistributedDataParallel(model) if ddp else model
+    # two forward passes (the views) per step: with BatchNorm, DDP must not
+    # re-broadcast the buffers between them (an in-place autograd error)
+    net = (nn.parallel.DistributedDataParallel(model, broadcast_buffers=False)
+           if ddp else model)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     ds = Indexed(xtr)
     n = len(ds)
