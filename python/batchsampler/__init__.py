@@ -640,7 +640,11 @@ class BatchSampler:
             comm.check_step(step, len(memoryview(ids)),
                             shape[1] if len(shape) == 2 else -1)
         else:
-            ids = np.asarray(ids, dtype=np.int64)
+            ids = np.asarray(ids)
+            if ids.dtype.kind not in "iu":
+                raise TypeError("indices: expected an integer array (int64 or "
+                                "int32), got %s" % ids.dtype)
+            ids = ids.astype(np.int64, copy=False)
             if ids.ndim != 1:
                 raise ValueError("indices: expected a 1-D array, got %d-D" % ids.ndim)
             emb = embeddings

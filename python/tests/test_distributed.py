@@ -79,6 +79,10 @@ def _worker(rank, port, outdir):
                 bs.BatchSampler(N, B, **bad, **ARGS)
             except ValueError as e:
                 res.setdefault("mismatch", []).append(str(e))
+        try:  # refused before any collective, on every rank
+            s.update(np.array([0.5, 1.5]), np.ones((2, D), np.float32))
+        except TypeError as e:
+            res["float_ids"] = str(e)
         res["explicit_ok"] = bs.BatchSampler(
             N, B, rank=rank, world_size=W, sampler="uniform")._kw["rank"]
 
@@ -153,6 +157,7 @@ def test_rank_and_world_come_from_torch_distributed(ranks):
         assert "world_size = 3" in res["mismatch"][0]
         assert "torch.distributed says world_size = 2" in res["mismatch"][0]
         assert "rank = %d" % (1 - r) in res["mismatch"][1]
+        assert "integer" in res["float_ids"]
 
 
 def _single(lag):
