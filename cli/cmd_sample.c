@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "mpi.h"
+#include "mpi_cli.h"
 
 static const char cmd[] = "sample";
 

@@ -10,7 +10,7 @@
 
 #include "batcher_opts.h"
 #include "cli.h"
-#include "mpi.h"
+#include "mpi_cli.h"
 #include "simclr_run.h"
 
 static const char cmd[] = "train";

@@ -206,10 +206,11 @@ static void affine(const bst_batchnorm *bn, int c, double mean, double invstd,
    on x; eval mode the statistics are constants (u = v = 0 but for the mean
    shift). */
 static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
-                           double mean, double invstd, float *k, float *u,
-                           float *v)
+                           float *k, float *u, float *v)
 {
     int C = bn->C;
+    double mean, invstd;
+    saved_stats(bn, c, train, &mean, &invstd);
     const double *red = bn->red;
     bn->dgamma[c] += (float)(red[C + c] * invstd);
     bn->dbeta[c] += (float)red[c];
@@ -328,10 +329,8 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
     double M = reduce_dsums(bn, N, S, train);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
         float k, u, v;
-        finish_channel(bn, c, train, M, mean, invstd, &k, &u, &v);
+        finish_channel(bn, c, train, M, &k, &u, &v);
         if (!dx)
             continue;
         for (int n = 0; n < N; n++) {
@@ -428,10 +427,8 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
     double M = reduce_dsums(bn, N, S, train);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
         float k, u, v;
-        finish_channel(bn, c, train, M, mean, invstd, &k, &u, &v);
+        finish_channel(bn, c, train, M, &k, &u, &v);
         if (!dx)
             continue;
         for (int n = 0; n < N; n++) {

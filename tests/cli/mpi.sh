@@ -8,19 +8,7 @@
 # errors: a missing input, -o without %r, --rank under mpirun.
 set -euo pipefail
 BIN=$1
-if [ "${BS_HAVE_MPI:-OFF}" != ON ]; then
-  echo "SKIP: this build has no MPI (apt-get install libopenmpi-dev, then reconfigure)"
-  exit 77
-fi
-if ! command -v mpirun >/dev/null; then
-  echo "SKIP: mpirun not found (apt-get install openmpi-bin)"
-  exit 77
-fi
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_mpi_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# one thread per rank: two ranks share this machine's cores
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+source "$(dirname "$0")/mpi_common.inc"
 mpi() { local np=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$np" "$BIN" "$@"; }
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 

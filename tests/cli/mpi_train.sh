@@ -11,23 +11,12 @@
 # Skipped (exit 77) without MPI in the build, mpirun or the data set.
 set -euo pipefail
 BIN=$1
-if [ "${BS_HAVE_MPI:-OFF}" != ON ]; then
-  echo "SKIP: this build has no MPI (apt-get install libopenmpi-dev, then reconfigure)"
-  exit 77
-fi
-if ! command -v mpirun >/dev/null; then
-  echo "SKIP: mpirun not found (apt-get install openmpi-bin)"
-  exit 77
-fi
+source "$(dirname "$0")/mpi_common.inc"
 DATA=/usr/share/datasets/fashion-mnist
 if [ ! -e "$DATA/train-images-idx3-ubyte.gz" ]; then
   echo "SKIP: no Fashion-MNIST in $DATA (apt-get install dataset-fashion-mnist)"
   exit 77
 fi
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_mpi_train_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 MPI=(mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN")
 O=(train simclr --n 600 --test-n 100 --epochs 2 --steps-per-epoch 6
    --width 4 --sampler rwr -M 60 -K 8 --refresh 3 --no-probe -q)

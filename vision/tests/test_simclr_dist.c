@@ -45,38 +45,38 @@ static void ep_allgather(void *ctx, const void *local, void *all, size_t bytes)
     pthread_barrier_wait(&e->c->bar);
 }
 
-static void ep_sum_f64(void *ctx, double *buf, size_t n)
+/* In-place sum over the ranks, in rank order, of n doubles or floats. */
+static void ep_sum(void *ctx, void *buf, size_t n, int is_double)
 {
     endpoint *e = ctx;
-    double *copy = malloc(n * sizeof *copy);
+    size_t size = is_double ? sizeof(double) : sizeof(float);
+    void *copy = malloc(n * size);
     assert_non_null(copy);
-    memcpy(copy, buf, n * sizeof *copy);
+    memcpy(copy, buf, n * size);
     e->c->slot[e->rank] = copy;
     pthread_barrier_wait(&e->c->bar);
     for (size_t i = 0; i < n; i++) {
-        buf[i] = 0;
+        double t = 0;
         for (int r = 0; r < W; r++)
-            buf[i] += ((const double *)e->c->slot[r])[i];
+            t = is_double ? t + ((const double *)e->c->slot[r])[i]
+                          : (float)(t + ((const float *)e->c->slot[r])[i]);
+        if (is_double)
+            ((double *)buf)[i] = t;
+        else
+            ((float *)buf)[i] = (float)t;
     }
     pthread_barrier_wait(&e->c->bar);
     free(copy);
 }
 
+static void ep_sum_f64(void *ctx, double *buf, size_t n)
+{
+    ep_sum(ctx, buf, n, 1);
+}
+
 static void ep_sum_f32(void *ctx, float *buf, size_t n)
 {
-    endpoint *e = ctx;
-    float *copy = malloc(n * sizeof *copy);
-    assert_non_null(copy);
-    memcpy(copy, buf, n * sizeof *copy);
-    e->c->slot[e->rank] = copy;
-    pthread_barrier_wait(&e->c->bar);
-    for (size_t i = 0; i < n; i++) {
-        buf[i] = 0;
-        for (int r = 0; r < W; r++)
-            buf[i] += ((const float *)e->c->slot[r])[i];
-    }
-    pthread_barrier_wait(&e->c->bar);
-    free(copy);
+    ep_sum(ctx, buf, n, 0);
 }
 
 static void cfg_of(bst_simclr_cfg *c, int batch)

@@ -1,5 +1,5 @@
 /*
- * mpi.h — the command-line tool's optional MPI layer (Open MPI).  Only the
+ * mpi_cli.h — the command-line tool's optional MPI layer (Open MPI).  Only the
  * CLI links MPI (CMake option BS_MPI, define BS_HAVE_MPI); the library and
  * the training engine never communicate: they take plain function hooks
  * (bst_sum_fn, bst_dist) that these functions implement.
@@ -15,8 +15,8 @@
  * MPI's default handler aborts every rank on a communication failure, so
  * the collectives return nothing.
  */
-#ifndef BS_CLI_MPI_H
-#define BS_CLI_MPI_H
+#ifndef BS_CLI_MPI_CLI_H
+#define BS_CLI_MPI_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,4 +55,4 @@ void cli_mpi_gather_rows(const cli_mpi *m, const void *local, void *all,
    or -1 when the result does not fit. */
 int cli_mpi_rank_path(const char *path, int rank, char *out, size_t cap);
 
-#endif /* BS_CLI_MPI_H */
+#endif /* BS_CLI_MPI_CLI_H */

@@ -1,11 +1,11 @@
-/* mpi.c — the command-line tool's optional MPI layer (mpi.h). */
+/* mpi_cli.c — the command-line tool's optional MPI layer (mpi_cli.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "mpi.h"
+#include "mpi_cli.h"
 
 #ifdef BS_HAVE_MPI
 #include <mpi.h>
@@ -107,24 +107,26 @@ static MPI_Datatype bytes_type(size_t bytes)
 }
 #endif
 
-void cli_mpi_sum_f64(void *ctx, double *buf, size_t n)
+/* In-place sum of n elements of `size` bytes (MPI type t) when there are
+   several ranks. */
+static void sum_if_many(const cli_mpi *m, void *buf, size_t n, size_t size,
+                        int is_double)
 {
-    const cli_mpi *m = ctx;
 #ifdef BS_HAVE_MPI
     if (m->started && m->world > 1)
-        sum_pieces(buf, n, sizeof *buf, MPI_DOUBLE);
+        sum_pieces(buf, n, size, is_double ? MPI_DOUBLE : MPI_FLOAT);
 #endif
-    (void)m, (void)buf, (void)n;
+    (void)m, (void)buf, (void)n, (void)size, (void)is_double;
+}
+
+void cli_mpi_sum_f64(void *ctx, double *buf, size_t n)
+{
+    sum_if_many(ctx, buf, n, sizeof *buf, 1);
 }
 
 void cli_mpi_sum_f32(void *ctx, float *buf, size_t n)
 {
-    const cli_mpi *m = ctx;
-#ifdef BS_HAVE_MPI
-    if (m->started && m->world > 1)
-        sum_pieces(buf, n, sizeof *buf, MPI_FLOAT);
-#endif
-    (void)m, (void)buf, (void)n;
+    sum_if_many(ctx, buf, n, sizeof *buf, 0);
 }
 
 void cli_mpi_allgather(void *ctx, const void *local, void *all, size_t bytes)
@@ -174,6 +176,7 @@ void cli_mpi_gather_rows(const cli_mpi *m, const void *local, void *all,
         return;
     }
 #endif
+    (void)m;
     if (all != local)
         memcpy(all, local, (size_t)rows[0] * row_bytes);
 }
