@@ -28,19 +28,16 @@ OUT=results/graphs_probe
 [ -x "$BIN" ] || { echo "graphs_probe.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$OUT"
 
-# run NAME DATA_DIR ARGS...: one MVGRL run, uniform batches, 1 thread, nice 15
+# shellcheck source=experiments/graphs_lib.sh
+. experiments/graphs_lib.sh
+
+# run NAME DATA_DIR ARGS...: one MVGRL run, uniform batches, 1 thread, nice
+# 15, user CPU seconds in NAME.cpu
 run() {
   local name=$1 data=$2
   shift 2
-  [ -e "$OUT/$name.csv" ] && return 0
-  echo "graphs_probe.sh: $name" >&2
-  if /usr/bin/time -f "cpu_s %U" -o "$OUT/$name.cpu" env OMP_NUM_THREADS=1 \
-      nice -n 15 "$BIN" train mvgrl --data "$data" --sampler uniform -q "$@" \
-      --log "$OUT/$name.partial.csv" > "$OUT/$name.txt"; then
-    mv "$OUT/$name.partial.csv" "$OUT/$name.csv"
-  else
-    echo "graphs_probe.sh: $name failed" >&2
-  fi
+  graphs_run_one "$OUT" "$name" 15 1 "$BIN" train mvgrl --data "$data" \
+    --sampler uniform -q "$@"
 }
 
 # tagdeg DIR DS: data set DS with tag := label * (max degree + 1) + degree,

@@ -40,24 +40,19 @@ TU="${BS_TU:-../shared/data/tu}"
 OUT=results/graphs
 [ -x "$BIN" ] || { echo "graphs_run.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$OUT"
+# shellcheck source=experiments/graphs_lib.sh
+. experiments/graphs_lib.sh
 
 # run_all METHOD DEFAULT_DATASETS EXTRA_ARGS...
 run_all() {
-  local method=$1 datasets=${DATASETS:-$2} name
+  local method=$1 datasets=${DATASETS:-$2}
   shift 2
   for seed in ${SEEDS:-0 1 2 3 4}; do
     for ds in $datasets; do
       for s in ${SAMPLERS:-uniform knn rwr}; do
-        name="${ds}_${method}_${s}_s${seed}"
-        [ -e "$OUT/$name.csv" ] && continue
-        echo "graphs_run.sh: $name" >&2
-        if OMP_NUM_THREADS="${BS_THREADS:-1}" nice -n 10 "$BIN" train "$method" \
-            --data "$TU/$ds" --sampler "$s" --seed "$seed" -q "$@" \
-            --log "$OUT/$name.partial.csv" > "$OUT/$name.txt"; then
-          mv "$OUT/$name.partial.csv" "$OUT/$name.csv"
-        else
-          echo "graphs_run.sh: $name failed" >&2
-        fi
+        graphs_run_one "$OUT" "${ds}_${method}_${s}_s${seed}" 10 0 \
+          "$BIN" train "$method" --data "$TU/$ds" --sampler "$s" \
+          --seed "$seed" -q "$@"
       done
     done
   done
