@@ -1,6 +1,18 @@
 # experiments/graphs_lib.sh — sourced by experiments/graphs_run.sh and
-# experiments/graphs_probe.sh: one run of the CLI with its outputs named
-# after the run.
+# experiments/graphs_probe.sh (from the repository root): their settings
+# and one run of the CLI with its outputs named after the run.
+#
+# graphs_setup OUT
+#   Sets BIN (BS_BIN, default build/batchsampler), TU (BS_TU, default
+#   ../shared/data/tu) and OUT, exits 1 with a one-line error when BIN is
+#   not an executable, and creates OUT.
+graphs_setup() {
+  BIN="${BS_BIN:-build/batchsampler}"
+  TU="${BS_TU:-../shared/data/tu}"
+  OUT=$1
+  [ -x "$BIN" ] || { echo "$(basename "$0"): $BIN not found: run scripts/setup.sh" >&2; exit 1; }
+  mkdir -p "$OUT"
+}
 #
 # graphs_run_one OUT NAME NICE CPU CMD...
 #   Skips NAME when OUT/NAME.csv exists.  Else runs CMD ... --log

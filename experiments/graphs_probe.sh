@@ -22,14 +22,10 @@
 #   PROBES (epochs grid features hidden)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${BS_BIN:-build/batchsampler}"
-TU="${BS_TU:-../shared/data/tu}"
-OUT=results/graphs_probe
-[ -x "$BIN" ] || { echo "graphs_probe.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }
-mkdir -p "$OUT"
 
 # shellcheck source=experiments/graphs_lib.sh
 . experiments/graphs_lib.sh
+graphs_setup results/graphs_probe
 
 # run NAME DATA_DIR ARGS...: one MVGRL run, uniform batches, 1 thread, nice
 # 15, user CPU seconds in NAME.cpu

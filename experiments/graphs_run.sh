@@ -35,13 +35,9 @@ case "$what" in
   graphcl | mvgrl | all) ;;
   *) echo "graphs_run.sh: method '$what': expected graphcl, mvgrl or all" >&2; exit 1 ;;
 esac
-BIN="${BS_BIN:-build/batchsampler}"
-TU="${BS_TU:-../shared/data/tu}"
-OUT=results/graphs
-[ -x "$BIN" ] || { echo "graphs_run.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }
-mkdir -p "$OUT"
 # shellcheck source=experiments/graphs_lib.sh
 . experiments/graphs_lib.sh
+graphs_setup results/graphs
 
 # run_all METHOD DEFAULT_DATASETS EXTRA_ARGS...
 run_all() {
