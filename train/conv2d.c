@@ -25,7 +25,7 @@
 
 enum {
     CONV_PARTS = 8,   /* weight-gradient partial sums per call */
-    CONV_COLS = 1536, /* at least this many GEMM columns per chunk */
+    CONV_COLS = 512, /* at least this many GEMM columns per chunk */
 };
 
 /* The layer's scratch, at least n floats (grown, never shrunk). */
