@@ -59,6 +59,12 @@ static void help(void)
         "  --layers L           GCN layers (default 4)\n"
         "  --ppr-alpha A        PPR diffusion teleport, (0, 1] (default 0.2)\n"
         "  --seed S             seed of everything (default 0)\n"
+        "  --features F         node features: auto (default: the reference's\n"
+        "                       one-hot node label then one-hot degree, or "
+        "the\n"
+        "                       degree alone for a set with one node label),\n"
+        "                       tags (the label only; degree capped at 64 for\n"
+        "                       a set with one label), degree or tags+degree\n"
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
         "Evaluation and output:\n"
@@ -74,7 +80,7 @@ static void help(void)
         "  -h, --help           this help\n");
 }
 
-enum { O_PPR = 256, O_LR, O_HIDDEN, O_LAYERS, O_SEED };
+enum { O_PPR = 256, O_LR, O_HIDDEN, O_LAYERS, O_SEED, O_FEAT };
 
 static int parse_model(int c, bsg_mvgrl_cfg *m)
 {
@@ -87,6 +93,13 @@ static int parse_model(int c, bsg_mvgrl_cfg *m)
     case O_LAYERS:
         return cli_parse_int(cmd, "--layers", optarg, 1, 16, &m->layers);
     case O_SEED: return cli_parse_u64(cmd, "--seed", optarg, &m->seed);
+    case O_FEAT:
+        return bsg_mvgrl_feat_parse(optarg, &m->features) == 0
+                   ? 0
+                   : cli_usage(cmd,
+                               "--features '%s': expected auto, tags, "
+                               "degree or tags+degree",
+                               optarg);
     }
     return 1;
 }
@@ -110,6 +123,7 @@ static const struct option LONGS[] = {
     {"hidden", required_argument, NULL, O_HIDDEN},
     {"layers", required_argument, NULL, O_LAYERS},
     {"seed", required_argument, NULL, O_SEED},
+    {"features", required_argument, NULL, O_FEAT},
     {NULL, 0, NULL, 0}};
 
 static int parse(int argc, char **argv, gcl_opts *o)
@@ -125,10 +139,11 @@ static int parse(int argc, char **argv, gcl_opts *o)
 static void summary(const gcl_opts *o, const bsg_run_result *res)
 {
     const bsg_run_cfg *r = &o->run;
-    printf("MVGRL on %lld graphs  sampler %s  hidden %d  layers %d  epochs "
-           "%lld  steps %lld  B %lld M %lld K %lld\n",
+    printf("MVGRL on %lld graphs  sampler %s  features %s  hidden %d  layers "
+           "%d  epochs %lld  steps %lld  B %lld M %lld K %lld\n",
            (long long)res->graphs,
-           bs_sampler_kind_name(r->batcher.sampler.kind), o->model.hidden,
+           bs_sampler_kind_name(r->batcher.sampler.kind),
+           bsg_mvgrl_feat_name(o->model.features), o->model.hidden,
            o->model.layers, (long long)r->epochs, (long long)res->last.steps,
            (long long)res->batch, (long long)res->m, (long long)res->k);
     cli_run_summary_tail(res);

@@ -14,6 +14,78 @@ void bsg_mvgrl_cfg_default(bsg_mvgrl_cfg *c)
     c->batch = 0;
     c->lr = 1e-3;
     c->seed = 0;
+    c->features = BSG_MVGRL_FEAT_AUTO;
+}
+
+/* ------------------------------------------------------------- features */
+
+static const char *const FEAT_NAMES[BSG_MVGRL_FEAT_COUNT] = {
+    "auto", "tags", "degree", "tags+degree"};
+
+const char *bsg_mvgrl_feat_name(bsg_mvgrl_feat k)
+{
+    return (unsigned)k < BSG_MVGRL_FEAT_COUNT ? FEAT_NAMES[k] : NULL;
+}
+
+int bsg_mvgrl_feat_parse(const char *s, bsg_mvgrl_feat *k)
+{
+    for (int i = 0; s && i < BSG_MVGRL_FEAT_COUNT; i++)
+        if (strcmp(s, FEAT_NAMES[i]) == 0) {
+            *k = (bsg_mvgrl_feat)i;
+            return 0;
+        }
+    return -1;
+}
+
+bsg_mvgrl_feat bsg_mvgrl_feat_resolve(const bst_tu *d, bsg_mvgrl_feat k)
+{
+    if (k != BSG_MVGRL_FEAT_AUTO)
+        return k;
+    /* the reader gives degrees exactly when the file has one distinct tag,
+       i.e. no node labels to speak of */
+    return d->degree_features ? BSG_MVGRL_FEAT_DEGREE
+                              : BSG_MVGRL_FEAT_TAGS_DEGREE;
+}
+
+int bsg_mvgrl_features(bst_tu *d, bsg_mvgrl_ops *o, bsg_mvgrl_feat k, char *msg,
+                       size_t cap)
+{
+    if (!d || !o || (unsigned)k >= BSG_MVGRL_FEAT_COUNT)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "node features: expected a data set, its operators "
+                        "and auto, tags, degree or tags+degree");
+    k = bsg_mvgrl_feat_resolve(d, k);
+    if (k == BSG_MVGRL_FEAT_TAGS)
+        return BST_OK; /* as loaded */
+    if (k == BSG_MVGRL_FEAT_TAGS_DEGREE && d->degree_features) {
+        /* one distinct tag: its one-hot is the constant 1 */
+        memset(d->feat_idx, 0, sizeof(int32_t) * (size_t)d->nodes);
+        d->feat = 1;
+    }
+    int64_t top = 0;
+    for (int64_t v = 0; v < d->nodes; v++) {
+        int64_t deg = d->adj_off[v + 1] - d->adj_off[v];
+        top = deg > top ? deg : top;
+    }
+    int tags = k == BSG_MVGRL_FEAT_TAGS_DEGREE ? d->feat : 0;
+    if (top + 1 > (1 << 30) - tags)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "%s: degree %lld: the degree one-hot would be too "
+                        "wide",
+                        d->name, (long long)top);
+    int32_t *slot = d->feat_idx;
+    if (tags) {
+        free(o->feat2);
+        o->feat2 = malloc(sizeof(int32_t) * (size_t)(d->nodes ? d->nodes : 1));
+        if (!o->feat2)
+            return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+        slot = o->feat2;
+    }
+    for (int64_t v = 0; v < d->nodes; v++)
+        slot[v] = (int32_t)(tags + d->adj_off[v + 1] - d->adj_off[v]);
+    d->feat = tags + (int)top + 1;
+    d->degree_features = !tags;
+    return BST_OK;
 }
 
 /* ------------------------------------------------------------ operators */
@@ -23,6 +95,7 @@ void bsg_mvgrl_ops_free(bsg_mvgrl_ops *o)
     free(o->mat_off);
     free(o->adj);
     free(o->ppr);
+    free(o->feat2);
     memset(o, 0, sizeof *o);
 }
 
@@ -365,6 +438,13 @@ static int compute(bsg_mvgrl *m, const bst_tu *d, const bsg_mvgrl_ops *ops,
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "%s: %d features, the model was built for %d", d->name,
                         m->batch.feat, m->in);
+    if (ops->feat2) /* two-hot features: the second 1 of each row */
+        for (int64_t k = 0; k < count; k++) {
+            int64_t base = d->node_off[ids[k]], b0 = m->batch.node_off[k];
+            for (int64_t j = 0; j < m->batch.node_off[k + 1] - b0; j++)
+                m->batch.x[(size_t)(b0 + j) * (size_t)m->in +
+                           (size_t)ops->feat2[base + j]] = 1.0f;
+        }
     if (ensure(m, m->batch.nodes, count))
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a batch");
     for (int64_t k = 0; k < count; k++) {

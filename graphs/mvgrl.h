@@ -37,6 +37,32 @@
 #include "gcn.h"
 #include "tu.h"
 
+/* Node features.  The reference (graph/dataset.py, process()) gives a
+   node its continuous attributes when the data set has them (TU's
+   PROTEINS, ENZYMES: our GIN-format copies carry none), else the one-hot
+   of its node label (width max label + 1) followed by the one-hot of its
+   degree (width max degree over the data set + 1, no cap), or the degree
+   one-hot alone for a set without node labels (IMDB-B, IMDB-M). */
+typedef enum {
+    BSG_MVGRL_FEAT_AUTO = 0,    /* the reference's choice: tags+degree when the
+                                file has > 1 distinct tag, else degree */
+    BSG_MVGRL_FEAT_TAGS,        /* as data/tu.h loads them: one-hot tags, or
+                                for a file with one distinct tag the capped
+                                degree (the default before issue 9) */
+    BSG_MVGRL_FEAT_DEGREE,      /* one-hot degree, max degree + 1 slots */
+    BSG_MVGRL_FEAT_TAGS_DEGREE, /* one-hot tag (T slots) then one-hot
+                                   degree (max degree + 1 slots): two ones
+                                   per row */
+    BSG_MVGRL_FEAT_COUNT
+} bsg_mvgrl_feat;
+
+/* "auto", "tags", "degree", "tags+degree"; NULL for a bad kind. */
+const char *bsg_mvgrl_feat_name(bsg_mvgrl_feat k);
+/* 0 and *k set, or -1 for an unknown name. */
+int bsg_mvgrl_feat_parse(const char *s, bsg_mvgrl_feat *k);
+/* What k means on d as loaded (auto resolved; never AUTO). */
+bsg_mvgrl_feat bsg_mvgrl_feat_resolve(const bst_tu *d, bsg_mvgrl_feat k);
+
 typedef struct {
     int hidden;   /* h (reference 512) */
     int layers;   /* L (reference 4) */
@@ -44,18 +70,22 @@ typedef struct {
     int batch;    /* B >= 2 graphs a step; 0: min(64, N), the reference's 64 */
     double lr;    /* Adam, constant (reference 0.001) */
     uint64_t seed;
+    bsg_mvgrl_feat features; /* auto */
 } bsg_mvgrl_cfg;
 
-/* h 128, L 4, alpha 0.2, B 0 (min(64, N)), lr 0.001, seed 0 (docs/graphs.md, "MVGRL",
-   says why h is 128 and not 512) */
+/* h 128, L 4, alpha 0.2, B 0 (min(64, N)), lr 0.001, seed 0, features
+   auto (docs/graphs.md, "MVGRL", says why h is 128 and not 512) */
 void bsg_mvgrl_cfg_default(bsg_mvgrl_cfg *c);
 
-/* Both views' operators for every graph of a data set, computed once. */
+/* Both views' operators for every graph of a data set, computed once, and
+   the second hot slot of two-hot node features. */
 typedef struct {
     int64_t graphs;
     int64_t *mat_off; /* (graphs + 1): graph g's n_g x n_g matrices start
                          at adj + mat_off[g] and ppr + mat_off[g] */
     float *adj, *ppr;
+    int32_t *feat2; /* (nodes) or NULL: node v's row of the feature matrix
+                       has a second 1 at feat2[v] (bsg_mvgrl_features) */
 } bsg_mvgrl_ops;
 
 /* OpenMP over graphs.  BST_ERR_NOMEM, or BST_ERR_INVAL for an alpha
@@ -64,6 +94,16 @@ typedef struct {
 int bsg_mvgrl_ops_build(bsg_mvgrl_ops *o, const bst_tu *d, double alpha,
                         char *msg, size_t cap);
 void bsg_mvgrl_ops_free(bsg_mvgrl_ops *o);
+
+/* Node features of kind k for d, whose operators o were built by
+   bsg_mvgrl_ops_build: rewrites d->feat_idx, d->feat and
+   d->degree_features, and for tags+degree sets o->feat2 (owned by o): the
+   model's input is then the one-hot of d->feat_idx plus, where o->feat2
+   is set, a 1 at o->feat2.  Call once, on d as loaded.  BST_OK,
+   BST_ERR_INVAL (bad kind, NULL, or a degree one-hot wider than 2^30) or
+   BST_ERR_NOMEM. */
+int bsg_mvgrl_features(bst_tu *d, bsg_mvgrl_ops *o, bsg_mvgrl_feat k, char *msg,
+                       size_t cap);
 
 /* The local-global JSD of one direction: l (N, d) node representations,
    g (G, d) graph representations, node_off (G + 1) which nodes are whose.

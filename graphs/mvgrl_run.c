@@ -11,13 +11,14 @@
 #include "svm_eval.h"
 #include "toolkit.h"
 
-#define CONFIG_VERSION "mvgrl v1\n"
+#define CONFIG_VERSION "mvgrl v2\n"
 
 typedef struct {
     bsg_run_cfg cfg;
     bsg_mvgrl_cfg mc;
     bst_tu data;
     bsg_mvgrl_ops ops;
+    bsg_mvgrl_feat feat; /* mc.features resolved on the loaded set */
     bsg_mvgrl *model;
     bs_batcher *batcher;
     int64_t B, spe, total_steps, epoch, step;
@@ -43,13 +44,15 @@ static void config_text(const run *r, char *buf, size_t cap)
     const char *em = bs_epoch_mode_name(b->sampler.epoch_mode);
     const char *sc = bs_alpha_schedule_name(b->sampler.schedule);
     snprintf(buf, cap,
-             CONFIG_VERSION "data %s graphs %lld\nhidden %d layers %d ppr "
-                            "%.17g batch %lld lr %.17g seed %llu\nsampler %d "
-                            "spe %lld warmup %lld refresh %lld lag %lld "
-                            "epoch_mode %s mode %d m %lld k %d block %d alpha "
-                            "%.17g schedule %s\nepochs %lld\n",
-             r->data.name, (long long)r->data.graphs, m->hidden, m->layers,
-             m->alpha, (long long)r->B, m->lr, (unsigned long long)m->seed,
+             CONFIG_VERSION
+             "data %s graphs %lld feat %d %s\nhidden %d layers %d ppr "
+             "%.17g batch %lld lr %.17g seed %llu\nsampler %d "
+             "spe %lld warmup %lld refresh %lld lag %lld "
+             "epoch_mode %s mode %d m %lld k %d block %d alpha "
+             "%.17g schedule %s\nepochs %lld\n",
+             r->data.name, (long long)r->data.graphs, r->data.feat,
+             bsg_mvgrl_feat_name(r->feat), m->hidden, m->layers, m->alpha,
+             (long long)r->B, m->lr, (unsigned long long)m->seed,
              (int)b->sampler.kind, (long long)r->spe,
              (long long)b->warmup_epochs, (long long)b->refresh_every,
              (long long)b->refresh_lag, em ? em : "?",
@@ -184,10 +187,12 @@ static int check_cfg(const bsg_run_cfg *c, const bsg_mvgrl_cfg *m, char *msg,
                         "epochs and checkpoint period must be >= 1, "
                         "stop-after and eval period >= 0");
     if (!(m->lr > 0) || !isfinite(m->lr) || m->hidden < 1 || m->layers < 1 ||
-        m->layers > 16 || !(m->alpha > 0 && m->alpha <= 1))
+        m->layers > 16 || !(m->alpha > 0 && m->alpha <= 1) ||
+        !bsg_mvgrl_feat_name(m->features))
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "MVGRL: expected lr > 0, hidden >= 1, 1 <= layers <= "
-                        "16, 0 < PPR alpha <= 1");
+                        "16, 0 < PPR alpha <= 1, features auto, tags, degree "
+                        "or tags+degree");
     if (c->resume && !c->ckpt_path)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "resume needs a checkpoint path");
@@ -261,7 +266,10 @@ static int run_init(run *r, const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *mc,
     if ((rc = check_cfg(cfg, mc, msg, cap)) ||
         (rc = bst_tu_load(cfg->data_dir, &r->data, msg, cap)) ||
         (rc = make_batcher(r, msg, cap)) ||
-        (rc = bsg_mvgrl_ops_build(&r->ops, &r->data, mc->alpha, msg, cap)) ||
+        (rc = bsg_mvgrl_ops_build(&r->ops, &r->data, mc->alpha, msg, cap)))
+        return rc;
+    r->feat = bsg_mvgrl_feat_resolve(&r->data, mc->features);
+    if ((rc = bsg_mvgrl_features(&r->data, &r->ops, r->feat, msg, cap)) ||
         (rc = alloc_buffers(r, msg, cap)))
         return rc;
     if ((rc = bsg_mvgrl_new(mc, r->data.feat, &r->model)))

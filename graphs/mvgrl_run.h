@@ -18,9 +18,10 @@
  * eval_every-th epoch and after the last.
  *
  * From run: batcher, data_dir, epochs, eval_every, svm,
- * log/ckpt paths, ckpt_every, resume, stop_after, progress.  run->model
- * and run->lr are GraphCL's and are ignored: the model, B, lr and seed are
- * `model`'s.  M and K left 0 get bsg_run_sizes's defaults for N graphs.
+ * log/ckpt paths, ckpt_every, resume, stop_after, progress.  run->model,
+ * run->lr and run->features are GraphCL's and are ignored: the model, B,
+ * lr, seed and node features (bsg_mvgrl_features; auto = the reference's
+ * tags+degree, or degree for a set without node labels) are `model`'s.  M and K left 0 get bsg_run_sizes's defaults for N graphs.
  *
  * Checkpoints (train/ckpt.h): config text, position, parameters, Adam
  * moments, the batcher's blob, the log.  Resuming needs the same settings

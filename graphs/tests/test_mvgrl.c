@@ -6,7 +6,9 @@
    every layer's sum pooling, the shared heads, both JSD directions)
    against central differences in every parameter on a tiny batch of
    graphs; embeddings independent of the batch they are computed in; the
-   loss and gradients bitwise the same for 1 and 2 threads; bad input. */
+   loss and gradients bitwise the same for 1 and 2 threads; bad input; the
+   node features (the reference's label one-hot then degree one-hot) on
+   the tiny data set, and the model's gradients with them. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,7 +154,8 @@ typedef struct {
     int np;
 } fixture;
 
-static void fixture_init(fixture *f, int hidden, int layers)
+static void fixture_init_feat(fixture *f, int hidden, int layers,
+                              bsg_mvgrl_feat feat)
 {
     char msg[256];
     assert_int_equal(
@@ -161,6 +164,8 @@ static void fixture_init(fixture *f, int hidden, int layers)
     assert_int_equal(f->d.graphs, 5);
     assert_int_equal(f->d.feat, 3);
     assert_int_equal(bsg_mvgrl_ops_build(&f->ops, &f->d, 0.2, msg, sizeof msg),
+                     BST_OK);
+    assert_int_equal(bsg_mvgrl_features(&f->d, &f->ops, feat, msg, sizeof msg),
                      BST_OK);
     bsg_mvgrl_cfg c;
     bsg_mvgrl_cfg_default(&c);
@@ -177,6 +182,11 @@ static void fixture_init(fixture *f, int hidden, int layers)
             f->ps[p].w[i] += r[i];
         free(r);
     }
+}
+
+static void fixture_init(fixture *f, int hidden, int layers)
+{
+    fixture_init_feat(f, hidden, layers, BSG_MVGRL_FEAT_TAGS);
 }
 
 static void fixture_free(fixture *f)
@@ -204,15 +214,15 @@ static double model_loss(fixture *f, const int64_t *ids, int64_t count,
    (the one-sided differences disagree) the analytic value must lie
    between the two one-sided slopes instead, and such entries must stay a
    small minority. */
-static void check_model(int hidden, int layers, const int64_t *ids,
-                        int64_t count)
+static void check_model_feat(int hidden, int layers, const int64_t *ids,
+                             int64_t count, bsg_mvgrl_feat feat)
 {
     /* one thread: hundreds of tiny forwards, where OpenMP's fork and join
        would dominate on a loaded machine (test_threads covers 2) */
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
     fixture f;
-    fixture_init(&f, hidden, layers);
+    fixture_init_feat(&f, hidden, layers, feat);
     double loss = model_loss(&f, ids, count, 1);
     assert_true(isfinite(loss));
     size_t total = bsg_mvgrl_param_floats(f.m), at = 0, nonzero = 0, kinks = 0;
@@ -259,6 +269,12 @@ static void check_model(int hidden, int layers, const int64_t *ids,
     free(ga);
     fixture_free(&f);
     omp_set_num_threads(threads);
+}
+
+static void check_model(int hidden, int layers, const int64_t *ids,
+                        int64_t count)
+{
+    check_model_feat(hidden, layers, ids, count, BSG_MVGRL_FEAT_TAGS);
 }
 
 static void test_model_grad(void **state)
@@ -392,6 +408,102 @@ static void test_invalid(void **state)
     fixture_free(&f);
 }
 
+/* The features on TEXT, node by node: tags 0..2 (3 slots), degrees 0..4
+   (5 slots). */
+#define NODES 16
+static const int32_t TAG[NODES] = {0, 1, 2, 1, 2, 0, 1, 2,
+                                   0, 1, 0, 2, 0, 1, 0, 1};
+static const int32_t DEG[NODES] = {2, 2, 3, 1, 0, 3, 2, 3,
+                                   2, 1, 1, 4, 1, 1, 1, 1};
+
+static void load_feat(bst_tu *d, bsg_mvgrl_ops *o, const char *text,
+                      bsg_mvgrl_feat k)
+{
+    char msg[256];
+    assert_int_equal(bst_tu_parse(text, strlen(text), "f", d, msg, sizeof msg),
+                     BST_OK);
+    assert_int_equal(bsg_mvgrl_ops_build(o, d, 0.2, msg, sizeof msg), BST_OK);
+    assert_int_equal(bsg_mvgrl_features(d, o, k, msg, sizeof msg), BST_OK);
+}
+
+/* Loads text with features k and checks them: width feat, every node's
+   first slot first[v], and its second slot off + second[v] (second NULL:
+   no second slot). */
+static void check_features(const char *text, bsg_mvgrl_feat k, int nodes,
+                           int feat, const int32_t *first,
+                           const int32_t *second, int off)
+{
+    bst_tu d;
+    bsg_mvgrl_ops o;
+    load_feat(&d, &o, text, k);
+    assert_int_equal(d.nodes, nodes);
+    assert_int_equal(d.feat, feat);
+    assert_true(!second == !o.feat2);
+    for (int v = 0; v < nodes; v++) {
+        assert_int_equal(d.feat_idx[v], first[v]);
+        if (second)
+            assert_int_equal(o.feat2[v], off + second[v]);
+    }
+    bsg_mvgrl_ops_free(&o);
+    bst_tu_free(&d);
+}
+
+static void test_features(void **state)
+{
+    (void)state;
+    /* tags+degree, and auto on a file with several tags: the label
+       one-hot (3), then the degree one-hot (max degree 4 + 1) */
+    check_features(TEXT, BSG_MVGRL_FEAT_TAGS_DEGREE, NODES, 3 + 5, TAG, DEG, 3);
+    check_features(TEXT, BSG_MVGRL_FEAT_AUTO, NODES, 3 + 5, TAG, DEG, 3);
+    /* degree alone: one hot slot, no cap; tags: as loaded */
+    check_features(TEXT, BSG_MVGRL_FEAT_DEGREE, NODES, 5, DEG, NULL, 0);
+    check_features(TEXT, BSG_MVGRL_FEAT_TAGS, NODES, 3, TAG, NULL, 0);
+    /* one distinct tag (a path of 3 and a node of degree 0): auto is the
+       degree; tags+degree puts the constant label first */
+    static const char *ONE = "2\n3 0\n5 1 1\n5 2 0 2\n5 1 1\n1 1\n5 0\n";
+    static const int32_t ONE_DEG[4] = {1, 2, 1, 0}, ZERO[4] = {0};
+    assert_int_equal(bsg_mvgrl_feat_resolve(&(bst_tu){.degree_features = 1},
+                                            BSG_MVGRL_FEAT_AUTO),
+                     BSG_MVGRL_FEAT_DEGREE);
+    check_features(ONE, BSG_MVGRL_FEAT_AUTO, 4, 3, ONE_DEG, NULL, 0);
+    check_features(ONE, BSG_MVGRL_FEAT_TAGS_DEGREE, 4, 1 + 3, ZERO, ONE_DEG, 1);
+    /* names and bad kinds */
+    bsg_mvgrl_feat k;
+    assert_int_equal(bsg_mvgrl_feat_parse("tags+degree", &k), 0);
+    assert_int_equal(k, BSG_MVGRL_FEAT_TAGS_DEGREE);
+    assert_int_equal(bsg_mvgrl_feat_parse("constant", &k), -1);
+    assert_null(bsg_mvgrl_feat_name(BSG_MVGRL_FEAT_COUNT));
+    char msg[256];
+    bst_tu d;
+    bsg_mvgrl_ops o;
+    load_feat(&d, &o, TEXT, BSG_MVGRL_FEAT_TAGS);
+    assert_int_equal(
+        bsg_mvgrl_features(&d, &o, BSG_MVGRL_FEAT_COUNT, msg, sizeof msg),
+        BST_ERR_INVAL);
+    bsg_mvgrl_ops_free(&o);
+    bst_tu_free(&d);
+}
+
+/* The model with two-hot features: the gradients against central
+   differences, and the second 1 of each row reaches the loss (dropping
+   o.feat2 changes it). */
+static void test_model_grad_tags_degree(void **state)
+{
+    (void)state;
+    const int64_t ids[3] = {4, 0, 2};
+    check_model_feat(4, 2, ids, 3, BSG_MVGRL_FEAT_TAGS_DEGREE);
+    fixture f;
+    fixture_init_feat(&f, 4, 2, BSG_MVGRL_FEAT_TAGS_DEGREE);
+    double with = model_loss(&f, ids, 3, 0);
+    int32_t *keep = f.ops.feat2;
+    f.ops.feat2 = NULL;
+    double without = model_loss(&f, ids, 3, 0);
+    f.ops.feat2 = keep;
+    assert_true(fabs(with - without) > 1e-6);
+    assert_true(model_loss(&f, ids, 3, 0) == with);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_embed),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_features),
+        cmocka_unit_test(test_model_grad_tags_degree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
