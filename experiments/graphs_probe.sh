@@ -15,11 +15,16 @@
 #            the concatenation can express through the first linear layer),
 #            h 64, 20 epochs, SVM every 5, seeds 0-4
 #   hidden   h 512 (the reference's), 20 epochs, SVM every 5, seeds 0-1
+#   refeat   the trainer's own reference features (--features auto: label
+#            one-hot then degree one-hot, issue 9) for MUTAG and PTC, h 64,
+#            20 epochs, SVM every 5, seeds 0-4
+# Every probe but refeat runs with --features tags (label-only features,
+# the trainer's default when the probe was made).
 # Results in results/graphs_probe/<name>.{csv,txt,cpu} (.cpu: user CPU
 # seconds); a finished name is skipped.  Table:
 # /usr/bin/python3 experiments/graphs_report.py --probe
 #   BS_BIN (build/batchsampler), BS_TU (../shared/data/tu),
-#   PROBES (epochs grid features hidden)
+#   PROBES (epochs grid features hidden refeat)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,13 +32,14 @@ cd "$(dirname "$0")/.."
 . experiments/graphs_lib.sh
 graphs_setup results/graphs_probe
 
-# run NAME DATA_DIR ARGS...: one MVGRL run, uniform batches, 1 thread, nice
-# 15, user CPU seconds in NAME.cpu
+# run NAME DATA_DIR ARGS...: one MVGRL run, uniform batches, label-only
+# features unless ARGS say otherwise, 1 thread, nice 15, user CPU seconds
+# in NAME.cpu
 run() {
   local name=$1 data=$2
   shift 2
   graphs_run_one "$OUT" "$name" 15 1 "$BIN" train mvgrl --data "$data" \
-    --sampler uniform -q "$@"
+    --sampler uniform --features tags -q "$@"
 }
 
 # tagdeg DIR DS: data set DS with tag := label * (max degree + 1) + degree,
@@ -60,7 +66,7 @@ open(sys.argv[2], "w").write("\n".join(lines).rstrip("\n") + "\n")
 EOF
 }
 
-for probe in ${PROBES:-epochs grid features hidden}; do
+for probe in ${PROBES:-epochs grid features hidden refeat}; do
   case "$probe" in
     epochs)
       for s in 0 1 2 3 4; do
@@ -88,6 +94,11 @@ for probe in ${PROBES:-epochs grid features hidden}; do
         run "MUTAG_mvgrl_uniform_h512_e20_s$s" "$TU/MUTAG" --seed "$s" \
           --hidden 512 --epochs 20 --eval-every 5
       done ;;
-    *) echo "graphs_probe.sh: probe '$probe': expected epochs, grid, features or hidden" >&2; exit 1 ;;
+    refeat)
+      for ds in MUTAG PTC; do for s in 0 1 2 3 4; do
+        run "${ds}_mvgrl_uniform_refeat_h64_e20_s$s" "$TU/$ds" --seed "$s" \
+          --hidden 64 --epochs 20 --eval-every 5 --features auto
+      done; done ;;
+    *) echo "graphs_probe.sh: probe '$probe': expected epochs, grid, features, hidden or refeat" >&2; exit 1 ;;
   esac
 done

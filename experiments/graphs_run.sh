@@ -10,8 +10,11 @@
 #            10-fold; epoch 20 is the result).  Data sets small first.
 #   mvgrl    scaled down to 2 cores (hidden 64 instead of 512, 20 epochs
 #            instead of 40; 4 layers, B = min(64, N), Adam lr 0.001 as the
-#            reference; docs/graphs.md, "MVGRL"), linear-SVM accuracy of the
-#            frozen embeddings after the last epoch, 10-fold.
+#            reference; docs/graphs.md, "MVGRL"), the trainer's default
+#            node features (auto: the reference's label one-hot then degree
+#            one-hot, the degree alone on IMDB-B/M; the runs before issue 9,
+#            label-only, are in results/graphs_labelonly), linear-SVM
+#            accuracy of the frozen embeddings after the last epoch, 10-fold.
 #
 # Seed 0 of every data set and sampler first, then seeds 1-4, so the table
 # fills up early.  A run whose CSV
