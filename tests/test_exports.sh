@@ -7,9 +7,11 @@ set -euo pipefail
 lib=$1 header=$2
 
 # Functions declared in the header: comments removed first (they quote
-# calls such as bs_graph_build(...)), then every `bs_name (`.  A function
-# pointer type is `(*bs_name)(`, which the pattern does not match.
+# calls such as bs_graph_build(...)) and function pointer typedefs (their
+# return type, `typedef bs_status (*bs_graph_builder)(...)`, is followed by
+# a parenthesis), then every `bs_name (`.
 declared=$(perl -0777 -ne 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g;
+                          s#\btypedef[^;{]*\(\s*\*[^;]*;##gs;
                           print "$1\n" while /\b(bs_[a-z0-9_]+)\s*\(/g' "$header" |
            sort -u)
 # Symbols of every kind: an exported variable would leak as much as a function.
