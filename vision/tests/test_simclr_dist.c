@@ -226,8 +226,13 @@ static void test_dist_equals_global_batch(void **state)
     compare(1, &lr, &pr);
     assert_true(lr < 1e-4);
     assert_true(pr < 1e-4);
-    compare(0, &lr, &pr); /* batch norm per half: visibly another model */
-    assert_true(lr > 1e-3 || pr > 1e-3);
+    /* batch norm per half: visibly another model (the comparison can
+       fail); left out under valgrind, whose run of it adds minutes and
+       no memory check the first one lacks */
+    if (!getenv("BS_UNDER_VALGRIND")) {
+        compare(0, &lr, &pr);
+        assert_true(lr > 1e-3 || pr > 1e-3);
+    }
     free(img);
 }
 
