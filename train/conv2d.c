@@ -24,7 +24,7 @@
 #include "engine.h"
 
 enum {
-    CONV_PARTS = 8,   /* weight-gradient partial sums per call */
+    CONV_PARTS = 8,  /* weight-gradient partial sums per call */
     CONV_COLS = 512, /* at least this many GEMM columns per chunk */
 };
 
