@@ -1,6 +1,7 @@
 /* transformer.c — the SimCSE sentence encoder (transformer.h): config,
    initialisation, activations, dropout masks, forward and backward of the
    whole pre-LN encoder, pooling and the training head. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +163,29 @@ void bst_tf_free(bst_tf *m)
     bst_layernorm_free(&m->lnf);
     bst_linear_free(&m->head);
     free(m->params);
+    free(m->poolw);
     memset(m, 0, sizeof *m);
+}
+
+int bst_tf_set_pool_weights(bst_tf *m, const float *w)
+{
+    if (!m)
+        return BST_ERR_INVAL;
+    if (!w) {
+        free(m->poolw);
+        m->poolw = NULL;
+        return BST_OK;
+    }
+    for (int i = 0; i < m->cfg.vocab; i++)
+        if (!(w[i] > 0.0f) || !(w[i] < INFINITY))
+            return BST_ERR_INVAL;
+    float *c =
+        m->poolw ? m->poolw : malloc(sizeof(float) * (size_t)m->cfg.vocab);
+    if (!c)
+        return BST_ERR_NOMEM;
+    memcpy(c, w, sizeof(float) * (size_t)m->cfg.vocab);
+    m->poolw = c;
+    return BST_OK;
 }
 
 size_t bst_tf_size(const bst_tf *m)

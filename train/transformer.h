@@ -160,6 +160,7 @@ typedef struct {
     bst_linear head; /* SimCSE's MLP: C -> C, then tanh; training only */
     bst_param *params;
     int nparams;
+    float *poolw; /* (vocab) mean-pooling weights, or NULL (plain mean) */
 } bst_tf;
 
 /* Allocates and initialises (BERT's: weights and embeddings N(0, 0.02),
@@ -172,6 +173,13 @@ int bst_tf_init(bst_tf *m, const bst_tf_cfg *cfg, uint64_t seed);
 void bst_tf_free(bst_tf *m);
 /* Number of parameters (floats). */
 size_t bst_tf_size(const bst_tf *m);
+/* Weighted mean pooling: with weights w (vocab entries, each finite and
+   > 0; copied) the pooled output of sequence b is
+   sum_t w[id_t] h_t / sum_t w[id_t] over its valid positions (e.g. SIF's
+   a / (a + p(word))); w NULL restores the plain mean.  The weights are
+   fixed (not parameters).  Ignored under CLS pooling.  BST_OK,
+   BST_ERR_INVAL (a bad weight; the old weights stay) or BST_ERR_NOMEM. */
+int bst_tf_set_pool_weights(bst_tf *m, const float *w);
 
 typedef struct {
     float *x;              /* (B, T, C) block input (residual stream) */
@@ -222,5 +230,10 @@ const float *bst_tf_forward(const bst_tf *m, bst_tf_acts *a, const int32_t *ids,
 /* dout (B, C): the gradient of the output the last forward of `a`
    returned.  Accumulates every parameter gradient. */
 void bst_tf_backward(bst_tf *m, bst_tf_acts *a, const float *dout);
+/* The same with dpool (B, C) added to the gradient of the pooled output
+   a->pooled (a second loss on the sentence embedding itself, next to one
+   on the head's output); dpool NULL is bst_tf_backward. */
+void bst_tf_backward_pool(bst_tf *m, bst_tf_acts *a, const float *dout,
+                          const float *dpool);
 
 #endif /* BS_TRAIN_TRANSFORMER_H */

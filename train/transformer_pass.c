@@ -173,7 +173,23 @@ static void block_forward(const bst_tf *m, bst_tf_acts *a, int l, float *y,
     bst_add(s->x2, s->mo, y, n);
 }
 
-/* hf (B, T, C) -> pooled (B, C): masked mean over 0..len-1, or row 0 */
+/* the pooling weight of position t of sequence b: 1, or poolw[id] */
+static float pool_w(const bst_tf *m, const bst_tf_acts *a, int b, int t)
+{
+    return m->poolw ? m->poolw[a->ids[(size_t)b * a->T + t]] : 1.0f;
+}
+
+/* sum of the pooling weights of sequence b (its length for the mean) */
+static float pool_wsum(const bst_tf *m, const bst_tf_acts *a, int b)
+{
+    float ws = 0.0f;
+    for (int t = 0; t < a->len[b]; t++)
+        ws += pool_w(m, a, b, t);
+    return ws;
+}
+
+/* hf (B, T, C) -> pooled (B, C): masked (weighted) mean over 0..len-1, or
+   row 0 */
 static void pool_forward(const bst_tf *m, bst_tf_acts *a)
 {
     int C = m->cfg.dim, T = a->T;
@@ -185,11 +201,15 @@ static void pool_forward(const bst_tf *m, bst_tf_acts *a)
             continue;
         }
         memset(o, 0, (size_t)C * sizeof(float));
-        for (int t = 0; t < a->len[b]; t++)
+        float ws = 0.0f;
+        for (int t = 0; t < a->len[b]; t++) {
+            float w = pool_w(m, a, b, t);
+            ws += w;
             for (int c = 0; c < C; c++)
-                o[c] += h[(size_t)t * C + c];
+                o[c] += w * h[(size_t)t * C + c];
+        }
         for (int c = 0; c < C; c++)
-            o[c] /= (float)a->len[b];
+            o[c] /= ws;
     }
 }
 
@@ -277,23 +297,38 @@ static void pool_backward(const bst_tf *m, const bst_tf_acts *a,
             memcpy(h, g, (size_t)C * sizeof(float));
             continue;
         }
-        for (int t = 0; t < a->len[b]; t++)
+        float ws = pool_wsum(m, a, b);
+        for (int t = 0; t < a->len[b]; t++) {
+            float w = pool_w(m, a, b, t);
             for (int c = 0; c < C; c++)
-                h[(size_t)t * C + c] = g[c] / (float)a->len[b];
+                h[(size_t)t * C + c] = w * g[c] / ws;
+        }
     }
 }
 
 void bst_tf_backward(bst_tf *m, bst_tf_acts *a, const float *dout)
 {
+    bst_tf_backward_pool(m, a, dout, NULL);
+}
+
+void bst_tf_backward_pool(bst_tf *m, bst_tf_acts *a, const float *dout,
+                          const float *dpool)
+{
     int B = a->B, T = a->T, N = B * T, C = m->cfg.dim;
     size_t n = (size_t)N * C;
-    const float *dpool = dout;
+    const float *dp = dout;
     if (a->head) { /* dC2 (B, C): through tanh; dC (B, C): into pooled */
         bst_tanh_backward(a->z, dout, a->dC2, (size_t)B * C);
         bst_linear_backward(&m->head, a->pooled, a->dC2, a->dC, B);
-        dpool = a->dC;
+        dp = a->dC;
     }
-    pool_backward(m, a, dpool, a->d3C); /* d3C as (B, T, C) scratch */
+    if (dpool) { /* dC (B, C) = the pooled output's whole gradient */
+        if (dp != a->dC)
+            memcpy(a->dC, dp, (size_t)B * C * sizeof(float));
+        bst_add_inplace(a->dC, dpool, (size_t)B * C);
+        dp = a->dC;
+    }
+    pool_backward(m, a, dp, a->d3C); /* d3C as (B, T, C) scratch */
     bst_layernorm_backward(&m->lnf, a->xL, a->muf, a->rsf, a->d3C, a->dres, N);
     for (int l = m->cfg.layers - 1; l >= 0; l--)
         block_backward(m, a, l);

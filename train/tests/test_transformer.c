@@ -331,7 +331,7 @@ typedef struct {
     bst_tf *m;
     bst_tf_acts *a;
     int train, head;
-    const float *r;
+    const float *r, *r2; /* r2: a second loss dot(pooled, r2), or NULL */
 } enc_ctx;
 
 static double enc_f(void *p)
@@ -340,10 +340,11 @@ static double enc_f(void *p)
     const float *out = bst_tf_forward(c->m, c->a, E_IDS, E_LEN, EB, ET,
                                       c->train, c->head, 42, 7);
     assert_non_null(out);
-    return dot(out, c->r, (size_t)EB * c->m->cfg.dim);
+    size_t n = (size_t)EB * c->m->cfg.dim;
+    return dot(out, c->r, n) + (c->r2 ? dot(c->a->pooled, c->r2, n) : 0.0);
 }
 
-static void check_encoder(int pool, int train, int head)
+static void check_encoder(int pool, int train, int head, int weighted)
 {
     bst_tf_cfg cfg;
     tiny_cfg(&cfg, pool);
@@ -352,11 +353,18 @@ static void check_encoder(int pool, int train, int head)
     assert_int_equal(bst_tf_init(&m, &cfg, 3), BST_OK);
     assert_int_equal(bst_tf_acts_init(&a, &m, EB, ET), BST_OK);
     scramble(&m, 100);
+    if (weighted) { /* pooling weights in [0.1, 2.1) */
+        float *w = randu((size_t)cfg.vocab, 77, 0.1f, 2.1f);
+        assert_int_equal(bst_tf_set_pool_weights(&m, w), BST_OK);
+        free(w);
+    }
     float *r = randu((size_t)EB * cfg.dim, 31, -1, 1);
-    enc_ctx c = {&m, &a, train, head, r};
+    /* weighted: also a loss on the pooled output (bst_tf_backward_pool) */
+    float *r2 = weighted ? randu((size_t)EB * cfg.dim, 32, -1, 1) : NULL;
+    enc_ctx c = {&m, &a, train, head, r, r2};
     enc_f(&c);
     bst_zero_grads(m.params, m.nparams);
-    bst_tf_backward(&m, &a, r);
+    bst_tf_backward_pool(&m, &a, r, r2);
     char name[32];
     for (int i = 0; i < m.nparams; i++) {
         float *g = copyf(m.params[i].g, m.params[i].n);
@@ -365,6 +373,7 @@ static void check_encoder(int pool, int train, int head)
         free(g);
     }
     free(r);
+    free(r2);
     bst_tf_acts_free(&a);
     bst_tf_free(&m);
 }
@@ -372,13 +381,61 @@ static void check_encoder(int pool, int train, int head)
 static void test_encoder_mean_head_dropout(void **state)
 {
     (void)state;
-    check_encoder(BST_TF_POOL_MEAN, 1, 1);
+    check_encoder(BST_TF_POOL_MEAN, 1, 1, 0);
+}
+
+static void test_encoder_weighted_mean(void **state)
+{
+    (void)state;
+    check_encoder(BST_TF_POOL_MEAN, 1, 1, 1);
+}
+
+/* weighted pooling: all-ones weights give the plain mean bitwise; other
+   weights move the output; bad weights are rejected */
+static void test_pool_weights(void **state)
+{
+    (void)state;
+    bst_tf_cfg cfg;
+    tiny_cfg(&cfg, BST_TF_POOL_MEAN);
+    bst_tf m;
+    bst_tf_acts a;
+    assert_int_equal(bst_tf_init(&m, &cfg, 3), BST_OK);
+    assert_int_equal(bst_tf_acts_init(&a, &m, EB, ET), BST_OK);
+    scramble(&m, 100);
+    size_t n = (size_t)EB * cfg.dim;
+    float *plain =
+        copyf(bst_tf_forward(&m, &a, E_IDS, E_LEN, EB, ET, 0, 0, 0, 0), n);
+    float w[7] = {1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(bst_tf_set_pool_weights(&m, w), BST_OK);
+    assert_memory_equal(
+        bst_tf_forward(&m, &a, E_IDS, E_LEN, EB, ET, 0, 0, 0, 0), plain,
+        n * sizeof(float));
+    w[4] = 3.0f;
+    assert_int_equal(bst_tf_set_pool_weights(&m, w), BST_OK);
+    const float *o = bst_tf_forward(&m, &a, E_IDS, E_LEN, EB, ET, 0, 0, 0, 0);
+    /* sequence 0 holds id 4, sequence 2 (just id 5) does not */
+    assert_true(memcmp(o, plain, (size_t)cfg.dim * sizeof(float)) != 0);
+    assert_memory_equal(o + 2 * cfg.dim, plain + 2 * cfg.dim,
+                        (size_t)cfg.dim * sizeof(float));
+    float bad[3] = {0.0f, -1.0f, NAN};
+    for (int i = 0; i < 3; i++) {
+        float v[7] = {1, 1, 1, 1, 1, 1, 1};
+        v[5] = bad[i];
+        assert_int_equal(bst_tf_set_pool_weights(&m, v), BST_ERR_INVAL);
+    }
+    assert_int_equal(bst_tf_set_pool_weights(&m, NULL), BST_OK);
+    assert_memory_equal(
+        bst_tf_forward(&m, &a, E_IDS, E_LEN, EB, ET, 0, 0, 0, 0), plain,
+        n * sizeof(float));
+    free(plain);
+    bst_tf_acts_free(&a);
+    bst_tf_free(&m);
 }
 
 static void test_encoder_cls_eval(void **state)
 {
     (void)state;
-    check_encoder(BST_TF_POOL_CLS, 0, 0);
+    check_encoder(BST_TF_POOL_CLS, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------ properties */
@@ -591,6 +648,8 @@ int main(void)
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_encoder_mean_head_dropout),
         cmocka_unit_test(test_encoder_cls_eval),
+        cmocka_unit_test(test_encoder_weighted_mean),
+        cmocka_unit_test(test_pool_weights),
         cmocka_unit_test(test_dropout_determinism),
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_padding_invariance),
