@@ -28,9 +28,11 @@ static void help(void)
         "usage: batchsampler train simcse [options]\n"
         "\n"
         "Trains unsupervised SimCSE: a small transformer encoder (GloVe word\n"
-        "vectors in its token table, 2 pre-LN layers x 128, 4 heads, mean\n"
-        "pooling) whose two views of a sentence are two dropout masks, on\n"
-        "DIR/text/corpus.txt; in-batch negatives from the chosen sampler.\n"
+        "vectors in its token table, 2 pre-LN layers x 128, 4 heads, SIF-\n"
+        "weighted mean pooling) whose two views of a sentence are two dropout\n"
+        "masks and token deletions, on DIR/text/corpus.txt, with a\n"
+        "distillation term towards the untrained encoder; in-batch negatives\n"
+        "from the chosen sampler.\n"
         "Logs the STS dev Spearman (DIR/sts/sts12-train) per interval and\n"
         "prints STS12-16 + SICK-R at the end (docs/language.md).\n"
         "\n"
@@ -68,9 +70,16 @@ static void help(void)
         "  --pool P             mean (default) or cls\n"
         "  --dropout P          dropout (default 0.1)\n"
         "  --tok-drop P         also delete each word of each view with\n"
-        "                       probability P < 0.9 (default 0: dropout only)\n"
+        "                       probability P < 0.9 (default 0.5; 0: dropout\n"
+        "                       only)\n"
         "  --glove-lr S         scale of the GloVe rows' learning rate, in\n"
         "                       [0, 1] (default 1; 0 freezes them)\n"
+        "  --sif A              SIF-weighted mean pooling: token weights\n"
+        "                       A / (A + p(token)), p from corpus counts,\n"
+        "                       A in [0, 1] (default 0.01; 0: plain mean)\n"
+        "  --distill W          add W x the squared gap between the in-batch\n"
+        "                       cosines of the pooled output and of the\n"
+        "                       untrained encoder's (default 30; 0: off)\n"
         "  --seed S             seed of everything (default 0)\n"
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
@@ -119,7 +128,9 @@ enum {
     O_RESUME,
     O_STOP,
     O_TOKDROP,
-    O_GLOVELR
+    O_GLOVELR,
+    O_SIF,
+    O_DISTILL
 };
 
 static int parse_model(int c, bsl_run_cfg *r)
@@ -171,6 +182,13 @@ static int parse_model(int c, bsl_run_cfg *r)
             return rc;
         m->glove_lr = (float)d;
         return 0;
+    case O_SIF:
+        if ((rc = cli_parse_f64(cmd, "--sif", optarg, 0, 1, 0, &d)))
+            return rc;
+        m->sif = d;
+        return 0;
+    case O_DISTILL:
+        return cli_parse_f64(cmd, "--distill", optarg, 0, 1000, 0, &m->distill);
     }
     return 1;
 }
@@ -237,6 +255,8 @@ static const struct option LONGS[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"tok-drop", required_argument, NULL, O_TOKDROP},
     {"glove-lr", required_argument, NULL, O_GLOVELR},
+    {"sif", required_argument, NULL, O_SIF},
+    {"distill", required_argument, NULL, O_DISTILL},
     {"threads", required_argument, NULL, O_THREADS},
     {"data-dir", required_argument, NULL, O_DATA},
     {"corpus", required_argument, NULL, O_CORPUS},
@@ -320,10 +340,12 @@ static void summary(const sc_opts *o, const bsl_run_result *res)
            (long long)res->m, (long long)res->k, (long long)res->refresh, r->lr,
            (unsigned long long)r->model.seed);
     if (r->model.tok_drop != 0.0f || r->model.glove_lr != 1.0f ||
-        r->model.dropout != 0.1f)
-        printf("views: dropout %g  tok-drop %g  glove-lr %g\n",
+        r->model.dropout != 0.1f || r->model.sif != 0.0 ||
+        r->model.distill != 0.0)
+        printf("views: dropout %g  tok-drop %g  glove-lr %g  sif %g  distill "
+               "%g\n",
                (double)r->model.dropout, (double)r->model.tok_drop,
-               (double)r->model.glove_lr);
+               (double)r->model.glove_lr, r->model.sif, r->model.distill);
     if (res->have_sts) {
         printf("%-8s %7s %9s\n", "task", "pairs", "spearman");
         for (int t = 0; t < BSL_STS_TASKS; t++)

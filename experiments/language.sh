@@ -4,7 +4,12 @@
 # BatchSampler (rwr) batches and the infonce loss, seeds 0-2; then dcl and
 # hcl with uniform and rwr batches.  Seed 0 of every row first, so the
 # table fills up early.  Budget: one pass over the corpus (1853 steps of
-# B = 64), lr 1e-4 (chosen on the dev set sts12-train), tau 0.05.
+# B = 64), lr 1e-4, tau 0.05 and the default recipe of `train simcse`
+# (SIF pooling a = 0.01, token deletion 0.5, distillation weight 30; all
+# chosen on the dev set sts12-train, docs/language.md).  The runs already
+# in results/language/ from before that default (dropout-only views, plain
+# mean) are of the old recipe: run the new table into another folder
+# (BS_OUT) or move the old one away first.
 # A run whose CSV results/language/<loss>_<sampler>_s<seed>.csv exists is
 # skipped; a run that was stopped resumes from its checkpoint
 # (BS_CKPT_DIR, not committed: ~170 MB each).  Per run: the CSV (one row
@@ -14,7 +19,8 @@
 #   BS_DATA     the data folder (default ../shared/data)
 #   BS_THREADS  OpenMP threads per run (default 1)
 #   BS_LR       peak learning rate (default 1e-4)
-#   BS_CKPT_DIR checkpoints (default results/language/ckpt)
+#   BS_OUT      results folder (default results/language)
+#   BS_CKPT_DIR checkpoints (default BS_OUT/ckpt)
 #   SHARD=i/n   run only the runs i, i+n, i+2n ... of the list (parallel
 #               workers; default 0/1)
 #   RUNS        override the list ("loss:sampler:seed ...")
@@ -22,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BS_BIN:-build/batchsampler}"
 DATA="${BS_DATA:-../shared/data}"
-OUT=results/language
+OUT="${BS_OUT:-results/language}"
 CK="${BS_CKPT_DIR:-$OUT/ckpt}"
 SHARD="${SHARD:-0/1}"
 [ -x "$BIN" ] || { echo "language.sh: $BIN not found: run scripts/setup.sh" >&2; exit 1; }

@@ -64,8 +64,11 @@ void bsl_simcse_cfg_default(bsl_simcse_cfg *c)
     c->seed = 0;
     c->max_extra = 10000;
     c->min_count = 2;
-    c->tok_drop = 0.0f;
+    /* the recipe chosen on the dev set (docs/language.md: dev-set search) */
+    c->tok_drop = 0.5f;
     c->glove_lr = 1.0f;
+    c->sif = 0.01;
+    c->distill = 30.0;
 }
 
 static const char *LOSS_NAMES[] = {"infonce", "dcl", "hcl"};
@@ -157,12 +160,16 @@ int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     m->vocab = *vocab;
     memset(vocab, 0, sizeof *vocab);
     if (!(cfg->tok_drop >= 0 && cfg->tok_drop < 1) ||
-        !(cfg->glove_lr >= 0 && cfg->glove_lr <= 1)) {
+        !(cfg->glove_lr >= 0 && cfg->glove_lr <= 1) ||
+        !(cfg->sif >= 0 && cfg->sif <= 1) ||
+        !(cfg->distill >= 0 && cfg->distill <= 1000)) {
         bsl_simcse_free(m);
         return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "simcse: tok_drop %g (in [0, 1)) or glove_lr %g (in "
-                        "[0, 1]) out of range",
-                        (double)cfg->tok_drop, (double)cfg->glove_lr);
+                        "simcse: tok_drop %g (in [0, 1)), glove_lr %g (in "
+                        "[0, 1]), sif %g (in [0, 1]) or distill %g (in [0, "
+                        "1000]) out of range",
+                        (double)cfg->tok_drop, (double)cfg->glove_lr, cfg->sif,
+                        cfg->distill);
     }
     if (cfg->batch < 2 || !(cfg->loss.tau > 0)) {
         bsl_simcse_free(m);
@@ -195,6 +202,26 @@ int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     return BST_OK;
 }
 
+/* the distillation teacher: a copy of the encoder as it is now */
+static int teacher_init(bsl_simcse *m)
+{
+    size_t BC = (size_t)m->cfg.batch * (size_t)m->cfg.dim;
+    int rc = bst_tf_init(&m->teach, &m->enc.cfg, m->cfg.seed);
+    rc = rc ? rc
+            : bst_tf_acts_init(&m->tact, &m->teach, m->cfg.batch,
+                               m->enc.cfg.max_len);
+    if (rc)
+        return rc;
+    for (int i = 0; i < m->enc.nparams; i++)
+        memcpy(m->teach.params[i].w, m->enc.params[i].w,
+               sizeof(float) * m->enc.params[i].n);
+    m->tn = malloc(sizeof(float) * BC);
+    m->un = malloc(sizeof(float) * BC);
+    m->du = malloc(sizeof(float) * BC);
+    m->dp = malloc(sizeof(float) * BC);
+    return m->tn && m->un && m->du && m->dp ? BST_OK : BST_ERR_NOMEM;
+}
+
 int bsl_simcse_init(bsl_simcse *m, const bsl_simcse_cfg *cfg,
                     const bst_glove *g, const bst_corpus *c, char *msg,
                     size_t cap)
@@ -208,6 +235,10 @@ int bsl_simcse_init(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     if (rc || (rc = bsl_simcse_init_vocab(m, cfg, &v, g->dim, msg, cap)))
         return rc;
     glove_rows(m, g);
+    if (cfg->distill > 0 && (rc = teacher_init(m))) {
+        bsl_simcse_free(m);
+        return bst_fail(msg, cap, rc, "simcse: out of memory for the teacher");
+    }
     return BST_OK;
 }
 
@@ -290,6 +321,9 @@ void bsl_simcse_free(bsl_simcse *m)
     free(m->vids);
     free(m->vlen);
     free(m->tok_save);
+    bst_tf_acts_free(&m->tact);
+    bst_tf_free(&m->teach);
+    free(m->tn), free(m->un), free(m->du), free(m->dp);
     memset(m, 0, sizeof *m);
 }
 
@@ -356,6 +390,84 @@ int bsl_simcse_loss(const bst_loss_cfg *cfg, const float *z1, const float *z2,
     if (cfg->kind == BST_LOSS_INFONCE)
         return simcse_ce(cfg->tau, z1, z2, B, d, loss, dz1, dz2);
     return bst_contrastive_loss(cfg, z1, z2, B, d, loss, dz1, dz2);
+}
+
+/* ------------------------------------------------------------------ SIF */
+
+int bsl_simcse_set_sif(bsl_simcse *m, const bsl_seqs *s, char *msg, size_t cap)
+{
+    double a = m->cfg.sif;
+    int64_t V = m->vocab.size;
+    if (!(a > 0) || !s || s->n < 1)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: SIF needs a > 0 (got %g) and sentences", a);
+    int64_t *cnt = calloc((size_t)V, sizeof *cnt);
+    float *w = malloc(sizeof(float) * (size_t)V);
+    if (!cnt || !w) {
+        free(cnt), free(w);
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "simcse: out of memory");
+    }
+    int64_t total = 0;
+    for (int64_t i = 0; i < s->n; i++)
+        for (int t = 0; t < s->len[i]; t++) {
+            int32_t id = s->ids[(size_t)i * s->width + t];
+            if (id >= 0 && id < V)
+                cnt[id]++, total++;
+        }
+    for (int64_t v = 0; v < V; v++)
+        w[v] = total > 0 ? (float)(a / (a + (double)cnt[v] / (double)total))
+                         : 1.0f;
+    int rc = bst_tf_set_pool_weights(&m->enc, w);
+    if (!rc && m->teach.params)
+        rc = bst_tf_set_pool_weights(&m->teach, w);
+    free(cnt), free(w);
+    return rc ? bst_fail(msg, cap, rc, "simcse: SIF weights rejected (%d)", rc)
+              : BST_OK;
+}
+
+/* --------------------------------------------------------------- distill */
+
+int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
+                     float *du)
+{
+    if (!u || !t || !loss || B < 2 || d < 1)
+        return BST_ERR_INVAL;
+    double total = 0, scale = 1.0 / ((double)B * (B - 1));
+    if (du)
+        memset(du, 0, sizeof(float) * (size_t)B * (size_t)d);
+    for (int i = 0; i < B; i++) {
+        const float *ui = u + (size_t)i * d, *ti = t + (size_t)i * d;
+        for (int j = 0; j < B; j++) {
+            if (j == i)
+                continue;
+            const float *uj = u + (size_t)j * d, *tj = t + (size_t)j * d;
+            double su = 0, st = 0;
+            for (int k = 0; k < d; k++)
+                su += (double)ui[k] * uj[k], st += (double)ti[k] * tj[k];
+            double e = su - st;
+            total += e * e;
+            if (du) /* S_ij and S_ji both hold u_i: 4 e u_j / (B (B - 1)) */
+                for (int k = 0; k < d; k++)
+                    du[(size_t)i * d + k] += (float)(4.0 * scale * e * uj[k]);
+        }
+    }
+    *loss = total * scale;
+    return BST_OK;
+}
+
+/* the distillation term of view v's pooled output: adds w times it to
+   *loss, leaves the gradient of the pooled output in m->dp */
+static void distill_view(bsl_simcse *m, int v, int B, double *loss)
+{
+    int C = m->cfg.dim;
+    double w = m->cfg.distill, l = 0;
+    const float *p = m->act[v].pooled;
+    bst_l2norm_forward(p, m->un, B, C);
+    bsl_distill_loss(m->un, m->tn, B, C, &l, m->du);
+    for (size_t i = 0; i < (size_t)B * C; i++)
+        m->du[i] = (float)(w * m->du[i]);
+    bst_l2norm_backward(p, m->un, m->du, m->dp, B, C);
+    *loss += w * l;
 }
 
 /* ------------------------------------------------------------------ step */
@@ -433,6 +545,15 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                              m->dzn[0], m->dzn[1]);
     if (rc)
         return bst_fail(msg, cap, rc, "simcse: loss failed (%d)", rc);
+    int dist = m->cfg.distill > 0 && m->teach.params;
+    if (dist) { /* the teacher: eval mode, the full sentences */
+        const float *tp = bst_tf_forward(&m->teach, &m->tact, m->ids, m->len, B,
+                                         T, 0, 0, 0, 0);
+        if (!tp)
+            return bst_fail(msg, cap, BST_ERR_INVAL,
+                            "simcse: the teacher rejected the batch");
+        bst_l2norm_forward(tp, m->tn, B, C);
+    }
     if (!isfinite(*loss))
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "simcse: the loss is not finite at step %ld (lower "
@@ -440,7 +561,10 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                         m->step);
     for (int v = 0; v < 2; v++) {
         bst_l2norm_backward(z[v], m->zn[v], m->dzn[v], m->dz[v], B, C);
-        bst_tf_backward(&m->enc, &m->act[v], m->dz[v]);
+        if (dist)
+            distill_view(m, v, B, loss);
+        bst_tf_backward_pool(&m->enc, &m->act[v], m->dz[v],
+                             dist ? m->dp : NULL);
     }
     /* the GloVe rows: glove_lr times the update (0: restored bitwise) */
     float *grow = m->enc.emb.tok + (size_t)BSL_FIRST_WORD * m->enc.emb.edim;

@@ -69,8 +69,13 @@ typedef struct {
     uint64_t seed;               /* init and dropout */
     int64_t max_extra;           /* corpus tokens beyond GloVe: 10000 */
     int64_t min_count;           /* 2 */
-    float tok_drop; /* 0: token deletion per view (bsl_token_drop) */
+    float tok_drop; /* 0.5: token deletion per view (bsl_token_drop) */
     float glove_lr; /* 1: scale of the GloVe rows' lr (0 freezes them) */
+    double sif;     /* 0.01: SIF pooling weights of parameter a
+                       (bsl_simcse_set_sif); 0: plain mean */
+    double distill; /* 30: weight of the distillation term
+                       (bsl_distill_loss) towards the untrained encoder;
+                       0: off */
 } bsl_simcse_cfg;
 
 typedef struct {
@@ -86,6 +91,9 @@ typedef struct {
     int32_t *vids; /* (B, width) a view's ids (tok_drop) */
     int *vlen;
     float *tok_save; /* GloVe rows before a step (glove_lr) */
+    bst_tf teach;    /* distill: a frozen copy of the initial encoder */
+    bst_tf_acts tact;
+    float *tn, *un, *du, *dp; /* distill: (B, C) buffers */
     long step;
 } bsl_simcse;
 
@@ -125,11 +133,31 @@ void bsl_token_drop(const int32_t *ids, const int *len, int B, int T, float p,
                     uint64_t seed, uint64_t key, const int64_t *sid,
                     int32_t *out, int *olen);
 
+/* SIF pooling (Arora et al. 2017's weights, without the common-component
+   removal): token id w gets the mean-pooling weight a / (a + p(w)), p(w)
+   its share of all token occurrences of s (positions < len, [CLS]
+   counted like any token, once a sentence); ids that never occur get 1.
+   a = m->cfg.sif (> 0).  The same s gives the same weights.  BST_OK,
+   BST_ERR_INVAL (a <= 0, no tokens) or BST_ERR_NOMEM. */
+int bsl_simcse_set_sif(bsl_simcse *m, const bsl_seqs *s, char *msg, size_t cap);
+
+/* Distillation term (a regulariser towards a teacher's geometry): u and
+   t (B, d) unit rows (the student's and the teacher's sentence
+   embeddings); loss = mean over the B (B - 1) ordered pairs i != j of
+   (u_i . u_j - t_i . t_j)^2 and, if du is non-NULL, its gradient with
+   respect to u.  BST_OK or BST_ERR_INVAL (B < 2). */
+int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
+                     float *du);
+
 /* One step on rows ids[0..B) of s at learning rate lr; *loss the batch's
    loss.  With cfg.tok_drop > 0 each view first deletes tokens
    (bsl_token_drop, key 2 step + view); with cfg.glove_lr != 1 the GloVe
    rows of the token table move by glove_lr times AdamW's update (0: they
-   stay bitwise the same).  After it, m->act[0].pooled holds view 1's
+   stay bitwise the same).  With cfg.distill = w > 0 the loss adds
+   w * bsl_distill_loss of each view's normalised pooled output (train
+   mode) against the eval-mode pooled output of the frozen copy of the
+   initial encoder (m->teach, made by bsl_simcse_init) on the full
+   sentences.  After it, m->act[0].pooled holds view 1's
    sentence embeddings (B, C) (train mode) and m->zn[0], m->zn[1] the
    normalised head outputs. */
 int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,

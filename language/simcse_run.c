@@ -95,6 +95,10 @@ static void config_text(const run *r, char *buf, size_t cap)
     if ((m->tok_drop != 0.0f || m->glove_lr != 1.0f) && n < cap)
         snprintf(buf + n, cap - n, "tok_drop %.9g glove_lr %.9g\n",
                  (double)m->tok_drop, (double)m->glove_lr);
+    n = strlen(buf);
+    if ((m->sif != 0.0 || m->distill != 0.0) && n < cap)
+        snprintf(buf + n, cap - n, "sif %.17g distill %.17g\n", m->sif,
+                 m->distill);
 }
 
 static void model_text(const bsl_simcse *m, int edim, char *buf, size_t cap)
@@ -149,6 +153,9 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         bst_ckpt_add_ref(w, "batcher", blob, blob_len);
         bst_ckpt_add_ref(w, "seen", r->seen, (size_t)r->N);
         bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
+        if (m->enc.poolw)
+            bst_ckpt_add_ref(w, "poolw", m->enc.poolw,
+                             sizeof(float) * (size_t)m->vocab.size);
         rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
     }
     bst_ckpt_writer_free(w);
@@ -227,6 +234,22 @@ done:
     return rc;
 }
 
+/* the SIF pooling weights of a checkpoint (section "poolw") */
+static int load_poolw(const bst_ckpt_reader *rd, const char *path,
+                      bsl_simcse *m, char *msg, size_t cap)
+{
+    size_t n = (size_t)m->vocab.size;
+    float *w = malloc(sizeof(float) * n);
+    if (!w)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    int rc = bst_ckpt_read_exact(rd, "poolw", w, n * sizeof(float), msg, cap);
+    if (!rc && bst_tf_set_pool_weights(&m->enc, w))
+        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
+                      "%s: pooling weights not all finite and > 0", path);
+    free(w);
+    return rc;
+}
+
 int bsl_simcse_load_model(const char *path, bsl_simcse *m, char *msg,
                           size_t cap)
 {
@@ -278,6 +301,8 @@ int bsl_simcse_load_model(const char *path, bsl_simcse *m, char *msg,
                                         np * sizeof(float), msg, cap)))
         bsl_simcse_params_flat(m, params, 0);
     free(params);
+    if (!rc && bst_ckpt_has(rd, "poolw"))
+        rc = load_poolw(rd, path, m, msg, cap);
     bst_ckpt_close(rd);
     if (rc)
         bsl_simcse_free(m);
@@ -426,6 +451,8 @@ static int run_init(run *r, const bsl_run_cfg *cfg, bsl_run_result *res,
                               msg, cap)) ||
         (rc =
              bsl_seqs_build(&r->model.vocab, &r->corpus, &r->seqs, msg, cap)) ||
+        (cfg->model.sif > 0 &&
+         (rc = bsl_simcse_set_sif(&r->model, &r->seqs, msg, cap))) ||
         (rc = glove_avgs(r, msg, cap)))
         return rc;
     if (cfg->resume &&

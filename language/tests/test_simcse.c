@@ -60,6 +60,9 @@ static void tiny_cfg(bsl_simcse_cfg *c, bst_loss_kind k, int B)
     c->loss.tau = 0.5; /* smooth enough for finite differences */
     c->min_count = 1;
     c->seed = 3;
+    c->tok_drop = 0.0f; /* dropout-only views, plain mean, no teacher */
+    c->sif = 0.0;
+    c->distill = 0.0;
 }
 
 static void setup(fixture *f, const bsl_simcse_cfg *cfg)
@@ -179,12 +182,17 @@ static double loss_at(fixture *f, const int64_t *ids, int B, int grad)
     return loss;
 }
 
-static void grad_check(bst_loss_kind k)
+static void grad_check(bst_loss_kind k, double sif)
 {
     fixture f;
     bsl_simcse_cfg cfg;
     tiny_cfg(&cfg, k, 5);
+    cfg.sif = sif;
     setup(&f, &cfg);
+    char msg[256];
+    if (sif > 0)
+        assert_int_equal(bsl_simcse_set_sif(&f.m, &f.s, msg, sizeof msg),
+                         BST_OK);
     int64_t ids[5] = {0, 3, 5, 7, 10};
     /* at init the embedding rows have a tiny spread (N(0, 0.02) weights on
        small vectors), where layer norm is sharply curved; move to a point
@@ -224,17 +232,17 @@ static void grad_check(bst_loss_kind k)
 static void test_grad_infonce(void **state)
 {
     (void)state;
-    grad_check(BST_LOSS_INFONCE);
+    grad_check(BST_LOSS_INFONCE, 0);
 }
 static void test_grad_dcl(void **state)
 {
     (void)state;
-    grad_check(BST_LOSS_DCL);
+    grad_check(BST_LOSS_DCL, 0);
 }
 static void test_grad_hcl(void **state)
 {
     (void)state;
-    grad_check(BST_LOSS_HCL);
+    grad_check(BST_LOSS_HCL, 0);
 }
 
 /* infonce is SimCSE's B x B cross-entropy: a hand-computed case */
@@ -400,6 +408,111 @@ static void test_glove_lr(void **state)
     bst_glove_free(&g);
 }
 
+/* SIF pooling: the weights are a / (a + p(id)) of the sequences' counts
+   (recounted here from the token ids), the gradient still matches finite
+   differences, and a <= 0 is rejected */
+static void test_sif(void **state)
+{
+    (void)state;
+    grad_check(BST_LOSS_INFONCE, 0.05);
+    fixture f;
+    bsl_simcse_cfg cfg;
+    tiny_cfg(&cfg, BST_LOSS_INFONCE, 4);
+    cfg.sif = 0.05;
+    setup(&f, &cfg);
+    char msg[256];
+    assert_null(f.m.enc.poolw);
+    assert_int_equal(bsl_simcse_set_sif(&f.m, &f.s, msg, sizeof msg), BST_OK);
+    assert_non_null(f.m.enc.poolw);
+    int32_t the = bsl_vocab_id(&f.m.vocab, "the");
+    int64_t n_the = 0, n_cls = 0, total = 0;
+    for (int64_t i = 0; i < f.s.n; i++)
+        for (int t = 0; t < f.s.len[i]; t++) {
+            int32_t id = f.s.ids[i * f.s.width + t];
+            n_the += id == the, n_cls += id == BSL_CLS, total++;
+        }
+    assert_int_equal(n_cls, f.c.n);
+    assert_true(n_the >= 10);
+    double p = (double)n_the / (double)total;
+    assert_true(fabs(f.m.enc.poolw[the] - 0.05 / (0.05 + p)) < 1e-6);
+    p = (double)n_cls / (double)total;
+    assert_true(fabs(f.m.enc.poolw[BSL_CLS] - 0.05 / (0.05 + p)) < 1e-6);
+    assert_true(f.m.enc.poolw[BSL_PAD] == 1.0f); /* never occurs */
+    /* rarer tokens weigh more */
+    assert_true(f.m.enc.poolw[bsl_vocab_id(&f.m.vocab, "violin")] >
+                f.m.enc.poolw[the]);
+    f.m.cfg.sif = 0;
+    assert_int_equal(bsl_simcse_set_sif(&f.m, &f.s, msg, sizeof msg),
+                     BST_ERR_INVAL);
+    teardown(&f);
+}
+
+/* the distillation term: 0 when student and teacher agree, its gradient
+   matches central differences; a step with it leaves the teacher as it
+   was and moves the encoder */
+static void test_distill(void **state)
+{
+    (void)state;
+    enum { B = 4, D = 3 };
+    float u[B * D], t[B * D], du[B * D];
+    for (int i = 0; i < B * D; i++) {
+        u[i] = (float)sin(1.3 * i + 0.2);
+        t[i] = (float)cos(0.7 * i);
+    }
+    bst_l2norm_forward(u, u, B, D);
+    bst_l2norm_forward(t, t, B, D);
+    double l0, lp, lm;
+    assert_int_equal(bsl_distill_loss(u, u, B, D, &l0, du), BST_OK);
+    assert_true(l0 == 0.0);
+    assert_int_equal(bsl_distill_loss(u, t, B, D, &l0, du), BST_OK);
+    assert_true(l0 > 0.01);
+    for (int i = 0; i < B * D; i++) {
+        float w = u[i], h = 1e-3f;
+        u[i] = w + h;
+        bsl_distill_loss(u, t, B, D, &lp, NULL);
+        u[i] = w - h;
+        bsl_distill_loss(u, t, B, D, &lm, NULL);
+        u[i] = w;
+        double fd = (lp - lm) / (2.0 * h);
+        if (fabs(fd - du[i]) > 1e-3 + 1e-2 * fabs(fd))
+            fail_msg("distill [%d]: analytic %g, numeric %g", i, du[i], fd);
+    }
+    assert_int_equal(bsl_distill_loss(u, t, 1, D, &l0, du), BST_ERR_INVAL);
+
+    fixture f;
+    bsl_simcse_cfg cfg;
+    tiny_cfg(&cfg, BST_LOSS_INFONCE, 6);
+    cfg.distill = 1.0;
+    setup(&f, &cfg);
+    assert_non_null(f.m.teach.params);
+    size_t np = bsl_simcse_param_count(&f.m);
+    float *before = malloc(sizeof(float) * np);
+    assert_non_null(before);
+    bsl_simcse_params_flat(&f.m, before, 1);
+    int64_t ids[6];
+    double loss;
+    char msg[256];
+    for (int s = 0; s < 2; s++) {
+        batch_ids(ids, 6, 6 * s, f.c.n);
+        assert_int_equal(
+            bsl_simcse_step(&f.m, &f.s, ids, 1e-2, &loss, msg, sizeof msg),
+            BST_OK);
+    }
+    size_t off = 0;
+    int moved = 0;
+    for (int i = 0; i < f.m.teach.nparams; i++) {
+        size_t n = f.m.teach.params[i].n;
+        assert_memory_equal(f.m.teach.params[i].w, before + off,
+                            n * sizeof(float));
+        moved |=
+            memcmp(f.m.enc.params[i].w, before + off, n * sizeof(float)) != 0;
+        off += n;
+    }
+    assert_true(moved);
+    free(before);
+    teardown(&f);
+}
+
 static void test_vocab_pack(void **state)
 {
     (void)state;
@@ -443,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_vocab_pack),
         cmocka_unit_test(test_token_drop),
         cmocka_unit_test(test_glove_lr),
+        cmocka_unit_test(test_sif),
+        cmocka_unit_test(test_distill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

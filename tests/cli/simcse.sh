@@ -5,7 +5,7 @@
 # --stop-after and resumed ends exactly like an uninterrupted one (log and
 # checkpoint's scores), a checkpoint of other settings is refused, 1 and 2
 # threads give the same log, and eval sts --model scores files with the
-# checkpoint's encoder.
+# checkpoint's encoder; --sif / --distill: settings, resume, eval --model.
 set -euo pipefail
 BIN=$1
 T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_simcse_$$"
@@ -30,6 +30,8 @@ expect 2 '--heads 3 does not divide --dim 16' train simcse --dim 16 --heads 3
 expect 2 "--pool 'max'" train simcse --pool max
 expect 2 '--tok-drop: 0.9 is out of range' train simcse --tok-drop 0.9
 expect 2 '--glove-lr: 2 is out of range' train simcse --glove-lr 2
+expect 2 '--sif: 1.5 is out of range' train simcse --sif 1.5
+expect 2 '--distill: -1 is out of range' train simcse --distill -1
 expect 2 'unrecognized|unknown' train simcse --bogus
 expect 2 'empty path' eval sts --model ''
 expect 2 'exclude' eval sts --model x --glove y
@@ -105,6 +107,26 @@ cmp -s <(cols "$T/uniform.csv") <(cols "$T/td.csv") &&
   fail "--tok-drop gave uniform's log"
 expect 1 'saved with other settings' "${TINY[@]}" --sampler uniform \
   --checkpoint "$T/td.ckpt" --resume
+
+# SIF pooling and the distillation term: another log, part of the
+# settings, a run cut in two ends like an uninterrupted one, and eval sts
+# --model of both checkpoints (pooling weights included) scores the same
+SD=(--sampler uniform --sif 0.01 --distill 5 --tok-drop 0.2)
+"$BIN" "${TINY[@]}" "${SD[@]}" --log "$T/sd.csv" --checkpoint "$T/sd.ckpt" \
+  >"$T/sd.out" || fail "sif+distill"
+grep -q 'sif 0.01  distill 5' "$T/sd.out" || fail "sif: summary"
+cmp -s <(cols "$T/td.csv") <(cols "$T/sd.csv") &&
+  fail "--sif --distill gave tok-drop's log"
+"$BIN" "${TINY[@]}" "${SD[@]}" --log "$T/sdc.csv" --checkpoint "$T/sdc.ckpt" \
+  --stop-after 1 >/dev/null || fail "sif: cut run"
+"$BIN" "${TINY[@]}" "${SD[@]}" --log "$T/sdc.csv" --checkpoint "$T/sdc.ckpt" \
+  --resume >/dev/null || fail "sif: resumed run"
+[ "$(cols "$T/sd.csv")" = "$(cols "$T/sdc.csv")" ] || fail "sif: resumed log differs"
+expect 1 'saved with other settings.*sif' "${TINY[@]}" --sampler uniform \
+  --tok-drop 0.2 --sif 0 --checkpoint "$T/sd.ckpt" --resume
+"$BIN" eval sts --model "$T/sd.ckpt" "$T/pairs.tsv" >"$T/e3" || fail "eval sif"
+"$BIN" eval sts --model "$T/sdc.ckpt" "$T/pairs.tsv" >"$T/e4" || fail "eval sif 2"
+[ "$(head -2 "$T/e3")" = "$(head -2 "$T/e4")" ] || fail "sif: model scores differ"
 
 # 1 and 2 threads: the same log
 "$BIN" "${TINY[@]}" --sampler knn --threads 1 --log "$T/t1.csv" \
