@@ -57,17 +57,15 @@ int bsg_mvgrl_features(bst_tu *d, bsg_mvgrl_ops *o, bsg_mvgrl_feat k, char *msg,
     k = bsg_mvgrl_feat_resolve(d, k);
     if (k == BSG_MVGRL_FEAT_TAGS)
         return BST_OK; /* as loaded */
-    if (k == BSG_MVGRL_FEAT_TAGS_DEGREE && d->degree_features) {
-        /* one distinct tag: its one-hot is the constant 1 */
-        memset(d->feat_idx, 0, sizeof(int32_t) * (size_t)d->nodes);
-        d->feat = 1;
-    }
     int64_t top = 0;
     for (int64_t v = 0; v < d->nodes; v++) {
         int64_t deg = d->adj_off[v + 1] - d->adj_off[v];
         top = deg > top ? deg : top;
     }
-    int tags = k == BSG_MVGRL_FEAT_TAGS_DEGREE ? d->feat : 0;
+    /* the label slots; one distinct tag: its one-hot is the constant 1 */
+    int tags = k != BSG_MVGRL_FEAT_TAGS_DEGREE ? 0
+               : d->degree_features            ? 1
+                                               : d->feat;
     if (top + 1 > (1 << 30) - tags)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "%s: degree %lld: the degree one-hot would be too "
@@ -80,6 +78,8 @@ int bsg_mvgrl_features(bst_tu *d, bsg_mvgrl_ops *o, bsg_mvgrl_feat k, char *msg,
         if (!o->feat2)
             return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
         slot = o->feat2;
+        if (d->degree_features)
+            memset(d->feat_idx, 0, sizeof(int32_t) * (size_t)d->nodes);
     }
     for (int64_t v = 0; v < d->nodes; v++)
         slot[v] = (int32_t)(tags + d->adj_off[v + 1] - d->adj_off[v]);
