@@ -94,6 +94,21 @@ static void batch_ids(int64_t *ids, int B, int64_t off, int64_t n)
         ids[b] = (off + b) % n;
 }
 
+/* n steps at lr 1e-2 on batches of B rows from row stride * s on */
+static void steps_at(fixture *f, int B, int n, int stride)
+{
+    int64_t ids[16];
+    double loss;
+    char msg[256];
+    assert_true(B <= 16);
+    for (int s = 0; s < n; s++) {
+        batch_ids(ids, B, (int64_t)stride * s, f->c.n);
+        assert_int_equal(
+            bsl_simcse_step(&f->m, &f->s, ids, 1e-2, &loss, msg, sizeof msg),
+            BST_OK);
+    }
+}
+
 static void test_loss_decreases(void **state)
 {
     (void)state;
@@ -268,15 +283,7 @@ static void run_steps(int threads, float tok_drop, float **out, size_t *n)
     tiny_cfg(&cfg, BST_LOSS_HCL, 6);
     cfg.tok_drop = tok_drop;
     setup(&f, &cfg);
-    int64_t ids[6];
-    double loss;
-    char msg[256];
-    for (int s = 0; s < 4; s++) {
-        batch_ids(ids, 6, 3 * s, f.c.n);
-        assert_int_equal(
-            bsl_simcse_step(&f.m, &f.s, ids, 1e-2, &loss, msg, sizeof msg),
-            BST_OK);
-    }
+    steps_at(&f, 6, 4, 3);
     *n = bsl_simcse_param_count(&f.m);
     *out = malloc(*n * sizeof(float));
     assert_non_null(*out);
@@ -367,14 +374,7 @@ static void test_glove_lr(void **state)
             f.m.enc.emb.tok + (size_t)(BSL_FIRST_WORD + f.m.vocab.n_glove) * E;
         memcpy(before, grow, sizeof(float) * gn);
         memcpy(other, orow, sizeof(float) * E);
-        int64_t ids[6];
-        double loss;
-        for (int s = 0; s < 3; s++) {
-            batch_ids(ids, 6, 6 * s, f.c.n);
-            assert_int_equal(
-                bsl_simcse_step(&f.m, &f.s, ids, 1e-2, &loss, msg, sizeof msg),
-                BST_OK);
-        }
+        steps_at(&f, 6, 3, 6);
         if (k == 0)
             assert_memory_equal(grow, before, sizeof(float) * gn);
         else
@@ -489,15 +489,7 @@ static void test_distill(void **state)
     float *before = malloc(sizeof(float) * np);
     assert_non_null(before);
     bsl_simcse_params_flat(&f.m, before, 1);
-    int64_t ids[6];
-    double loss;
-    char msg[256];
-    for (int s = 0; s < 2; s++) {
-        batch_ids(ids, 6, 6 * s, f.c.n);
-        assert_int_equal(
-            bsl_simcse_step(&f.m, &f.s, ids, 1e-2, &loss, msg, sizeof msg),
-            BST_OK);
-    }
+    steps_at(&f, 6, 2, 6);
     size_t off = 0;
     int moved = 0;
     for (int i = 0; i < f.m.teach.nparams; i++) {

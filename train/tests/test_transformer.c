@@ -344,15 +344,21 @@ static double enc_f(void *p)
     return dot(out, c->r, n) + (c->r2 ? dot(c->a->pooled, c->r2, n) : 0.0);
 }
 
+/* the tiny encoder with scrambled parameters and room for E_IDS */
+static void tiny_model(bst_tf_cfg *cfg, bst_tf *m, bst_tf_acts *a, int pool)
+{
+    tiny_cfg(cfg, pool);
+    assert_int_equal(bst_tf_init(m, cfg, 3), BST_OK);
+    assert_int_equal(bst_tf_acts_init(a, m, EB, ET), BST_OK);
+    scramble(m, 100);
+}
+
 static void check_encoder(int pool, int train, int head, int weighted)
 {
     bst_tf_cfg cfg;
-    tiny_cfg(&cfg, pool);
     bst_tf m;
     bst_tf_acts a;
-    assert_int_equal(bst_tf_init(&m, &cfg, 3), BST_OK);
-    assert_int_equal(bst_tf_acts_init(&a, &m, EB, ET), BST_OK);
-    scramble(&m, 100);
+    tiny_model(&cfg, &m, &a, pool);
     if (weighted) { /* pooling weights in [0.1, 2.1) */
         float *w = randu((size_t)cfg.vocab, 77, 0.1f, 2.1f);
         assert_int_equal(bst_tf_set_pool_weights(&m, w), BST_OK);
@@ -396,12 +402,9 @@ static void test_pool_weights(void **state)
 {
     (void)state;
     bst_tf_cfg cfg;
-    tiny_cfg(&cfg, BST_TF_POOL_MEAN);
     bst_tf m;
     bst_tf_acts a;
-    assert_int_equal(bst_tf_init(&m, &cfg, 3), BST_OK);
-    assert_int_equal(bst_tf_acts_init(&a, &m, EB, ET), BST_OK);
-    scramble(&m, 100);
+    tiny_model(&cfg, &m, &a, BST_TF_POOL_MEAN);
     size_t n = (size_t)EB * cfg.dim;
     float *plain =
         copyf(bst_tf_forward(&m, &a, E_IDS, E_LEN, EB, ET, 0, 0, 0, 0), n);
