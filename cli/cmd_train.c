@@ -4,14 +4,14 @@
  * (rwr) batches.  This file only parses options and prints the summary.
  */
 #include <getopt.h>
-#include <omp.h>
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "batcher_opts.h"
 #include "cli.h"
 #include "mpi_cli.h"
 #include "simclr_run.h"
+#include "train_opts.h"
 
 static const char cmd[] = "train";
 
@@ -86,6 +86,11 @@ static void help(void)
         "  --eval-every E       kNN every E epochs, 0 = last only (default "
         "1)\n"
         "  --no-probe           skip the final linear probe\n"
+        "  --store-views V      what the embedding store gets per image: "
+        "mean\n"
+        "                       (default: of the two views' projections) or\n"
+        "                       concat (both normalised, side by side: 2D "
+        "wide)\n"
         "  --log F.csv          per-epoch CSV (written atomically each "
         "epoch)\n"
         "  --checkpoint F       checkpoint written atomically every "
@@ -108,178 +113,22 @@ static void help(void)
         "single run with -B W*B up to rounding (docs/scaling.md).\n");
 }
 
-enum {
-    O_EPOCHS = 256,
-    O_N,
-    O_TESTN,
-    O_LOSS,
-    O_TAU,
-    O_TAUP,
-    O_BETA,
-    O_LR,
-    O_LRW,
-    O_WD,
-    O_WIDTH,
-    O_SEED,
-    O_THREADS,
-    O_EVAL,
-    O_NOPROBE,
-    O_LOG,
-    O_CKPT,
-    O_CKPTE,
-    O_RESUME,
-    O_STOP,
-    O_DATA
-};
-
-static int parse_loss(const char *s, bst_loss_kind *k)
-{
-    static const char *names[] = {"infonce", "dcl", "hcl"};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *k = (bst_loss_kind)i;
-            return 0;
-        }
-    return cli_usage(cmd, "--loss '%s': expected infonce, dcl or hcl", s);
-}
-
 static int parse_one(int c, void *ctx)
 {
     train_opts *o = ctx;
-    bst_run_cfg *r = &o->run;
-    int rc;
-    if ((rc = cli_batcher_opt(cmd, c, &r->batcher, &r->model.batch)) != 1)
-        return rc;
-    switch (c) {
-    case O_EPOCHS:
-        return cli_parse_i64(cmd, "--epochs", optarg, 1, 1 << 20, &r->epochs);
-    case O_N: return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &r->train_n);
-    case O_TESTN:
-        return cli_parse_i64(cmd, "--test-n", optarg, 1, 1 << 30, &r->test_n);
-    case O_LOSS: return parse_loss(optarg, &r->model.loss.kind);
-    case O_TAU:
-        if ((rc = cli_parse_f64(cmd, "--tau", optarg, 1e-3, 100, 0,
-                                &r->model.loss.tau)))
-            return rc;
-        return 0;
-    case O_TAUP:
-        return cli_parse_f64(cmd, "--tau-plus", optarg, 0, 1, 1,
-                             &r->model.loss.tau_plus);
-    case O_BETA:
-        return cli_parse_f64(cmd, "--beta", optarg, 0, 100, 0,
-                             &r->model.loss.beta);
-    case O_LR: return cli_parse_f64(cmd, "--lr", optarg, 1e-8, 10, 0, &r->lr);
-    case O_LRW:
-        return cli_parse_i64(cmd, "--lr-warmup", optarg, 0, 1 << 30,
-                             &r->lr_warmup_steps);
-    case O_WD:
-        return cli_parse_f64(cmd, "--wd", optarg, 0, 10, 0,
-                             &r->model.weight_decay);
-    case O_WIDTH:
-        return cli_parse_int(cmd, "--width", optarg, 1, 256,
-                             &r->model.enc.width);
-    case O_SEED: return cli_parse_u64(cmd, "--seed", optarg, &r->model.seed);
-    case O_THREADS: {
-        int t = 0;
-        if ((rc = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &t)))
-            return rc;
-        omp_set_num_threads(t);
-        return 0;
-    }
-    case O_EVAL:
-        return cli_parse_i64(cmd, "--eval-every", optarg, 0, 1 << 20,
-                             &r->eval_every);
-    case O_NOPROBE: r->probe = 0; return 0;
-    case O_LOG: r->log_path = optarg; return 0;
-    case O_CKPT: r->ckpt_path = optarg; return 0;
-    case O_CKPTE:
-        return cli_parse_i64(cmd, "--ckpt-every", optarg, 1, 1 << 20,
-                             &r->ckpt_every);
-    case O_RESUME: r->resume = 1; return 0;
-    case O_STOP:
-        return cli_parse_i64(cmd, "--stop-after", optarg, 1, 1 << 20,
-                             &r->stop_after);
-    case O_DATA: r->data_dir = optarg; return 0;
-    case 'q': o->quiet = 1; return 0;
-    }
-    return cli_usage(cmd, "unexpected option");
+    int rc = cli_vision_opt(cmd, c, &o->run, &o->quiet);
+    return rc != 1 ? rc : cli_usage(cmd, "unexpected option");
 }
 
 static int parse(int argc, char **argv, train_opts *o)
 {
-    static const struct option longs[] = {
-        CLI_BATCHER_LONGOPTS,
-        {"epochs", required_argument, NULL, O_EPOCHS},
-        {"n", required_argument, NULL, O_N},
-        {"test-n", required_argument, NULL, O_TESTN},
-        {"loss", required_argument, NULL, O_LOSS},
-        {"tau", required_argument, NULL, O_TAU},
-        {"tau-plus", required_argument, NULL, O_TAUP},
-        {"beta", required_argument, NULL, O_BETA},
-        {"lr", required_argument, NULL, O_LR},
-        {"lr-warmup", required_argument, NULL, O_LRW},
-        {"wd", required_argument, NULL, O_WD},
-        {"width", required_argument, NULL, O_WIDTH},
-        {"seed", required_argument, NULL, O_SEED},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"eval-every", required_argument, NULL, O_EVAL},
-        {"no-probe", no_argument, NULL, O_NOPROBE},
-        {"log", required_argument, NULL, O_LOG},
-        {"checkpoint", required_argument, NULL, O_CKPT},
-        {"ckpt-every", required_argument, NULL, O_CKPTE},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"stop-after", required_argument, NULL, O_STOP},
-        {"data-dir", required_argument, NULL, O_DATA},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {CLI_VISION_LONGOPTS,
+                                          {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     bst_run_cfg_default(&o->run);
     int rc = cli_parse_options(cmd, argc, argv, ":hB:M:K:q", longs, help,
                                parse_one, o);
-    if (rc != 0)
-        return rc;
-    bst_run_cfg *r = &o->run;
-    if (r->batcher.sampler.kind == BS_SAMPLER_RWR &&
-        r->batcher.graph.k > r->batcher.graph.m)
-        return cli_usage(cmd, "-K %d is larger than -M %lld",
-                         (int)r->batcher.graph.k,
-                         (long long)r->batcher.graph.m);
-    if (r->resume && !r->ckpt_path)
-        return cli_usage(cmd, "--resume needs --checkpoint");
-    if (r->stop_after && !r->ckpt_path)
-        return cli_usage(cmd, "--stop-after needs --checkpoint");
-    const cli_path out[] = {{"--log", r->log_path},
-                            {"--checkpoint", r->ckpt_path}};
-    return cli_check_paths(cmd, NULL, 0, out, 2);
-}
-
-typedef struct {
-    cli_progress prog;
-    int64_t epochs;
-} train_progress;
-
-static int on_progress(void *ctx, int64_t step, int64_t total,
-                       const bst_epoch_log *last)
-{
-    train_progress *tp = ctx;
-    if (last && !tp->prog.quiet) {
-        char knn[32] = "-";
-        if (last->knn_top1 >= 0)
-            snprintf(knn, sizeof knn, "%.2f%%", 100 * last->knn_top1);
-        if (tp->prog.shown && tp->prog.tty)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr,
-                "epoch %lld/%lld  loss %.4f  kNN %s  hardness %.3f  FN "
-                "%.3f  coverage %.3f  sampler %.1fs  epoch %.1fs\n",
-                (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
-                knn, last->mean_sim, last->fn_rate, last->coverage,
-                last->sampler_s, last->total_s);
-        tp->prog.shown = 0;
-        return cli_signals_pending();
-    }
-    cli_progress_update(&tp->prog, step, total);
-    return cli_signals_pending(); /* a signal stops the run between steps */
+    return rc != 0 ? rc : cli_vision_check(cmd, &o->run);
 }
 
 static int train_simclr(int argc, char **argv, cli_mpi *m);
@@ -329,9 +178,9 @@ static int train_simclr(int argc, char **argv, cli_mpi *m)
         o.run.dist = &dist;
     if (m->rank != 0)
         o.quiet = 1;
-    train_progress tp = {.epochs = o.run.epochs};
+    cli_vision_progress tp = {.epochs = o.run.epochs};
     cli_progress_start(&tp.prog, "training", o.quiet);
-    o.run.progress = on_progress;
+    o.run.progress = cli_vision_on_progress;
     o.run.progress_ctx = &tp;
     bst_run_result res;
     char msg[BS_ERROR_MSG_MAX];
@@ -355,19 +204,8 @@ static int train_simclr(int argc, char **argv, cli_mpi *m)
     }
     printf("sampler %s  loss %s  epochs %lld  steps %lld\n",
            bs_sampler_kind_name(o.run.batcher.sampler.kind),
-           o.run.model.loss.kind == BST_LOSS_INFONCE ? "infonce"
-           : o.run.model.loss.kind == BST_LOSS_DCL   ? "dcl"
-                                                     : "hcl",
-           (long long)o.run.epochs, (long long)res.last.steps);
-    printf("kNN top-1 %.2f%%", 100 * res.knn_top1);
-    if (res.probe_top1 >= 0)
-        printf("  linear probe top-1 %.2f%%", 100 * res.probe_top1);
-    printf("\nbatches: hardness %.4f  hardest negative %.4f  false negatives "
-           "%.4f\n",
-           res.mean_sim, res.hard_sim, res.fn_rate);
-    printf("time: %.1f s total, %.1f s graph + sampling (%.2f%%), %.1f s "
-           "evaluation\n",
-           res.total_s, res.sampler_s,
-           res.total_s > 0 ? 100 * res.sampler_s / res.total_s : 0, res.eval_s);
+           cli_loss_name(o.run.model.loss.kind), (long long)o.run.epochs,
+           (long long)res.last.steps);
+    cli_vision_summary_tail(&res);
     return CLI_EXIT_OK;
 }

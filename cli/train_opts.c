@@ -1,7 +1,8 @@
-/* train_opts.c — the graph trainers' shared run options (train_opts.h). */
+/* train_opts.c — the trainers' shared run options (train_opts.h). */
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "train_opts.h"
@@ -119,6 +120,161 @@ void cli_run_summary_tail(const bsg_run_result *res)
            "%.4f\n",
            res->mean_sim, res->hard_sim, res->fn_rate);
     printf("time: %.1f s total, %.2f s graph + sampling (%.2f%%), %.1f s "
+           "evaluation\n",
+           res->total_s, res->sampler_s,
+           res->total_s > 0 ? 100 * res->sampler_s / res->total_s : 0,
+           res->eval_s);
+}
+
+/* ------------------------------------------------------ vision trainers */
+
+const char *cli_loss_name(bst_loss_kind k)
+{
+    return k == BST_LOSS_INFONCE ? "infonce"
+           : k == BST_LOSS_DCL   ? "dcl"
+                                 : "hcl";
+}
+
+static int parse_loss(const char *cmd, const char *s, bst_loss_kind *k)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, cli_loss_name((bst_loss_kind)i)) == 0) {
+            *k = (bst_loss_kind)i;
+            return 0;
+        }
+    return cli_usage(cmd, "--loss '%s': expected infonce, dcl or hcl", s);
+}
+
+static int parse_views(const char *cmd, const char *s, bst_store_views *v)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcmp(s, bst_store_views_name((bst_store_views)i)) == 0) {
+            *v = (bst_store_views)i;
+            return 0;
+        }
+    return cli_usage(cmd, "--store-views '%s': expected mean or concat", s);
+}
+
+/* the model's share of the options; 1 when c is not one */
+static int vision_model_opt(const char *cmd, int c, bst_simclr_cfg *m)
+{
+    switch (c) {
+    case CLI_VO_LOSS: return parse_loss(cmd, optarg, &m->loss.kind);
+    case CLI_VO_TAU:
+        return cli_parse_f64(cmd, "--tau", optarg, 1e-3, 100, 0, &m->loss.tau);
+    case CLI_VO_TAUP:
+        return cli_parse_f64(cmd, "--tau-plus", optarg, 0, 1, 1,
+                             &m->loss.tau_plus);
+    case CLI_VO_BETA:
+        return cli_parse_f64(cmd, "--beta", optarg, 0, 100, 0, &m->loss.beta);
+    case CLI_VO_WD:
+        return cli_parse_f64(cmd, "--wd", optarg, 0, 10, 0, &m->weight_decay);
+    case CLI_VO_WIDTH:
+        return cli_parse_int(cmd, "--width", optarg, 1, 256, &m->enc.width);
+    case CLI_VO_SEED: return cli_parse_u64(cmd, "--seed", optarg, &m->seed);
+    }
+    return 1;
+}
+
+int cli_vision_opt(const char *cmd, int c, bst_run_cfg *r, int *quiet)
+{
+    int rc;
+    if ((rc = cli_batcher_opt(cmd, c, &r->batcher, &r->model.batch)) != 1 ||
+        (rc = vision_model_opt(cmd, c, &r->model)) != 1)
+        return rc;
+    switch (c) {
+    case CLI_RO_EPOCHS:
+    case CLI_RO_THREADS:
+    case CLI_RO_EVAL:
+    case CLI_RO_LOG:
+    case CLI_RO_CKPT:
+    case CLI_RO_CKPTE:
+    case CLI_RO_RESUME:
+    case CLI_RO_STOP:
+    case 'q': {
+        /* the graph trainers' parser, on a scratch bsg_run_cfg */
+        bsg_run_cfg g = {.epochs = r->epochs,
+                         .eval_every = r->eval_every,
+                         .log_path = r->log_path,
+                         .ckpt_path = r->ckpt_path,
+                         .ckpt_every = r->ckpt_every,
+                         .resume = r->resume,
+                         .stop_after = r->stop_after};
+        if ((rc = cli_run_opt(cmd, c, &g, quiet)))
+            return rc;
+        r->epochs = g.epochs, r->eval_every = g.eval_every;
+        r->log_path = g.log_path, r->ckpt_path = g.ckpt_path;
+        r->ckpt_every = g.ckpt_every, r->resume = g.resume;
+        r->stop_after = g.stop_after;
+        return 0;
+    }
+    case CLI_VO_N:
+        return cli_parse_i64(cmd, "--n", optarg, 2, 1 << 30, &r->train_n);
+    case CLI_VO_TESTN:
+        return cli_parse_i64(cmd, "--test-n", optarg, 1, 1 << 30, &r->test_n);
+    case CLI_VO_LR:
+        return cli_parse_f64(cmd, "--lr", optarg, 1e-8, 10, 0, &r->lr);
+    case CLI_VO_LRW:
+        return cli_parse_i64(cmd, "--lr-warmup", optarg, 0, 1 << 30,
+                             &r->lr_warmup_steps);
+    case CLI_VO_NOPROBE: r->probe = 0; return 0;
+    case CLI_VO_VIEWS: return parse_views(cmd, optarg, &r->store_views);
+    case CLI_VO_DATADIR: r->data_dir = optarg; return 0;
+    }
+    return 1;
+}
+
+int cli_vision_check(const char *cmd, const bst_run_cfg *r)
+{
+    const bs_batcher_params *b = &r->batcher;
+    if (b->sampler.kind == BS_SAMPLER_RWR && b->graph.k > b->graph.m)
+        return cli_usage(cmd, "-K %d is larger than -M %lld", (int)b->graph.k,
+                         (long long)b->graph.m);
+    if (r->resume && !r->ckpt_path)
+        return cli_usage(cmd, "--resume needs --checkpoint");
+    if (r->stop_after && !r->ckpt_path)
+        return cli_usage(cmd, "--stop-after needs --checkpoint");
+    const cli_path out[] = {{"--log", r->log_path},
+                            {"--checkpoint", r->ckpt_path}};
+    return cli_check_paths(cmd, NULL, 0, out, 2);
+}
+
+int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
+                           const bst_epoch_log *last)
+{
+    cli_vision_progress *tp = ctx;
+    if (last && !tp->prog.quiet) {
+        char knn[32] = "-";
+        if (last->knn_top1 >= 0)
+            snprintf(knn, sizeof knn, "%.2f%%", 100 * last->knn_top1);
+        if (tp->prog.shown && tp->prog.tty)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr,
+                "epoch %lld/%lld  loss %.4f  kNN %s  hardness %.3f  FN "
+                "%.3f  coverage %.3f  sampler %.1fs  epoch %.1fs\n",
+                (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
+                knn, last->mean_sim, last->fn_rate, last->coverage,
+                last->sampler_s, last->total_s);
+        tp->prog.shown = 0;
+        return cli_signals_pending();
+    }
+    cli_progress_update(&tp->prog, step, total);
+    return cli_signals_pending(); /* a signal stops the run between steps */
+}
+
+void cli_vision_summary_tail(const bst_run_result *res)
+{
+    const bst_appearance *a = &res->appear;
+    printf("kNN top-1 %.2f%%", 100 * res->knn_top1);
+    if (res->probe_top1 >= 0)
+        printf("  linear probe top-1 %.2f%%", 100 * res->probe_top1);
+    printf("\nbatches: hardness %.4f  hardest negative %.4f  false negatives "
+           "%.4f\n",
+           res->mean_sim, res->hard_sim, res->fn_rate);
+    printf("appearances per instance: mean %.2f  cv %.4f  min %lld  max %lld  "
+           "never drawn %.4f\n",
+           a->mean, a->cv, (long long)a->min, (long long)a->max, a->unseen);
+    printf("time: %.1f s total, %.1f s graph + sampling (%.2f%%), %.1f s "
            "evaluation\n",
            res->total_s, res->sampler_s,
            res->total_s > 0 ? 100 * res->sampler_s / res->total_s : 0,

@@ -7,12 +7,16 @@
  * errors, "stopped after") and the summary's common lines.  A trainer puts
  * CLI_RUN_LONGOPTS in its getopt_long table ("q" in its short options) and
  * hands an option that is neither a batcher nor a model option to
- * cli_run_opt.
+ * cli_run_opt.  The vision trainers (train simclr, train moco) share the
+ * second half (cli_vision_*).
  */
 #ifndef BS_CLI_TRAIN_OPTS_H
 #define BS_CLI_TRAIN_OPTS_H
 
+#include "batcher_opts.h"
+#include "cli.h"
 #include "graphcl_run.h"
+#include "simclr_run.h"
 
 enum {
     CLI_RO_EPOCHS = 0x4100,
@@ -63,5 +67,83 @@ int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
 
 /* The summary's lines after the first: SVM accuracy, batches, time. */
 void cli_run_summary_tail(const bsg_run_result *res);
+
+/* ------------------------------------------------------ vision trainers */
+/* What `train simclr` and `train moco` share (vision/simclr_run.h's
+   bst_run_cfg): the batcher options, the run and output options above
+   with --data-dir and --no-probe in place of --data and --no-svm, the
+   data (--n, --test-n), the loss (--loss, --tau, --tau-plus, --beta), the
+   optimiser and encoder (--lr, --lr-warmup, --wd, --width, --seed) and
+   --store-views.  A trainer puts CLI_VISION_LONGOPTS in its table
+   (":hB:M:K:q" short options), hands each option to cli_vision_opt
+   first, and calls cli_vision_check after parsing. */
+enum {
+    CLI_VO_N = 0x4200,
+    CLI_VO_TESTN,
+    CLI_VO_LOSS,
+    CLI_VO_TAU,
+    CLI_VO_TAUP,
+    CLI_VO_BETA,
+    CLI_VO_LR,
+    CLI_VO_LRW,
+    CLI_VO_WD,
+    CLI_VO_WIDTH,
+    CLI_VO_SEED,
+    CLI_VO_NOPROBE,
+    CLI_VO_VIEWS,
+    CLI_VO_DATADIR
+};
+
+#define CLI_VISION_LONGOPTS                                                    \
+    CLI_BATCHER_LONGOPTS, {"epochs", required_argument, NULL, CLI_RO_EPOCHS},  \
+        {"threads", required_argument, NULL, CLI_RO_THREADS},                  \
+        {"eval-every", required_argument, NULL, CLI_RO_EVAL},                  \
+        {"log", required_argument, NULL, CLI_RO_LOG},                          \
+        {"checkpoint", required_argument, NULL, CLI_RO_CKPT},                  \
+        {"ckpt-every", required_argument, NULL, CLI_RO_CKPTE},                 \
+        {"resume", no_argument, NULL, CLI_RO_RESUME},                          \
+        {"stop-after", required_argument, NULL, CLI_RO_STOP},                  \
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},   \
+        {"n", required_argument, NULL, CLI_VO_N},                              \
+        {"test-n", required_argument, NULL, CLI_VO_TESTN},                     \
+        {"loss", required_argument, NULL, CLI_VO_LOSS},                        \
+        {"tau", required_argument, NULL, CLI_VO_TAU},                          \
+        {"tau-plus", required_argument, NULL, CLI_VO_TAUP},                    \
+        {"beta", required_argument, NULL, CLI_VO_BETA},                        \
+        {"lr", required_argument, NULL, CLI_VO_LR},                            \
+        {"lr-warmup", required_argument, NULL, CLI_VO_LRW},                    \
+        {"wd", required_argument, NULL, CLI_VO_WD},                            \
+        {"width", required_argument, NULL, CLI_VO_WIDTH},                      \
+        {"seed", required_argument, NULL, CLI_VO_SEED},                        \
+        {"no-probe", no_argument, NULL, CLI_VO_NOPROBE},                       \
+        {"store-views", required_argument, NULL, CLI_VO_VIEWS},                \
+    {                                                                          \
+        "data-dir", required_argument, NULL, CLI_VO_DATADIR                    \
+    }
+
+/* Applies option c (argument optarg) to r (-q to *quiet): 0, the usage
+   exit code (message printed, naming cmd), or 1 when c is not one. */
+int cli_vision_opt(const char *cmd, int c, bst_run_cfg *r, int *quiet);
+
+/* After parsing: -K <= -M for rwr, --resume and --stop-after with
+   --checkpoint, writable distinct outputs.  0 or the usage exit code. */
+int cli_vision_check(const char *cmd, const bst_run_cfg *r);
+
+/* The progress of a vision run (bst_run_progress_fn with a
+   cli_vision_progress as ctx): the bar during an epoch, one line per
+   finished epoch; a pending signal stops the run between steps. */
+typedef struct {
+    cli_progress prog;
+    int64_t epochs;
+} cli_vision_progress;
+int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
+                           const bst_epoch_log *last);
+
+/* "infonce", "dcl" or "hcl". */
+const char *cli_loss_name(bst_loss_kind k);
+
+/* The summary's lines after the first: kNN top-1 (and the probe), the
+   batch diagnostics, the appearances per instance, the time. */
+void cli_vision_summary_tail(const bst_run_result *res);
 
 #endif /* BS_CLI_TRAIN_OPTS_H */

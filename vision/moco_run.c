@@ -38,7 +38,8 @@ typedef struct {
     bs_batcher *batcher;
     int64_t B, spe, total_steps, warmup_steps, epoch;
     bst_run_batches bat;   /* ids, coverage, diagnostics */
-    float *store_rows;     /* (B, D) mean of the two views' keys */
+    float *store_rows;     /* (B, store dim) from the two views' keys */
+    int32_t *appear;       /* (ntrain) batches each was in, whole run */
     float *ftrain, *ftest; /* evaluation features */
     bst_csv_log log;
     bst_run_result *res;
@@ -85,6 +86,10 @@ static void config_text(const run *r, char *buf, size_t cap)
         (long long)r->data.ntest, (long long)r->cfg.epochs, r->cfg.lr,
         r->cfg.min_lr, (long long)r->warmup_steps, r->cfg.knn_k, r->cfg.knn_t,
         (long long)r->cfg.eval_every);
+    size_t len = strlen(buf);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "store_views %s\n",
+                 bst_store_views_name(r->cfg.store_views));
 }
 
 /* ---------------------------------------------------------- checkpoints */
@@ -174,6 +179,8 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         bst_ckpt_add_ref(w, "adam_v", s->opt.v, f.np * sizeof(float));
         bst_ckpt_add_ref(w, "batcher", blob, blob_len);
         bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
+        bst_ckpt_add_ref(w, "appear", r->appear,
+                         sizeof(int32_t) * (size_t)r->data.ntrain);
         rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
     }
     bst_ckpt_writer_free(w);
@@ -201,6 +208,9 @@ static int restore_sections(run *r, bst_ckpt_reader *rd, flats *f,
                                   cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nb, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nb, msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "appear", r->appear,
+                                  sizeof(int32_t) * (size_t)r->data.ntrain, msg,
+                                  cap)) ||
         (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
         return rc;
     if (pos->epoch < 0 || pos->epoch > r->cfg.epochs ||
@@ -281,13 +291,17 @@ static int check_cfg(const bst_moco_run_cfg *mc, char *msg, size_t cap)
     if (c->model.loss.kind != BST_LOSS_INFONCE &&
         !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
         return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
+    if (!bst_store_views_name(c->store_views))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "store views %d: expected mean or concat",
+                        (int)c->store_views);
     return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
                                  cap);
 }
 
 static const char LOG_HEADER[] =
     "epoch,steps,loss,lr,momentum,knn_top1,mean_sim,hard_sim,fn_rate,"
-    "coverage,sampler_s,step_s,total_s\n";
+    "coverage,sampler_s,step_s,total_s,appear_cv,unseen\n";
 
 static int alloc_buffers(run *r, char *msg, size_t cap)
 {
@@ -296,10 +310,11 @@ static int alloc_buffers(run *r, char *msg, size_t cap)
     int rc = bst_run_batches_init(&r->bat, r->B, r->data.ntrain, msg, cap);
     if (rc)
         return rc;
-    r->store_rows = malloc(sizeof(float) * (size_t)r->B * D);
+    r->store_rows = malloc(sizeof(float) * (size_t)r->B * 2 * D);
+    r->appear = calloc(n, sizeof(int32_t));
     r->ftrain = malloc(sizeof(float) * n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
-    if (!r->store_rows || !r->ftrain || !r->ftest)
+    if (!r->store_rows || !r->appear || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     return BST_OK;
 }
@@ -332,8 +347,9 @@ static int run_init(run *r, const bst_moco_run_cfg *cfg, bst_run_result *res,
         return bst_fail(msg, cap, rc, "bad MoCo model configuration");
     bs_error err = {0};
     bs_status st =
-        bst_batcher_create(&r->cfg.batcher, r->B, r->mc.enc.out_dim, r->mc.seed,
-                           r->data.ntrain, &r->batcher, &err);
+        bst_batcher_create(&r->cfg.batcher, r->B,
+                           bst_store_dim(r->cfg.store_views, r->mc.enc.out_dim),
+                           r->mc.seed, r->data.ntrain, &r->batcher, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
     r->spe = bs_batcher_epoch_length(r->batcher);
@@ -352,6 +368,7 @@ static void run_free(run *r)
     bs_batcher_free(r->batcher);
     bst_run_batches_free(&r->bat);
     free(r->store_rows);
+    free(r->appear);
     free(r->ftrain);
     free(r->ftest);
     bst_csv_free(&r->log);
@@ -377,14 +394,17 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
     return rc;
 }
 
-/* One step on the batcher's next batch: the store gets the mean of the
-   two views' keys, the diagnostics look at the view-0 keys. */
+/* One step on the batcher's next batch: the store gets the two views'
+   keys (their mean or side by side), the diagnostics look at the view-0
+   keys. */
 static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
     int64_t B = r->B, D = r->mc.enc.out_dim;
     int rc = bst_run_batch_next(&r->bat, r->batcher, r->epoch, msg, cap);
     if (rc)
         return rc;
+    for (int64_t i = 0; i < B; i++)
+        r->appear[r->bat.ids[i]]++;
     long step = r->model.step;
     double lr = bst_lr_at(step, (long)r->warmup_steps, (long)r->total_steps,
                           r->cfg.lr, r->cfg.min_lr);
@@ -396,10 +416,10 @@ static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
             "MoCo step %ld failed (%s): try a lower learning rate", step,
             rc == BST_ERR_NOMEM ? "out of memory" : "non-finite loss");
     const float *k1 = r->model.keys, *k2 = k1 + (size_t)B * D;
-    for (size_t i = 0; i < (size_t)(B * D); i++)
-        r->store_rows[i] = 0.5f * (k1[i] + k2[i]);
+    bst_store_rows(r->cfg.store_views, k1, k2, B, (int)D, r->store_rows);
     row->lr = lr;
     r->momentum = m;
+    /* the rows are the store's width; dim D is the diagnostics' (keys) */
     return bst_run_batch_done(&r->bat, r->batcher, r->store_rows, k1, D,
                               r->data.ylong, loss, msg, cap);
 }
@@ -435,6 +455,10 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         (rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
+    bst_appearance ap;
+    bst_appearance_stats(r->appear, r->data.ntrain, &ap);
+    row->appear_cv = ap.cv;
+    row->unseen = ap.unseen;
     if (r->epoch >= c->batcher.warmup_epochs) {
         r->graph_sim += row->mean_sim;
         r->graph_hard += row->hard_sim;
@@ -443,10 +467,12 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     }
     return bst_csv_append(
         &r->log,
-        "%lld,%lld,%.6f,%.6g,%.9f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f\n",
+        "%lld,%lld,%.6f,%.6g,%.9f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.4f,"
+        "%.4f\n",
         (long long)row->epoch, (long long)row->steps, row->loss, row->lr,
         r->momentum, row->knn_top1, row->mean_sim, row->hard_sim, row->fn_rate,
-        row->coverage, row->sampler_s, row->step_s, row->total_s);
+        row->coverage, row->sampler_s, row->step_s, row->total_s,
+        row->appear_cv, row->unseen);
 }
 
 static int epoch_cb(void *self, char *msg, size_t cap)
@@ -520,6 +546,8 @@ int bst_moco_run(const bst_moco_run_cfg *cfg, bst_run_result *res, char *msg,
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->run.epochs)
         rc = finish(&r, res, msg, cap);
+    if (r.appear)
+        bst_appearance_stats(r.appear, r.data.ntrain, &res->appear);
     res->sampler_s = bst_batcher_seconds(r.batcher);
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;

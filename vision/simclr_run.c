@@ -115,6 +115,69 @@ static int fmnist_load(const bst_run_cfg *cfg, fmnist *d, char *msg, size_t cap)
     return rc;
 }
 
+/* ------------------------------------------- store rows, appearances */
+
+const char *bst_store_views_name(bst_store_views v)
+{
+    return v == BST_VIEWS_MEAN     ? "mean"
+           : v == BST_VIEWS_CONCAT ? "concat"
+                                   : NULL;
+}
+
+int bst_store_dim(bst_store_views v, int D)
+{
+    return v == BST_VIEWS_CONCAT ? 2 * D : D;
+}
+
+static void unit_row(const float *x, int D, float *out)
+{
+    double ss = 0;
+    for (int j = 0; j < D; j++)
+        ss += (double)x[j] * x[j];
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+    for (int j = 0; j < D; j++)
+        out[j] = x[j] * inv;
+}
+
+void bst_store_rows(bst_store_views v, const float *v1, const float *v2,
+                    int64_t n, int D, float *out)
+{
+    if (v != BST_VIEWS_CONCAT) {
+        for (size_t i = 0; i < (size_t)n * (size_t)D; i++)
+            out[i] = 0.5f * (v1[i] + v2[i]);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float *o = out + (size_t)i * 2 * (size_t)D;
+        unit_row(v1 + (size_t)i * (size_t)D, D, o);
+        unit_row(v2 + (size_t)i * (size_t)D, D, o + D);
+    }
+}
+
+void bst_appearance_stats(const int32_t *counts, int64_t n, bst_appearance *a)
+{
+    memset(a, 0, sizeof *a);
+    if (n < 1)
+        return;
+    double sum = 0, ss = 0;
+    int64_t never = 0;
+    a->min = a->max = counts[0];
+    for (int64_t i = 0; i < n; i++) {
+        double c = counts[i];
+        sum += c;
+        ss += c * c;
+        never += counts[i] == 0;
+        if (counts[i] < a->min)
+            a->min = counts[i];
+        if (counts[i] > a->max)
+            a->max = counts[i];
+    }
+    a->mean = sum / (double)n;
+    double var = ss / (double)n - a->mean * a->mean;
+    a->cv = a->mean > 0 && var > 0 ? sqrt(var) / a->mean : 0;
+    a->unseen = (double)never / (double)n;
+}
+
 /* ------------------------------------------------------------- the run */
 
 typedef struct {
@@ -129,7 +192,8 @@ typedef struct {
     int rank, world;             /* of a data-parallel run (0 of 1) */
     uint8_t *seen;               /* (ntrain) in a batch of this epoch */
     int64_t nseen;               /* how many of them */
-    float *mean_z;               /* (B, D) stored projections */
+    float *mean_z;               /* (G, store dim) stored rows */
+    int32_t *appear;             /* (ntrain) batches each was in, run */
     float *ftrain, *ftest;       /* features for evaluation */
     bst_csv_log csv;             /* CSV text so far (also in checkpoints) */
     bst_run_result *res;
@@ -187,6 +251,10 @@ static void config_text(const run *r, char *buf, size_t cap)
              (long long)c->epochs, c->lr, c->min_lr, (long long)r->warmup_steps,
              c->knn_k, c->knn_t, (long long)c->eval_every);
     size_t len = strlen(buf);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "store_views %s\n",
+                 bst_store_views_name(c->store_views));
+    len = strlen(buf);
     if (r->world > 1 && len < cap)
         snprintf(buf + len, cap - len, "world %d\n", r->world);
 }
@@ -279,6 +347,7 @@ static int ckpt_save(run *r, char *msg, size_t cap)
         {"adam_v", r->model.opt.v, np * sizeof(float)},
         {"batcher", blob, blob_len},
         {"log", r->csv.text, r->csv.len},
+        {"appear", r->appear, sizeof(int32_t) * (size_t)r->data.ntrain},
     };
     /* referenced, not copied: everything stays alive until the commit;
        a failed add makes the commit fail with its message */
@@ -349,7 +418,10 @@ static int ckpt_load(run *r, char *msg, size_t cap)
         (rc = bst_ckpt_read_exact(rd, "adam_m", r->model.opt.m,
                                   np * sizeof(float), msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_v", r->model.opt.v,
-                                  np * sizeof(float), msg, cap)))
+                                  np * sizeof(float), msg, cap)) ||
+        (rc = bst_ckpt_read_exact(rd, "appear", r->appear,
+                                  sizeof(int32_t) * (size_t)r->data.ntrain, msg,
+                                  cap)))
         goto done;
     if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step < 0 ||
         pos.adam_t != pos.step || pos.graph_epochs < 0) {
@@ -397,7 +469,7 @@ done:
 
 static const char LOG_HEADER[] =
     "epoch,steps,loss,lr,knn_top1,mean_sim,hard_sim,fn_rate,coverage,"
-    "sampler_s,step_s,total_s\n";
+    "sampler_s,step_s,total_s,appear_cv,unseen\n";
 
 /* The outputs are usable before any work is done (not at the end of the
    first epoch): each one can be written, and they are distinct files. */
@@ -429,6 +501,10 @@ static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
     if (c->model.loss.kind != BST_LOSS_INFONCE &&
         !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
         return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
+    if (!bst_store_views_name(c->store_views))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "store views %d: expected mean or concat",
+                        (int)c->store_views);
     return BST_OK;
 }
 
@@ -463,24 +539,26 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     bs_batcher_params bp = cfg->batcher;
     bp.sampler.rank = r->rank;
     bp.sampler.world = r->world;
-    bs_status st = bst_batcher_create(&bp, B, cfg->model.enc.out_dim,
-                                      cfg->model.seed, n, &r->batcher, &err);
+    int SD = bst_store_dim(cfg->store_views, cfg->model.enc.out_dim);
+    bs_status st =
+        bst_batcher_create(&bp, B, SD, cfg->model.seed, n, &r->batcher, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
     r->spe = bs_batcher_epoch_length(r->batcher); /* the same for every kind */
     r->total_steps = r->spe * cfg->epochs;
     r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
-    int D = cfg->model.enc.out_dim, F = bst_encoder_feat_dim(&cfg->model.enc);
+    int F = bst_encoder_feat_dim(&cfg->model.enc);
     r->ids = malloc(sizeof(int64_t) * (size_t)G);
     r->lids = r->world > 1 ? malloc(sizeof(int64_t) * (size_t)B) : r->ids;
     r->local = malloc(sizeof(int64_t) * (size_t)G);
     r->blab = malloc(sizeof(int64_t) * (size_t)G);
     r->seen = calloc((size_t)n, 1);
-    r->mean_z = malloc(sizeof(float) * (size_t)G * D);
+    r->mean_z = malloc(sizeof(float) * (size_t)G * SD);
+    r->appear = calloc((size_t)n, sizeof(int32_t));
     r->ftrain = malloc(sizeof(float) * (size_t)n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
     if (!r->ids || !r->lids || !r->local || !r->blab || !r->seen ||
-        !r->mean_z || !r->ftrain || !r->ftest)
+        !r->mean_z || !r->appear || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < G; i++)
         r->local[i] = i;
@@ -503,6 +581,7 @@ static void run_free(run *r)
     free(r->blab);
     free(r->seen);
     free(r->mean_z);
+    free(r->appear);
     free(r->ftrain);
     free(r->ftest);
     bst_csv_free(&r->csv);
@@ -543,6 +622,8 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
                         "batcher: batch of epoch %lld in epoch %lld",
                         (long long)ep, (long long)r->epoch);
     for (int64_t i = 0; i < G; i++)
+        r->appear[r->ids[i]]++;
+    for (int64_t i = 0; i < G; i++)
         if (!r->seen[r->ids[i]]) {
             r->seen[r->ids[i]] = 1;
             r->nseen++;
@@ -558,11 +639,10 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
                         r->model.step,
                         rc == BST_ERR_NOMEM ? "out of memory"
                                             : "non-finite loss");
-    /* the store gets the mean of the two views' projections (of the
-       global batch: every process's store stays the same) */
+    /* the store gets the two views' projections, their mean or side by
+       side (of the global batch: every process's store stays the same) */
     const float *z1 = r->model.z, *z2 = z1 + (size_t)G * D;
-    for (size_t i = 0; i < (size_t)G * D; i++)
-        r->mean_z[i] = 0.5f * (z1[i] + z2[i]);
+    bst_store_rows(r->cfg.store_views, z1, z2, G, D, r->mean_z);
     if ((st = bs_batcher_update(r->batcher, r->ids, G, r->mean_z, &err)))
         return bst_core_fail(st, &err, msg, cap);
     /* diagnostics: the batch's view-0 projections, labels of its ids */
@@ -612,6 +692,10 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     row->sampler_s = bst_batcher_seconds(r->batcher) - sampler0;
     row->step_s = (t1 - t0) - row->sampler_s;
     row->knn_top1 = -1;
+    bst_appearance ap;
+    bst_appearance_stats(r->appear, r->data.ntrain, &ap);
+    row->appear_cv = ap.cv;
+    row->unseen = ap.unseen;
     int last = r->epoch + 1 == c->epochs;
     if (r->rank == 0 &&
         (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0))) {
@@ -630,11 +714,12 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     }
     return bst_csv_append(&r->csv,
                           "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
-                          "%.3f,%.3f\n",
+                          "%.3f,%.3f,%.4f,%.4f\n",
                           (long long)row->epoch, (long long)row->steps,
                           row->loss, row->lr, row->knn_top1, row->mean_sim,
                           row->hard_sim, row->fn_rate, row->coverage,
-                          row->sampler_s, row->step_s, row->total_s);
+                          row->sampler_s, row->step_s, row->total_s,
+                          row->appear_cv, row->unseen);
 }
 
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
@@ -689,6 +774,8 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
             res->eval_s += bst_now() - tp;
         }
     }
+    if (r.appear)
+        bst_appearance_stats(r.appear, r.data.ntrain, &res->appear);
     res->sampler_s = bst_batcher_seconds(r.batcher);
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;

@@ -9,8 +9,12 @@
  *   - the batcher (the core's bs_batcher, with the trainer's choices of
  *     batcher.h) yields B ids: uniform during the warm-up epochs, then the
  *     chosen sampler over a graph rebuilt every t batches;
- *   - one SimCLR step; the mean of the two views' projections of the batch
- *     goes back into the embedding store (no extra forward passes);
+ *   - one SimCLR step; the two views' projections of the batch go back
+ *     into the embedding store (no extra forward passes): their mean, or
+ *     with store_views concat the two normalised rows side by side (the
+ *     store is then 2D wide);
+ *   - every instance's count of appearances in a batch goes up (whole
+ *     run; checkpointed), for bst_appearance_stats;
  *   - diagnostics of the batch actually trained on, from the step's own
  *     view-0 projections: mean in-batch cosine, mean hardest-negative
  *     cosine, and the same-class pair rate (labels are used for this
@@ -52,7 +56,37 @@ typedef struct {
     double sampler_s; /* graph builds + sampling this epoch */
     double step_s;    /* training steps (augment, fwd, bwd, update) */
     double total_s;   /* the whole epoch incl. evaluation */
+    double appear_cv; /* appearances per instance so far: std / mean */
+    double unseen;    /* share of the instances in no batch so far */
 } bst_epoch_log;
+
+/* What the embedding store receives for a batch (--store-views): the mean
+   of the two views' rows (D wide, the default) or the two views' L2-
+   normalised rows side by side (2D wide: the BatchSampler reference's
+   choice). */
+typedef enum { BST_VIEWS_MEAN = 0, BST_VIEWS_CONCAT = 1 } bst_store_views;
+
+/* "mean" / "concat"; NULL for another value. */
+const char *bst_store_views_name(bst_store_views v);
+/* The store's width for D-wide views: D or 2D. */
+int bst_store_dim(bst_store_views v, int D);
+/* out (n, bst_store_dim(v, D)) = the store rows of n instances whose two
+   views' rows are v1[i], v2[i] (each (n, D)).  No allocation. */
+void bst_store_rows(bst_store_views v, const float *v1, const float *v2,
+                    int64_t n, int D, float *out);
+
+/* How evenly the run has used the training set: the number of batches
+   each instance has appeared in, over the whole run so far.  cv = std /
+   mean of the counts (population std; 0 for a perfectly even use, scale-
+   free so runs of different lengths compare), min and max, and the share
+   of instances never drawn. */
+typedef struct {
+    double mean, cv, unseen;
+    int64_t min, max;
+} bst_appearance;
+
+/* Stats of counts[0..n) (n >= 1) into *a.  Pure; no allocation. */
+void bst_appearance_stats(const int32_t *counts, int64_t n, bst_appearance *a);
 
 typedef int (*bst_run_progress_fn)(void *ctx, int64_t step, int64_t total,
                                    const bst_epoch_log *last);
@@ -89,6 +123,7 @@ typedef struct {
        the checkpoints; resuming is refused.  The result equals a single
        process's with batch W B up to rounding (docs/scaling.md). */
     const bst_dist *dist;
+    bst_store_views store_views; /* the store's rows (default mean) */
 } bst_run_cfg;
 
 typedef struct {
@@ -100,6 +135,7 @@ typedef struct {
                                                   the warm-up (every sampler) */
     double sampler_s, step_s, eval_s, total_s; /* whole run */
     int64_t epochs_run;                        /* by this invocation */
+    bst_appearance appear; /* per-instance appearances over the whole run */
 } bst_run_result;
 
 /* Fashion-MNIST in the Debian package's folder; 10 epochs of B = 256 over

@@ -31,6 +31,8 @@ expect 2 '-K 50 is larger than -M 20' train moco -M 20 -K 50
 expect 2 '--resume needs --checkpoint' train moco --resume
 expect 2 '--stop-after needs --checkpoint' train moco --stop-after 1
 expect 2 "--sampler 'bfs'" train moco --sampler bfs
+expect 2 "--store-views 'sum': expected mean or concat" train moco \
+  --store-views sum
 mkdir -p "$T/empty"
 expect 1 'train-images-idx3-ubyte.gz' train moco --data-dir "$T/empty" -q
 
@@ -41,7 +43,7 @@ fi
 # tiny: 192 images, B 32, 6 steps an epoch, the rwr graph in epoch 2
 small=(--n 192 --test-n 100 -B 32 --width 2 --mlp-dim 16 --dim 8 -M 100
        -K 8 --refresh 3 --epochs 2 --seed 5 -q)
-cut_time() { cut -d, -f1-10 "$1"; } # the CSV without its timing columns
+cut_time() { cut -d, -f1-10,14- "$1"; } # the CSV without its timing columns
 
 expect 1 'batch size 256: expected 2 <= B <= 192' train moco "${small[@]}" \
   -B 256
@@ -82,7 +84,26 @@ for l in dcl hcl; do
   [ "$a" != "$b" ] || fail "$l gives infonce's loss $a"
 done
 
+# the appearances: 2 epochs of 6 x 32 draws over 192 images
+grep -q '^appearances per instance: mean 2.00  cv 0\.[0-9]*  min [0-9]*  max' \
+  "$T/full.out" || fail "appearances: $(cat "$T/full.out")"
+
+# --store-views concat: both keys side by side, a 2D-wide store; the rwr
+# graph of epoch 2 comes from it (other batches), and it resumes
+cat=("${small[@]}" --no-probe --store-views concat)
+"$BIN" train moco "${cat[@]}" --log "$T/cat.csv" >"$T/cat.out"
+diff -q <(cut_time "$T/full.csv") <(cut_time "$T/cat.csv") >/dev/null \
+  && fail "concat trains as mean"
+"$BIN" train moco "${cat[@]}" --log "$T/catp.csv" --checkpoint "$T/cat.ckpt" \
+  --stop-after 1 >/dev/null
+"$BIN" train moco "${cat[@]}" --log "$T/catp.csv" --checkpoint "$T/cat.ckpt" \
+  --resume >/dev/null
+diff <(cut_time "$T/cat.csv") <(cut_time "$T/catp.csv") \
+  || fail "resumed concat log differs"
+
 # checkpoints that must be refused
+expect 1 'setting store_views concat \(now mean\)' train moco "${small[@]}" \
+  --no-probe --checkpoint "$T/cat.ckpt" --resume
 expect 1 'other settings.*m0' train moco "${small[@]}" --momentum 0.9 \
   --checkpoint "$T/full.ckpt" --resume
 head -c 1000 "$T/full.ckpt" >"$T/short.ckpt"

@@ -57,7 +57,7 @@ fi
 # a small, fast configuration: 768 images, B 64, 12 steps an epoch
 small=(--n 768 --test-n 300 -B 64 --width 4 -M 200 -K 10 --refresh 5
        --epochs 3 --seed 7 -q)
-cut_time() { cut -d, -f1-9 "$1"; } # the CSV without its timing columns
+cut_time() { cut -d, -f1-9,13- "$1"; } # the CSV without its timing columns
 
 expect 1 'batch size 1024: expected 2 <= B <= 768' train simclr \
   "${small[@]}" -B 1024
@@ -73,6 +73,11 @@ head -1 "$T/full.csv" | grep -q \
 # uniform epochs of ceil(N/B) batches cover every image (the warm-up epoch)
 sed -n 2p "$T/full.csv" | cut -d, -f9 | grep -qx '1.0000' \
   || fail "warm-up coverage: $(sed -n 2p "$T/full.csv")"
+# ... each once (appearances' cv 0, none unseen); 3 epochs: 3 a mean
+sed -n 2p "$T/full.csv" | cut -d, -f13,14 | grep -qx '0.0000,0.0000' \
+  || fail "warm-up appearances: $(sed -n 2p "$T/full.csv")"
+grep -q '^appearances per instance: mean 3.00  cv 0\.[0-9]*  min [0-9]*  max' \
+  "$T/full.out" || fail "appearances: $(cat "$T/full.out")"
 
 # interrupted after 1 epoch, resumed twice (1 more epoch, then the rest)
 "$BIN" train simclr "${small[@]}" --log "$T/part.csv" \
@@ -113,6 +118,28 @@ OMP_NUM_THREADS=1 "$BIN" train simclr "${small[@]}" --epochs 2 \
 OMP_NUM_THREADS=2 "$BIN" train simclr "${small[@]}" --epochs 2 \
   --log "$T/t2.csv" --no-probe >/dev/null
 diff <(cut_time "$T/t1.csv") <(cut_time "$T/t2.csv") || fail "threads"
+
+# --store-views: a bad value; concat (the two views side by side, a 2D-wide
+# store) trains the same warm-up epoch and then other graphs, resumes to
+# the same log, and its checkpoint is refused without it
+expect 2 "--store-views 'sum': expected mean or concat" train simclr \
+  --store-views sum
+cat=("${small[@]}" --epochs 2 --no-probe --store-views concat)
+OMP_NUM_THREADS=1 "$BIN" train simclr "${cat[@]}" --log "$T/cat.csv" \
+  >"$T/cat.out"
+grep -q '^kNN top-1 ' "$T/cat.out" || fail "concat: $(cat "$T/cat.out")"
+diff <(sed -n 2p "$T/t1.csv" | cut -d, -f1-9) \
+  <(sed -n 2p "$T/cat.csv" | cut -d, -f1-9) || fail "concat warm-up differs"
+diff -q <(cut_time "$T/t1.csv") <(cut_time "$T/cat.csv") >/dev/null \
+  && fail "concat trains as mean"
+"$BIN" train simclr "${cat[@]}" --log "$T/catp.csv" \
+  --checkpoint "$T/cat.ckpt" --stop-after 1 >/dev/null
+"$BIN" train simclr "${cat[@]}" --log "$T/catp.csv" \
+  --checkpoint "$T/cat.ckpt" --resume >/dev/null
+diff <(cut_time "$T/cat.csv") <(cut_time "$T/catp.csv") \
+  || fail "resumed concat log differs"
+expect 1 'setting store_views concat \(now mean\)' train simclr \
+  "${small[@]}" --epochs 2 --no-probe --checkpoint "$T/cat.ckpt" --resume
 
 # checkpoints that must be refused, leaving them untouched
 expect 1 'other settings' train simclr "${small[@]}" --seed 8 \
