@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""experiments/vision_report.py — the vision study's tables and plots
+(docs/vision.md, "Study") from results/vision/<name>_s<seed>.{csv,out}
+written by experiments/vision.sh.  Markdown on stdout:
+
+1. per row (method x sampler x epoch mode x alpha schedule, the variants):
+   finished seeds, kNN top-1 after the last epoch (mean ± std over seeds,
+   np.std), linear probe top-1, the batches (hardness = mean in-batch
+   cosine, hardest-negative cosine, false-negative rate = same-class
+   pairs; means over the epochs after the warm-up, from the summary),
+   the appearance spread (cv = std / mean of how many batches each
+   training image was in, over the whole run) with the share of images
+   never drawn, and the sampler's share of the run time;
+2. each row minus the uniform row of the same method, paired by seed (the
+   same seed's uniform run is the baseline): mean difference of kNN top-1
+   and of the probe, the paired t statistic (mean / (sd / sqrt(n)), n >= 2
+   seeds) and the seeds where the row is ahead;
+3. runs that did not finish (a .partial.out or a checkpoint, no .out).
+A row with fewer finished seeds than the most complete row is marked *.
+With plots (default): IMG/vision_knn.png (kNN top-1 per epoch, mean over
+the finished seeds, one line per row) and IMG/vision_batches.png (FN rate
+and hardness per epoch).
+
+Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR]
+           [--img DIR] [--no-plots]
+       (defaults results/vision and docs/img, relative to the repository)
+"""
+import argparse
+import glob
+import math
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METHODS = ["simclr", "moco"]
+FIRST = ["uniform", "knn", "rwr_fixed_constant"]  # the main rows, in order
+
+OUT_PATTERNS = {
+    "knn": r"^kNN top-1 ([0-9.]+)%",
+    "probe": r"linear probe top-1 ([0-9.]+)%",
+    "hard": r"^batches: hardness (-?[0-9.]+)",
+    "hardneg": r"hardest negative (-?[0-9.]+)",
+    "fn": r"false negatives (-?[0-9.]+)",
+    "cv": r"^appearances per instance: .*cv ([0-9.]+)",
+    "never": r"never drawn ([0-9.]+)",
+    "share": r"^time: .*graph \+ sampling \(([0-9.]+)%\)",
+}
+
+
+def parse_out(path):
+    """The summary's numbers (absent ones are missing from the dict)."""
+    text = open(path).read()
+    got = {}
+    for key, pat in OUT_PATTERNS.items():
+        m = re.search(pat, text, re.M)
+        if m:
+            got[key] = float(m.group(1))
+    return got
+
+
+def parse_csv(path):
+    """{column: [values per epoch]}; knn_top1 -1 (not evaluated) -> None."""
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        cols = {h: [] for h in head}
+        for line in f:
+            cells = line.strip().split(",")
+            if len(cells) != len(head):
+                continue
+            for h, c in zip(head, cells):
+                v = float(c)
+                cols[h].append(None if h == "knn_top1" and v < 0 else v)
+    return cols
+
+
+def load(res):
+    """{name: {seed: {"out": {...}, "csv": {...}}}} of the finished runs
+    and the names of the unfinished ones."""
+    runs, pending = {}, []
+    for out in sorted(glob.glob(os.path.join(res, "*_s*.out"))):
+        base = os.path.basename(out)[:-4]
+        if base.endswith(".partial"):
+            continue
+        m = re.match(r"(.+)_s(\d+)$", base)
+        if not m:
+            continue
+        csv = out[:-4] + ".csv"
+        run = {"out": parse_out(out),
+               "csv": parse_csv(csv) if os.path.exists(csv) else {}}
+        if "knn" not in run["out"]:
+            pending.append(base + " (no result in its .out)")
+            continue
+        runs.setdefault(m.group(1), {})[int(m.group(2))] = run
+    for p in sorted(glob.glob(os.path.join(res, "*_s*.partial.out")) +
+                    glob.glob(os.path.join(res, "*_s*.ckpt"))):
+        base = re.sub(r"\.(partial\.out|ckpt)$", "", os.path.basename(p))
+        m = re.match(r"(.+)_s(\d+)$", base)
+        if m and int(m.group(2)) not in runs.get(m.group(1), {}) and \
+                base not in pending:
+            pending.append(base)
+    return runs, pending
+
+
+def order(names):
+    def key(n):
+        method = n.split("_")[0]
+        rest = n[len(method) + 1:]
+        mi = METHODS.index(method) if method in METHODS else len(METHODS)
+        ri = FIRST.index(rest) if rest in FIRST else len(FIRST)
+        return (mi, ri, rest)
+    return sorted(names, key=key)
+
+
+def mean_std(xs):
+    m = sum(xs) / len(xs)
+    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))
+
+
+def cell(xs, fmt="%.2f"):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    m, s = mean_std(xs)
+    return (fmt % m) if len(xs) == 1 else (fmt + " ± " + fmt) % (m, s)
+
+
+def col(seeds, key):
+    return [r["out"].get(key) for r in seeds.values()]
+
+
+def summary_table(runs):
+    most = max(len(s) for s in runs.values())
+    print("| row | seeds | kNN top-1 % | linear probe % | hardness | "
+          "hardest neg. | FN rate | appearance cv | never drawn | "
+          "sampler share % |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in order(runs):
+        s = runs[name]
+        mark = "" if len(s) == most else "*"
+        print("| %s | %d%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, len(s), mark, cell(col(s, "knn")), cell(col(s, "probe")),
+            cell(col(s, "hard"), "%.3f"), cell(col(s, "hardneg"), "%.3f"),
+            cell(col(s, "fn"), "%.3f"), cell(col(s, "cv"), "%.3f"),
+            cell(col(s, "never"), "%.4f"), cell(col(s, "share"))))
+    if any(len(s) < most for s in runs.values()):
+        print("\n\\* fewer finished seeds than the most complete row (%d)."
+              % most)
+
+
+def paired(a, b, key):
+    """Differences b - a on the seeds both finished (with the key)."""
+    return [b[k]["out"][key] - a[k]["out"][key] for k in sorted(set(a) & set(b))
+            if key in a[k]["out"] and key in b[k]["out"]]
+
+
+def diff_cell(d):
+    if not d:
+        return "–", "–", "–"
+    m = sum(d) / len(d)
+    t = "–"
+    if len(d) >= 2:
+        sd = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1))
+        t = "%.2f" % (m / (sd / math.sqrt(len(d)))) if sd > 0 else "–"
+    ahead = "%d/%d" % (sum(1 for x in d if x > 0), len(d))
+    return "%+.2f" % m, t, ahead
+
+
+def paired_table(runs):
+    print("| row | paired seeds | Δ kNN top-1 (pts) | t | ahead | "
+          "Δ probe (pts) | t | ahead |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in order(runs):
+        method = name.split("_")[0]
+        base = runs.get(method + "_uniform")
+        if base is None or name == method + "_uniform":
+            continue
+        dk = paired(base, runs[name], "knn")
+        dp = paired(base, runs[name], "probe")
+        print("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            (name, len(dk)) + diff_cell(dk) + diff_cell(dp)))
+
+
+def per_epoch(seeds, key):
+    """Mean over seeds per epoch of a CSV column (epochs all seeds have)."""
+    series = [r["csv"].get(key) for r in seeds.values() if r["csv"].get(key)]
+    if not series:
+        return [], []
+    n = min(len(s) for s in series)
+    xs, ys = [], []
+    for e in range(n):
+        vals = [s[e] for s in series if s[e] is not None]
+        if vals:
+            xs.append(e + 1)
+            ys.append(sum(vals) / len(vals))
+    return xs, ys
+
+
+def plots(runs, img):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    os.makedirs(img, exist_ok=True)
+    names = order(runs)
+    style = {m: ls for m, ls in zip(METHODS, ["-", "--"])}
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for name in names:
+        xs, ys = per_epoch(runs[name], "knn_top1")
+        if xs:
+            ax.plot(xs, [100 * y for y in ys], style.get(name.split("_")[0],
+                    ":"), marker=".", label="%s (%d)" % (name, len(runs[name])))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("kNN top-1 (%), mean over seeds")
+    ax.set_title("Fashion-MNIST kNN top-1 per epoch (seeds in brackets)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    p1 = os.path.join(img, "vision_knn.png")
+    fig.savefig(p1, dpi=110)
+    plt.close(fig)
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for name in names:
+        ls = style.get(name.split("_")[0], ":")
+        xs, ys = per_epoch(runs[name], "fn_rate")
+        if xs:
+            a1.plot(xs, ys, ls, marker=".", label=name)
+        xs, ys = per_epoch(runs[name], "mean_sim")
+        if xs:
+            a2.plot(xs, ys, ls, marker=".", label=name)
+    a1.set_title("false-negative rate (same-class pairs)")
+    a2.set_title("hardness (mean in-batch cosine)")
+    for a in (a1, a2):
+        a.set_xlabel("epoch")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.grid(alpha=0.3)
+    a2.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    p2 = os.path.join(img, "vision_batches.png")
+    fig.savefig(p2, dpi=110)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", default=os.path.join(ROOT, "results",
+                                                      "vision"))
+    ap.add_argument("--img", default=os.path.join(ROOT, "docs", "img"))
+    ap.add_argument("--no-plots", action="store_true")
+    a = ap.parse_args()
+    if not os.path.isdir(a.results):
+        sys.exit("vision_report.py: no folder %s (run experiments/vision.sh "
+                 "first)" % a.results)
+    runs, pending = load(a.results)
+    print("### Results (%s)\n" % a.results)
+    if not runs:
+        print("No finished runs yet.")
+    else:
+        summary_table(runs)
+        print("\n### Each row minus uniform of its method, paired by seed\n")
+        paired_table(runs)
+    if pending:
+        print("\n### Not finished (failed or in progress)\n")
+        for p in pending:
+            print("- " + p)
+    if runs and not a.no_plots:
+        for p in plots(runs, a.img):
+            print("\nwrote %s" % p, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
