@@ -62,27 +62,48 @@ typedef struct {
     int64_t epochs;
 } epoch_progress;
 
+/* What the per-epoch line shows, from either trainer family's row. */
+typedef struct {
+    int64_t epoch;
+    double loss, acc, mean_sim, fn_rate, coverage, sampler_s, total_s;
+} epoch_line;
+
+/* The bar during an epoch (e NULL), one line per finished epoch: the
+   accuracy named acc_name ("-" when < 0), sampler seconds with
+   sampler_digits decimals.  A pending signal stops the run. */
+static int report(cli_progress *p, int64_t epochs, int64_t step, int64_t total,
+                  const epoch_line *e, const char *acc_name, int sampler_digits)
+{
+    if (e && !p->quiet) {
+        char acc[32] = "-";
+        if (e->acc >= 0)
+            snprintf(acc, sizeof acc, "%.2f%%", 100 * e->acc);
+        if (p->shown && p->tty)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr,
+                "epoch %lld/%lld  loss %.4f  %s %s  hardness %.3f  FN %.3f  "
+                "coverage %.3f  sampler %.*fs  epoch %.1fs\n",
+                (long long)e->epoch + 1, (long long)epochs, e->loss, acc_name,
+                acc, e->mean_sim, e->fn_rate, e->coverage, sampler_digits,
+                e->sampler_s, e->total_s);
+        p->shown = 0;
+        return cli_signals_pending();
+    }
+    cli_progress_update(p, step, total);
+    return cli_signals_pending(); /* a signal stops the run between steps */
+}
+
 static int on_progress(void *ctx, int64_t step, int64_t total,
                        const bsg_epoch_log *last)
 {
     epoch_progress *tp = ctx;
-    if (last && !tp->prog.quiet) {
-        char acc[32] = "-";
-        if (last->svm_acc >= 0)
-            snprintf(acc, sizeof acc, "%.2f%%", 100 * last->svm_acc);
-        if (tp->prog.shown && tp->prog.tty)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr,
-                "epoch %lld/%lld  loss %.4f  SVM %s  hardness %.3f  FN %.3f  "
-                "coverage %.3f  sampler %.2fs  epoch %.1fs\n",
-                (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
-                acc, last->mean_sim, last->fn_rate, last->coverage,
-                last->sampler_s, last->total_s);
-        tp->prog.shown = 0;
-        return cli_signals_pending();
-    }
-    cli_progress_update(&tp->prog, step, total);
-    return cli_signals_pending();
+    epoch_line e;
+    if (last)
+        e = (epoch_line){last->epoch,     last->loss,    last->svm_acc,
+                         last->mean_sim,  last->fn_rate, last->coverage,
+                         last->sampler_s, last->total_s};
+    return report(&tp->prog, tp->epochs, step, total, last ? &e : NULL, "SVM",
+                  2);
 }
 
 int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
@@ -243,23 +264,13 @@ int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
                            const bst_epoch_log *last)
 {
     cli_vision_progress *tp = ctx;
-    if (last && !tp->prog.quiet) {
-        char knn[32] = "-";
-        if (last->knn_top1 >= 0)
-            snprintf(knn, sizeof knn, "%.2f%%", 100 * last->knn_top1);
-        if (tp->prog.shown && tp->prog.tty)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr,
-                "epoch %lld/%lld  loss %.4f  kNN %s  hardness %.3f  FN "
-                "%.3f  coverage %.3f  sampler %.1fs  epoch %.1fs\n",
-                (long long)last->epoch + 1, (long long)tp->epochs, last->loss,
-                knn, last->mean_sim, last->fn_rate, last->coverage,
-                last->sampler_s, last->total_s);
-        tp->prog.shown = 0;
-        return cli_signals_pending();
-    }
-    cli_progress_update(&tp->prog, step, total);
-    return cli_signals_pending(); /* a signal stops the run between steps */
+    epoch_line e;
+    if (last)
+        e = (epoch_line){last->epoch,     last->loss,    last->knn_top1,
+                         last->mean_sim,  last->fn_rate, last->coverage,
+                         last->sampler_s, last->total_s};
+    return report(&tp->prog, tp->epochs, step, total, last ? &e : NULL, "kNN",
+                  1);
 }
 
 void cli_vision_summary_tail(const bst_run_result *res)

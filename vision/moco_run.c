@@ -272,29 +272,12 @@ static int ckpt_load(run *r, char *msg, size_t cap)
 static int check_cfg(const bst_moco_run_cfg *mc, char *msg, size_t cap)
 {
     const bst_run_cfg *c = &mc->run;
-    if (c->epochs < 1 || c->train_n < 0 || c->test_n < 0)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "epochs must be >= 1 and image counts >= 0");
-    if (!(c->lr > 0) || !(c->min_lr >= 0) || c->min_lr > c->lr)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "learning rates: expected 0 <= min_lr <= lr, lr > 0");
+    int rc = bst_run_cfg_check(c, msg, cap);
+    if (rc)
+        return rc;
     if (!(mc->m0 >= 0 && mc->m0 <= 1))
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "momentum %g: expected 0 <= m0 <= 1", mc->m0);
-    if (c->knn_k < 1 || !(c->knn_t > 0) || c->eval_every < 0 ||
-        c->ckpt_every < 1 || c->stop_after < 0)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "kNN k >= 1, T > 0, eval/checkpoint periods >= 0 / 1");
-    if (c->resume && !c->ckpt_path)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "resume needs a checkpoint path");
-    if (c->model.loss.kind != BST_LOSS_INFONCE &&
-        !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
-        return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
-    if (!bst_store_views_name(c->store_views))
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "store views %d: expected mean or concat",
-                        (int)c->store_views);
     return bst_run_check_outputs(c->log_path, c->ckpt_path, c->resume, msg,
                                  cap);
 }
@@ -428,7 +411,6 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
 {
     const bst_run_cfg *c = &r->cfg;
     double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
-    const bst_run_batches *b = &r->bat;
     int rc;
     r->feats_fresh = 0;
     memset(row, 0, sizeof *row);
@@ -441,24 +423,15 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
             c->progress(c->progress_ctx, r->model.step, r->total_steps, NULL))
             return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
     }
-    double t1 = bst_now(), n = (double)b->steps;
+    double t1 = bst_now();
     row->steps = r->model.step;
-    row->loss = b->loss / n;
-    row->mean_sim = b->mean_sim / n;
-    row->hard_sim = b->hard_sim / n;
-    row->fn_rate = b->fn_rate / n;
-    row->coverage = (double)b->nseen / (double)r->data.ntrain;
+    bst_run_epoch_stats(row, &r->bat, r->appear);
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
     row->step_s = (t1 - t0) - row->sampler_s;
-    row->knn_top1 = -1;
     if (bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
         (rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
-    bst_appearance ap;
-    bst_appearance_stats(r->appear, r->data.ntrain, &ap);
-    row->appear_cv = ap.cv;
-    row->unseen = ap.unseen;
     if (r->epoch >= c->batcher.warmup_epochs) {
         r->graph_sim += row->mean_sim;
         r->graph_hard += row->hard_sim;

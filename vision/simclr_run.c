@@ -10,20 +10,17 @@
 
 #include "ckpt.h"
 #include "eval.h"
+#include "fmnist.h"
 #include "run.h"
 #include "simclr_run.h"
 #include "toolkit.h"
-
-enum { PIX = BST_AUG_SIDE * BST_AUG_SIDE, NCLASS = 10 };
-
-#define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 void bst_run_cfg_default(bst_run_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     bst_simclr_cfg_default(&cfg->model);
     bs_batcher_params_default(&cfg->batcher); /* batches_per_epoch 0 */
-    cfg->data_dir = FMNIST_DIR;
+    cfg->data_dir = BST_FMNIST_DIR;
     cfg->epochs = 10;
     cfg->lr = 1e-3;
     cfg->min_lr = 0.0;
@@ -33,86 +30,6 @@ void bst_run_cfg_default(bst_run_cfg *cfg)
     cfg->eval_every = 1;
     cfg->probe = 1;
     cfg->ckpt_every = 1;
-}
-
-/* ------------------------------------------------------------------ data */
-
-typedef struct {
-    float *train, *test; /* (n, 28, 28) in [0, 1] */
-    uint8_t *ytrain, *ytest;
-    int64_t ntrain, ntest;
-    int64_t *ylong; /* ytrain as int64 for the core's metrics */
-} fmnist;
-
-static void fmnist_free(fmnist *d)
-{
-    free(d->train);
-    free(d->test);
-    free(d->ytrain);
-    free(d->ytest);
-    free(d->ylong);
-    memset(d, 0, sizeof *d);
-}
-
-static int load_split(const char *dir, const char *split, int64_t want,
-                      float **x, uint8_t **y, int64_t *n, char *msg, size_t cap)
-{
-    char path[4096];
-    uint8_t *pix = NULL;
-    int64_t count = 0, rows = 0, cols = 0, nl = 0;
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, split);
-    int rc =
-        bst_idx_read_images(path, want, &pix, &count, &rows, &cols, msg, cap);
-    if (rc)
-        return rc;
-    if (rows != BST_AUG_SIDE || cols != BST_AUG_SIDE) {
-        free(pix);
-        return bst_fail(msg, cap, BST_ERR_FORMAT,
-                        "%s: images are %lldx%lld, expected 28x28", path,
-                        (long long)rows, (long long)cols);
-    }
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, split);
-    if ((rc = bst_idx_read_labels(path, count, y, &nl, msg, cap))) {
-        free(pix);
-        return rc;
-    }
-    for (int64_t i = 0; i < nl; i++)
-        if ((*y)[i] >= NCLASS) {
-            free(pix);
-            free(*y);
-            *y = NULL;
-            return bst_fail(msg, cap, BST_ERR_FORMAT,
-                            "%s: label %d at record %lld, expected 0..9", path,
-                            (*y)[i], (long long)i);
-        }
-    *x = malloc(sizeof(float) * (size_t)count * PIX);
-    if (!*x) {
-        free(pix);
-        free(*y);
-        *y = NULL;
-        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for %s", split);
-    }
-    bst_u8_to_float(pix, *x, (size_t)count * PIX);
-    free(pix);
-    *n = count;
-    return BST_OK;
-}
-
-static int fmnist_load(const bst_run_cfg *cfg, fmnist *d, char *msg, size_t cap)
-{
-    memset(d, 0, sizeof *d);
-    int rc = load_split(cfg->data_dir, "train", cfg->train_n, &d->train,
-                        &d->ytrain, &d->ntrain, msg, cap);
-    if (!rc)
-        rc = load_split(cfg->data_dir, "t10k", cfg->test_n, &d->test, &d->ytest,
-                        &d->ntest, msg, cap);
-    if (!rc && !(d->ylong = malloc(sizeof(int64_t) * (size_t)d->ntrain)))
-        rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; !rc && i < d->ntrain; i++)
-        d->ylong[i] = d->ytrain[i];
-    if (rc)
-        fmnist_free(d);
-    return rc;
 }
 
 /* ------------------------------------------- store rows, appearances */
@@ -154,6 +71,22 @@ void bst_store_rows(bst_store_views v, const float *v1, const float *v2,
     }
 }
 
+void bst_run_epoch_stats(bst_epoch_log *row, const bst_run_batches *b,
+                         const int32_t *appear)
+{
+    double n = (double)b->steps;
+    row->loss = b->loss / n;
+    row->mean_sim = b->mean_sim / n;
+    row->hard_sim = b->hard_sim / n;
+    row->fn_rate = b->fn_rate / n;
+    row->coverage = (double)b->nseen / (double)b->n;
+    row->knn_top1 = -1;
+    bst_appearance ap;
+    bst_appearance_stats(appear, b->n, &ap);
+    row->appear_cv = ap.cv;
+    row->unseen = ap.unseen;
+}
+
 void bst_appearance_stats(const int32_t *counts, int64_t n, bst_appearance *a)
 {
     memset(a, 0, sizeof *a);
@@ -182,20 +115,18 @@ void bst_appearance_stats(const int32_t *counts, int64_t n, bst_appearance *a)
 
 typedef struct {
     bst_run_cfg cfg;
-    fmnist data;
+    bst_fmnist data;
     bst_simclr model;
     bs_batcher *batcher;
     int64_t spe, total_steps, warmup_steps;
-    int64_t epoch;               /* next epoch to run */
-    int64_t *ids, *local, *blab; /* (G) global batch ids, 0..G-1, labels */
-    int64_t *lids;               /* (B) this process's ids (= ids if W 1) */
-    int rank, world;             /* of a data-parallel run (0 of 1) */
-    uint8_t *seen;               /* (ntrain) in a batch of this epoch */
-    int64_t nseen;               /* how many of them */
-    float *mean_z;               /* (G, store dim) stored rows */
-    int32_t *appear;             /* (ntrain) batches each was in, run */
-    float *ftrain, *ftest;       /* features for evaluation */
-    bst_csv_log csv;             /* CSV text so far (also in checkpoints) */
+    int64_t epoch;         /* next epoch to run */
+    bst_run_batches bat;   /* (G) the global batch, coverage, diagnostics */
+    int64_t *lids;         /* (B) this process's ids (= bat.ids if W 1) */
+    int rank, world;       /* of a data-parallel run (0 of 1) */
+    float *mean_z;         /* (G, store dim) stored rows */
+    int32_t *appear;       /* (ntrain) batches each was in, run */
+    float *ftrain, *ftest; /* features for evaluation */
+    bst_csv_log csv;       /* CSV text so far (also in checkpoints) */
     bst_run_result *res;
     double graph_sim, graph_hard, graph_fn; /* sums over graph epochs */
     int64_t graph_epochs;
@@ -479,7 +410,7 @@ static int check_paths(const bst_run_cfg *c, char *msg, size_t cap)
                                  cap);
 }
 
-static int check_cfg(const bst_run_cfg *c, char *msg, size_t cap)
+int bst_run_cfg_check(const bst_run_cfg *c, char *msg, size_t cap)
 {
     if (c->epochs < 1 || c->train_n < 0 || c->test_n < 0)
         return bst_fail(msg, cap, BST_ERR_INVAL,
@@ -515,8 +446,10 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->res = res;
-    if ((rc = check_cfg(cfg, msg, cap)) || (rc = check_paths(cfg, msg, cap)) ||
-        (rc = fmnist_load(cfg, &r->data, msg, cap)))
+    if ((rc = bst_run_cfg_check(cfg, msg, cap)) ||
+        (rc = check_paths(cfg, msg, cap)) ||
+        (rc = bst_fmnist_load(cfg->data_dir, cfg->train_n, cfg->test_n,
+                              &r->data, msg, cap)))
         return rc;
     r->world = cfg->dist ? cfg->dist->world : 1;
     r->rank = cfg->dist ? cfg->dist->rank : 0;
@@ -548,20 +481,15 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     r->total_steps = r->spe * cfg->epochs;
     r->warmup_steps = cfg->lr_warmup_steps < 0 ? r->spe : cfg->lr_warmup_steps;
     int F = bst_encoder_feat_dim(&cfg->model.enc);
-    r->ids = malloc(sizeof(int64_t) * (size_t)G);
-    r->lids = r->world > 1 ? malloc(sizeof(int64_t) * (size_t)B) : r->ids;
-    r->local = malloc(sizeof(int64_t) * (size_t)G);
-    r->blab = malloc(sizeof(int64_t) * (size_t)G);
-    r->seen = calloc((size_t)n, 1);
+    if ((rc = bst_run_batches_init(&r->bat, G, n, msg, cap)))
+        return rc;
+    r->lids = r->world > 1 ? malloc(sizeof(int64_t) * (size_t)B) : r->bat.ids;
     r->mean_z = malloc(sizeof(float) * (size_t)G * SD);
     r->appear = calloc((size_t)n, sizeof(int32_t));
     r->ftrain = malloc(sizeof(float) * (size_t)n * F);
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
-    if (!r->ids || !r->lids || !r->local || !r->blab || !r->seen ||
-        !r->mean_z || !r->appear || !r->ftrain || !r->ftest)
+    if (!r->lids || !r->mean_z || !r->appear || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < G; i++)
-        r->local[i] = i;
     if (r->rank != 0) { /* rank 0 writes the outputs */
         r->cfg.log_path = NULL;
         r->cfg.ckpt_path = NULL;
@@ -571,15 +499,12 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
 
 static void run_free(run *r)
 {
-    fmnist_free(&r->data);
+    bst_fmnist_free(&r->data);
     bst_simclr_free(&r->model);
     bs_batcher_free(r->batcher);
-    if (r->lids != r->ids)
+    if (r->lids != r->bat.ids)
         free(r->lids);
-    free(r->ids);
-    free(r->local);
-    free(r->blab);
-    free(r->seen);
+    bst_run_batches_free(&r->bat);
     free(r->mean_z);
     free(r->appear);
     free(r->ftrain);
@@ -599,35 +524,45 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
         return bst_fail(msg, cap, rc, "feature extraction failed");
     r->feats_fresh = 1;
     return bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
-                            r->data.ntest, F, NCLASS, r->cfg.knn_k,
+                            r->data.ntest, F, BST_FMNIST_CLASSES, r->cfg.knn_k,
                             r->cfg.knn_t, NULL, r->data.ytest, top1, msg, cap);
 }
 
-/* One training step on the batcher's next batch; adds loss and batch
-   diagnostics to sums[0..3]. */
-static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
-                      size_t cap)
+/* The next global batch into r->bat.ids, marked seen: the batcher's next
+   batch, or under W processes every process's slice of it. */
+static int next_batch(run *r, char *msg, size_t cap)
 {
+    if (r->world == 1)
+        return bst_run_batch_next(&r->bat, r->batcher, r->epoch, msg, cap);
     bs_error err = {0};
-    int64_t B = r->cfg.model.batch, ep = 0, G = r->world * B;
-    int D = r->cfg.model.enc.out_dim, rc;
+    int64_t ep = 0, B = r->cfg.model.batch;
     bs_status st = bs_batcher_next(r->batcher, r->lids, &ep, &err);
     if (st)
         return bst_core_fail(st, &err, msg, cap);
-    if (r->world > 1) /* the global batch: every process's slice */
-        r->cfg.dist->allgather(r->cfg.dist->ctx, r->lids, r->ids,
-                               (size_t)B * sizeof(int64_t));
+    r->cfg.dist->allgather(r->cfg.dist->ctx, r->lids, r->bat.ids,
+                           (size_t)B * sizeof(int64_t));
     if (ep != r->epoch)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "batcher: batch of epoch %lld in epoch %lld",
                         (long long)ep, (long long)r->epoch);
+    for (int64_t i = 0; i < r->bat.B; i++) {
+        r->bat.nseen += !r->bat.seen[r->bat.ids[i]];
+        r->bat.seen[r->bat.ids[i]] = 1;
+    }
+    return BST_OK;
+}
+
+/* One training step on the next batch: the store gets the two views'
+   projections (their mean or side by side) of the global batch, so every
+   process's store stays the same; the diagnostics look at view 0. */
+static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
+{
+    int64_t G = r->bat.B;
+    int D = r->cfg.model.enc.out_dim, rc = next_batch(r, msg, cap);
+    if (rc)
+        return rc;
     for (int64_t i = 0; i < G; i++)
-        r->appear[r->ids[i]]++;
-    for (int64_t i = 0; i < G; i++)
-        if (!r->seen[r->ids[i]]) {
-            r->seen[r->ids[i]] = 1;
-            r->nseen++;
-        }
+        r->appear[r->bat.ids[i]]++;
     double lr = bst_lr_at(r->model.step, (long)r->warmup_steps,
                           (long)r->total_steps, r->cfg.lr, r->cfg.min_lr);
     double loss = 0;
@@ -639,25 +574,11 @@ static int train_step(run *r, bst_epoch_log *row, double *sums, char *msg,
                         r->model.step,
                         rc == BST_ERR_NOMEM ? "out of memory"
                                             : "non-finite loss");
-    /* the store gets the two views' projections, their mean or side by
-       side (of the global batch: every process's store stays the same) */
     const float *z1 = r->model.z, *z2 = z1 + (size_t)G * D;
     bst_store_rows(r->cfg.store_views, z1, z2, G, D, r->mean_z);
-    if ((st = bs_batcher_update(r->batcher, r->ids, G, r->mean_z, &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    /* diagnostics: the batch's view-0 projections, labels of its ids */
-    for (int64_t i = 0; i < G; i++)
-        r->blab[i] = r->data.ylong[r->ids[i]];
-    bs_batch_stats bsx;
-    if ((st = bs_batch_stats_compute(z1, G, D, r->local, G, r->blab, &bsx,
-                                     &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    sums[0] += loss;
-    sums[1] += bsx.mean_sim;
-    sums[2] += bsx.mean_max_sim;
-    sums[3] += bsx.fn_rate;
     row->lr = lr;
-    return BST_OK;
+    return bst_run_batch_done(&r->bat, r->batcher, r->mean_z, z1, D,
+                              r->data.ylong, loss, msg, cap);
 }
 
 static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
@@ -665,40 +586,23 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     r->feats_fresh = 0;
     const bst_run_cfg *c = &r->cfg;
     double t0 = bst_now(), sampler0 = bst_batcher_seconds(r->batcher);
-    double sums[4] = {0, 0, 0, 0};
     int rc;
     memset(row, 0, sizeof *row);
     row->epoch = r->epoch;
-    memset(r->seen, 0, (size_t)r->data.ntrain);
-    r->nseen = 0;
+    bst_run_batches_epoch(&r->bat);
     for (int64_t s = 0; s < r->spe; s++) {
-        if ((rc = train_step(r, row, sums, msg, cap)))
+        if ((rc = train_step(r, row, msg, cap)))
             return rc;
-        if (c->progress) {
-            row->steps = r->model.step;
-            if (c->progress(c->progress_ctx, r->model.step, r->total_steps,
-                            NULL))
-                return bst_fail(msg, cap, BST_ERR_INVAL,
-                                "stopped by the caller");
-        }
+        row->steps = r->model.step;
+        if (c->progress &&
+            c->progress(c->progress_ctx, r->model.step, r->total_steps, NULL))
+            return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
     }
     double t1 = bst_now();
-    row->steps = r->model.step;
-    row->loss = sums[0] / (double)r->spe;
-    row->mean_sim = sums[1] / (double)r->spe;
-    row->hard_sim = sums[2] / (double)r->spe;
-    row->fn_rate = sums[3] / (double)r->spe;
-    row->coverage = (double)r->nseen / (double)r->data.ntrain;
+    bst_run_epoch_stats(row, &r->bat, r->appear);
     row->sampler_s = bst_batcher_seconds(r->batcher) - sampler0;
     row->step_s = (t1 - t0) - row->sampler_s;
-    row->knn_top1 = -1;
-    bst_appearance ap;
-    bst_appearance_stats(r->appear, r->data.ntrain, &ap);
-    row->appear_cv = ap.cv;
-    row->unseen = ap.unseen;
-    int last = r->epoch + 1 == c->epochs;
-    if (r->rank == 0 &&
-        (last || (c->eval_every > 0 && (r->epoch + 1) % c->eval_every == 0))) {
+    if (r->rank == 0 && bst_run_eval_due(r->epoch, c->epochs, c->eval_every)) {
         if ((rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
             return rc;
         r->res->eval_s += bst_now() - t1;
@@ -722,6 +626,25 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
                           row->appear_cv, row->unseen);
 }
 
+static int epoch_cb(void *self, char *msg, size_t cap)
+{
+    run *r = self;
+    return run_epoch(r, &r->res->last, msg, cap);
+}
+
+static int save_cb(void *self, char *msg, size_t cap)
+{
+    return ckpt_save(self, msg, cap);
+}
+
+static int report_cb(void *self)
+{
+    run *r = self;
+    const bst_run_cfg *c = &r->cfg;
+    return c->progress && c->progress(c->progress_ctx, r->model.step,
+                                      r->total_steps, &r->res->last);
+}
+
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                    size_t cap)
 {
@@ -735,21 +658,13 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->resume)
         rc = ckpt_load(&r, msg, cap);
-    while (!rc && r.epoch < cfg->epochs) {
-        rc = run_epoch(&r, &res->last, msg, cap);
-        r.epoch++;
-        res->epochs_run++;
-        if (!rc)
-            rc = bst_csv_write(&r.csv, r.cfg.log_path, msg, cap);
-        if (!rc && r.cfg.ckpt_path &&
-            (r.epoch % cfg->ckpt_every == 0 || r.epoch == cfg->epochs))
-            rc = ckpt_save(&r, msg, cap);
-        if (!rc && cfg->progress &&
-            cfg->progress(cfg->progress_ctx, r.model.step, r.total_steps,
-                          &res->last))
-            rc = bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
-        if (cfg->stop_after && res->epochs_run == cfg->stop_after)
-            break;
+    if (!rc) {
+        const bst_run_cfg *c = &r.cfg; /* the outputs: rank 0's only */
+        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                            c->log_path, c->ckpt_path,  &r.csv,
+                            &r,          epoch_cb,      save_cb,
+                            report_cb};
+        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
     }
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->epochs) {
@@ -768,9 +683,9 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
             bst_probe_cfg_default(&pc);
             rc = bst_linear_probe(&pc, r.ftrain, r.data.ytrain, r.data.ntrain,
                                   r.ftest, r.data.ytest, r.data.ntest,
-                                  bst_encoder_feat_dim(&cfg->model.enc), NCLASS,
-                                  &res->probe_train_top1, &res->probe_top1, msg,
-                                  cap);
+                                  bst_encoder_feat_dim(&cfg->model.enc),
+                                  BST_FMNIST_CLASSES, &res->probe_train_top1,
+                                  &res->probe_top1, msg, cap);
             res->eval_s += bst_now() - tp;
         }
     }

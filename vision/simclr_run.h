@@ -40,6 +40,7 @@
 #define BS_TRAIN_SIMCLR_RUN_H
 
 #include "batcher.h"
+#include "run.h"
 #include "simclr.h"
 
 /* One row of the per-epoch log. */
@@ -145,5 +146,18 @@ void bst_run_cfg_default(bst_run_cfg *cfg);
 
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                    size_t cap);
+
+/* What the vision runs (this one and moco_run.c) share besides the
+   types: */
+/* The run settings' checks (epochs, learning rates, kNN, periods, resume,
+   tau_plus, store views; not the model's nor the outputs').  BST_OK or
+   BST_ERR_INVAL with a one-line message. */
+int bst_run_cfg_check(const bst_run_cfg *c, char *msg, size_t cap);
+/* The epoch's row from its batches: the means of b's sums over its steps
+   (b->steps >= 1), the coverage of b->n instances, knn_top1 -1, and the
+   appearance cv / unseen share of appear (b->n counts).  The times and
+   the kNN are the caller's. */
+void bst_run_epoch_stats(bst_epoch_log *row, const bst_run_batches *b,
+                         const int32_t *appear);
 
 #endif /* BS_TRAIN_SIMCLR_RUN_H */
