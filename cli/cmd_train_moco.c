@@ -58,31 +58,8 @@ static void help(void)
         "  --beta BETA          hcl concentration (default 1.0)\n"
         "  --momentum M0        base momentum m0 (default 0.99)\n"
         "  --mlp-dim P          projector / predictor hidden width (256)\n"
-        "  --dim D              key / query width (default 128)\n"
-        "  --lr LR              AdamW learning rate (default 1e-3), cosine "
-        "to 0\n"
-        "  --lr-warmup STEPS    linear warm-up steps (default one epoch)\n"
-        "  --wd WD              weight decay (default 1e-6)\n"
-        "  --width W            encoder width (default 16: 64-d feature)\n"
-        "  --seed S             seed of everything (default 0)\n"
-        "  --threads T          OpenMP threads (default all)\n"
-        "\n"
-        "Evaluation and output (as train simclr):\n"
-        "  --eval-every E       kNN every E epochs, 0 = last only (default "
-        "1)\n"
-        "  --no-probe           skip the final linear probe\n"
-        "  --store-views V      the store gets the mean of the two views'\n"
-        "                       keys (mean, default) or both side by side\n"
-        "                       (concat: 2D wide)\n"
-        "  --log F.csv          per-epoch CSV (written atomically each epoch)\n"
-        "  --checkpoint F       checkpoint, atomically every --ckpt-every E\n"
-        "  --ckpt-every E       epochs (default 1)\n"
-        "  --resume             continue from --checkpoint if it exists\n"
-        "  --stop-after E       stop after E epochs of this invocation\n"
-        "  --data-dir DIR       Fashion-MNIST .gz files (default\n"
-        "                       /usr/share/datasets/fashion-mnist)\n"
-        "  -q, --quiet          no progress on stderr\n"
-        "  -h, --help           this help\n");
+        "  --dim D              key / query width (default "
+        "128)\n" CLI_VISION_HELP_OPTIM "\n" CLI_VISION_HELP_OUTPUT);
 }
 
 enum { O_M0 = 0x4300, O_MLP, O_DIM };

@@ -121,6 +121,36 @@ enum {
         "data-dir", required_argument, NULL, CLI_VO_DATADIR                    \
     }
 
+/* The help text of the shared options: the optimiser and encoder lines,
+   and the "Evaluation and output" block. */
+#define CLI_VISION_HELP_OPTIM                                                  \
+    "  --lr LR              AdamW learning rate (default 1e-3), cosine to "    \
+    "0\n"                                                                      \
+    "  --lr-warmup STEPS    linear warm-up steps (default one epoch)\n"        \
+    "  --wd WD              weight decay (default 1e-6)\n"                     \
+    "  --width W            encoder width (default 16: 64-d feature)\n"        \
+    "  --seed S             seed of everything (default 0)\n"                  \
+    "  --threads T          OpenMP threads (default all)\n"
+#define CLI_VISION_HELP_OUTPUT                                                 \
+    "Evaluation and output:\n"                                                 \
+    "  --eval-every E       kNN every E epochs, 0 = last only (default 1)\n"   \
+    "  --no-probe           skip the final linear probe\n"                     \
+    "  --store-views V      what the embedding store gets per image: mean\n"   \
+    "                       (default: of the two views' rows) or concat\n"     \
+    "                       (both normalised, side by side: 2D wide)\n"        \
+    "  --log F.csv          per-epoch CSV (written atomically each epoch)\n"   \
+    "  --checkpoint F       checkpoint written atomically every "              \
+    "--ckpt-every\n"                                                           \
+    "                       epochs (default 1)\n"                              \
+    "  --ckpt-every E\n"                                                       \
+    "  --resume             continue from --checkpoint if it exists\n"         \
+    "  --stop-after E       stop after E epochs of this invocation (to\n"      \
+    "                       test resuming)\n"                                  \
+    "  --data-dir DIR       Fashion-MNIST .gz files (default\n"                \
+    "                       /usr/share/datasets/fashion-mnist)\n"              \
+    "  -q, --quiet          no progress on stderr\n"                           \
+    "  -h, --help           this help\n"
+
 /* Applies option c (argument optarg) to r (-q to *quiet): 0, the usage
    exit code (message printed, naming cmd), or 1 when c is not one. */
 int cli_vision_opt(const char *cmd, int c, bst_run_cfg *r, int *quiet);

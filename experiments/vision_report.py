@@ -205,44 +205,42 @@ def plots(runs, img):
     names = order(runs)
     style = {m: ls for m, ls in zip(METHODS, ["-", "--"])}
 
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for name in names:
-        xs, ys = per_epoch(runs[name], "knn_top1")
-        if xs:
-            ax.plot(xs, [100 * y for y in ys], style.get(name.split("_")[0],
-                    ":"), marker=".", label="%s (%d)" % (name, len(runs[name])))
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("kNN top-1 (%), mean over seeds")
-    ax.set_title("Fashion-MNIST kNN top-1 per epoch (seeds in brackets)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    p1 = os.path.join(img, "vision_knn.png")
-    fig.savefig(p1, dpi=110)
-    plt.close(fig)
+    def draw(ax, key, scale, title, ylabel=None, legend=True):
+        """One line per row: the column key per epoch, mean over seeds."""
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
+        for name in names:
+            xs, ys = per_epoch(runs[name], key)
+            if xs:
+                ax.plot(xs, [scale * y for y in ys],
+                        style.get(name.split("_")[0], ":"), marker=".",
+                        label="%s (%d)" % (name, len(runs[name])))
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if ylabel:
+            ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if legend:
+            ax.legend(fontsize=6, ncol=2)
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for name in names:
-        ls = style.get(name.split("_")[0], ":")
-        xs, ys = per_epoch(runs[name], "fn_rate")
-        if xs:
-            a1.plot(xs, ys, ls, marker=".", label=name)
-        xs, ys = per_epoch(runs[name], "mean_sim")
-        if xs:
-            a2.plot(xs, ys, ls, marker=".", label=name)
-    a1.set_title("false-negative rate (same-class pairs)")
-    a2.set_title("hardness (mean in-batch cosine)")
-    for a in (a1, a2):
-        a.set_xlabel("epoch")
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        a.grid(alpha=0.3)
-    a2.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    p2 = os.path.join(img, "vision_batches.png")
-    fig.savefig(p2, dpi=110)
-    plt.close(fig)
-    return [p1, p2]
+    written = []
+    for fname, size, panels in [
+            ("vision_knn.png", (9, 5.5),
+             [("knn_top1", 100, "Fashion-MNIST kNN top-1 per epoch (seeds in "
+               "brackets)", "kNN top-1 (%), mean over seeds")]),
+            ("vision_batches.png", (11, 4.5),
+             [("fn_rate", 1, "false-negative rate (same-class pairs)", None,
+               False),
+              ("mean_sim", 1, "hardness (mean in-batch cosine)", None)])]:
+        fig, axes = plt.subplots(1, len(panels), figsize=size, squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            draw(ax, *panel)
+        fig.tight_layout()
+        path = os.path.join(img, fname)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
 
 
 def main():
