@@ -118,9 +118,12 @@ int bst_conv2d_out(int in, int k, int stride, int pad);
    OpenMP over the batch. */
 int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
                        int W);
-/* dW += sum_n dy_n col(x_n)^T (per part of the batch: min(N, 8) parts
-   fixed by N alone, each summed in sample order, parts summed in order), db +=
-   sum dy, dx = col2im(W^T dy_n). x, dx (N, cin, H, W); dy (N, cout, Ho, Wo). */
+/* dW += sum_n dy_n col(x_n)^T, db += sum dy, dx = col2im(W^T dy_n), on
+   chunks of consecutive samples (one im2col matrix and two GEMMs a chunk;
+   the chunk size from the layer's output size alone); dW summed per part
+   of the batch (min(N, 8) parts fixed by N alone, chunk after chunk inside
+   a part, parts in order), so the result does not depend on the thread
+   count.  x, dx (N, cin, H, W); dy (N, cout, Ho, Wo). */
 int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
                         float *dx, int N, int H, int W);
 

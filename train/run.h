@@ -1,6 +1,7 @@
 /*
  * run.h — the skeleton every trainer's run shares (graphs/graphcl_run.c,
- * graphs/mvgrl_run.c, vision/simclr_run.c; language/ may adopt it): the
+ * graphs/mvgrl_run.c, vision/simclr_run.c, vision/moco_run.c,
+ * language/simcse_run.c): the
  * per-epoch CSV log, the output checks, the checkpoint helpers and the
  * epoch loop with its log / checkpoint / progress cadence.  The trainer
  * keeps what is its own: the model, the step, the checkpoint's sections

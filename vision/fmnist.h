@@ -2,8 +2,7 @@
  * fmnist.h — Fashion-MNIST for the vision trainers: the first N images of
  * the train and test splits as floats in [0, 1] with their labels, from
  * the IDX .gz files of a folder (data/idx.h reads them).  Used by
- * moco_run.c; simclr_run.c has its own copy of the same loading (a
- * candidate to move here).
+ * simclr_run.c and moco_run.c.
  *
  * Ownership: bst_fmnist owns its arrays; bst_fmnist_free releases them
  * (safe on a zeroed struct).  Thread safety: no shared state.  Errors:
