@@ -119,22 +119,30 @@ static void plane_dsums(const float *x, const float *dy, int S, float mean,
     *sdyx += tb;
 }
 
-/* plane_dsums of the gradient behind a ReLU with output y: dy where
-   y > 0, else 0 */
-static void plane_dsums_relu(const float *x, const float *y, const float *dy,
-                             int S, float mean, double *sdy, double *sdyx)
+/* The gradient behind a ReLU with output y: dy where y > 0, else 0 (a
+   select, so that the loops around it vectorise). */
+static inline float relu_grad(float y, float dy)
+{
+    return y > 0.0f ? dy : 0.0f;
+}
+
+/* plane_dsums of the gradient behind a ReLU with output y */
+static void plane_dsums_relu(const float *restrict x, const float *restrict y,
+                             const float *restrict dy, int S, float mean,
+                             double *sdy, double *sdyx)
 {
     float a[LANES] = {0}, b[LANES] = {0};
     int s = 0;
-    double ta = 0.0, tb = 0.0;
     for (; s + LANES <= S; s += LANES)
+#pragma omp simd
         for (int l = 0; l < LANES; l++) {
-            float d = dy[s + l], g = y[s + l] > 0.0f ? d : 0.0f;
+            float g = relu_grad(y[s + l], dy[s + l]);
             a[l] += g;
             b[l] += g * (x[s + l] - mean);
         }
+    double ta = 0.0, tb = 0.0;
     for (; s < S; s++) {
-        float d = dy[s], g = y[s] > 0.0f ? d : 0.0f;
+        double g = relu_grad(y[s], dy[s]);
         ta += g;
         tb += g * ((double)x[s] - mean);
     }
@@ -222,37 +230,61 @@ static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
     *v = (float)(-g * invstd * (mdy - mean * invstd * mdyx));
 }
 
-/* Train mode: every channel's batch mean and biased variance (two
-   passes: no cancellation) into bn->mean / bn->invstd for the
-   normalisation and the backward, and the running statistics updated.
-   Channels run in parallel, each summed in sample order; with bn->sum the
-   count and the sums go through it (synchronised batch norm). */
+/* Merges a plane of S values with mean mp and sum of squared deviations
+   m2p into a channel's running count *n, mean *mu and *m2 (Chan, Golub
+   and LeVeque's pairwise update, in double). */
+static void merge_plane(double *n, double *mu, double *m2, double S, double mp,
+                        double m2p)
+{
+    double tot = *n + S, d = mp - *mu;
+    *mu += d * (S / tot);
+    *m2 += m2p + d * d * (*n * (S / tot));
+    *n = tot;
+}
+
+/* Train mode: every channel's batch mean and biased variance into
+   bn->mean / bn->invstd for the normalisation and the backward, and the
+   running statistics updated.  One pass over x: each (sample, channel)
+   plane is summed and then its squared deviations from its own mean are
+   summed while it is in cache (no cancellation), and the planes are merged
+   in sample order (merge_plane), so a channel's result does not depend on
+   the thread count.  Channels run in parallel.  With bn->sum the count
+   and the sums go through it (synchronised batch norm): first the sums,
+   then each process's squared deviations about the global mean,
+   m2 + n (local mean - global mean)^2. */
 static void batch_stats(bst_batchnorm *bn, const float *x, int N, int S)
 {
     int C = bn->C;
-    double *sum = bn->red, *sq = bn->red + C + 1;
+    /* red: sums [0, C], squared deviations [C + 1, 2C + 1), local means
+       [2C + 1, 3C + 1) */
+    double *sum = bn->red, *sq = bn->red + C + 1, *lmu = sq + C;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        double t = 0.0;
-        for (int n = 0; n < N; n++)
-            t += plane_sum(x + ((size_t)n * C + c) * S, S);
+        double t = 0.0, n = 0.0, mu = 0.0, m2 = 0.0;
+        for (int i = 0; i < N; i++) {
+            const float *xp = x + ((size_t)i * C + c) * S;
+            double ps = plane_sum(xp, S), mp = ps / S;
+            float mf = (float)mp;
+            /* deviations about the float mean, corrected to the exact one */
+            double m2p = plane_sqdev(xp, S, mf) - S * (mp - mf) * (mp - mf);
+            t += ps;
+            merge_plane(&n, &mu, &m2, S, mp, m2p > 0.0 ? m2p : 0.0);
+        }
         sum[c] = t;
+        sq[c] = m2;
+        lmu[c] = mu;
     }
     sum[C] = (double)N * S;
-    if (bn->sum)
+    if (bn->sum) {
         bn->sum(bn->sum_ctx, sum, (size_t)C + 1);
+        for (int c = 0; c < C; c++) {
+            double d = lmu[c] - sum[c] / sum[C];
+            sq[c] += (double)N * S * d * d;
+        }
+        bn->sum(bn->sum_ctx, sq, (size_t)C);
+    }
     double M = sum[C];
     bn->count = M;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        float mu = (float)(sum[c] / M);
-        double t = 0.0;
-        for (int n = 0; n < N; n++)
-            t += plane_sqdev(x + ((size_t)n * C + c) * S, S, mu);
-        sq[c] = t;
-    }
-    if (bn->sum)
-        bn->sum(bn->sum_ctx, sq, (size_t)C);
     float m = bn->momentum;
     for (int c = 0; c < C; c++) {
         double mu = sum[c] / M, var = sq[c] / M; /* biased: normalises */
@@ -354,7 +386,28 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
    is never stored: each window's four values are normalised, rectified
    and reduced on the fly, and the position of the first maximum (0..3 in
    the order (0,0), (0,1), (1,0), (1,1), strict >, as bst_maxpool_forward)
-   is kept for the backward. */
+   is kept for the backward.  One output row from input rows r0, r1, the
+   selects written so that the row vectorises. */
+static void pool_row(const float *restrict r0, const float *restrict r1,
+                     float a, float b, float *restrict p, uint8_t *restrict idx,
+                     int Wo)
+{
+#pragma omp simd
+    for (int j = 0; j < Wo; j++) {
+        float v0 = a * r0[2 * j] + b, v1 = a * r0[2 * j + 1] + b;
+        float v2 = a * r1[2 * j] + b, v3 = a * r1[2 * j + 1] + b;
+        float m = v0, best = 0.0f; /* float: the selects stay one width */
+        best = v1 > m ? 1.0f : best;
+        m = v1 > m ? v1 : m;
+        best = v2 > m ? 2.0f : best;
+        m = v2 > m ? v2 : m;
+        best = v3 > m ? 3.0f : best;
+        m = v3 > m ? v3 : m;
+        p[j] = m > 0.0f ? m : 0.0f;
+        idx[j] = (uint8_t)(int)best;
+    }
+}
+
 void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
                                       float *p, uint8_t *idx, int N, int H,
                                       int W, int train)
@@ -371,27 +424,58 @@ void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) {
-                    const float *w0 = xc + (size_t)(2 * i) * W + 2 * j;
-                    float v[4] = {a * w0[0] + b, a * w0[1] + b, a * w0[W] + b,
-                                  a * w0[W + 1] + b};
-                    int best = 0;
-                    for (int t = 1; t < 4; t++)
-                        if (v[t] > v[best])
-                            best = t;
-                    float m = v[best];
-                    p[po + i * Wo + j] = m > 0.0f ? m : 0.0f;
-                    idx[po + i * Wo + j] = (uint8_t)best;
-                }
+            for (int i = 0; i < Ho; i++) {
+                const float *r0 = xc + (size_t)(2 * i) * W;
+                pool_row(r0, r0 + W, a, b, p + po + (size_t)i * Wo,
+                         idx + po + (size_t)i * Wo, Wo);
+            }
         }
     }
 }
 
-/* Index in the (H, W) plane of window (i, j)'s maximum, position t. */
-static size_t window_max(int i, int j, int t, int W)
+/* The input under window j's maximum (position t of pool_row). */
+static inline float at_max(const float *r0, const float *r1, int j, int t)
 {
-    return (size_t)(2 * i + (t >> 1)) * W + 2 * j + (t & 1);
+    const float *r = t & 2 ? r1 : r0;
+    return r[2 * j + (t & 1)];
+}
+
+/* The backward's channel sums over one output row: g = dp where the ReLU
+   passed it (p > 0), at the window's maximum. */
+static void pool_row_dsums(const float *restrict r0, const float *restrict r1,
+                           const float *restrict p, const uint8_t *restrict idx,
+                           const float *restrict dp, int Wo, float mean,
+                           double *sdy, double *sdyx)
+{
+    float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+    for (int j = 0; j < Wo; j++) {
+        float g = relu_grad(p[j], dp[j]);
+        a += g;
+        b += g * (at_max(r0, r1, j, idx[j]) - mean);
+    }
+    *sdy += a;
+    *sdyx += b;
+}
+
+/* dx over one output row's windows: u x + v everywhere (the statistics'
+   part), plus k g at each window's maximum. */
+static void pool_row_dx(const float *restrict r0, const float *restrict r1,
+                        const float *restrict p, const uint8_t *restrict idx,
+                        const float *restrict dp, float k, float u, float v,
+                        float *restrict d0, float *restrict d1, int Wo)
+{
+#pragma omp simd
+    for (int j = 0; j < Wo; j++) {
+        float g = k * relu_grad(p[j], dp[j]);
+        int t = idx[j];
+        float g0 = t == 0 ? g : 0.0f, g1 = t == 1 ? g : 0.0f;
+        float g2 = t == 2 ? g : 0.0f, g3 = t == 3 ? g : 0.0f;
+        d0[2 * j] = u * r0[2 * j] + v + g0;
+        d0[2 * j + 1] = u * r0[2 * j + 1] + v + g1;
+        d1[2 * j] = u * r1[2 * j] + v + g2;
+        d1[2 * j + 1] = u * r1[2 * j + 1] + v + g3;
+    }
 }
 
 /* The gradient reaching the BN output is dp at each window's first
@@ -410,16 +494,12 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) {
-                    size_t q = po + i * Wo + j;
-                    if (!(p[q] > 0.0f))
-                        continue;
-                    size_t at = window_max(i, j, idx[q], W);
-                    double g = dp[q];
-                    sdy += g;
-                    sdyx += g * ((double)xc[at] - mean);
-                }
+            for (int i = 0; i < Ho; i++) {
+                const float *r0 = xc + (size_t)(2 * i) * W;
+                size_t q = po + (size_t)i * Wo;
+                pool_row_dsums(r0, r0 + W, p + q, idx + q, dp + q, Wo,
+                               (float)mean, &sdy, &sdyx);
+            }
         }
         bn->red[c] = sdy;
         bn->red[C + c] = sdyx;
@@ -434,16 +514,17 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
         for (int n = 0; n < N; n++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             float *dxc = dx + ((size_t)n * C + c) * S;
-            for (int s = 0; s < S; s++)
-                dxc[s] = u * xc[s] + v;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) {
-                    size_t q = po + i * Wo + j;
-                    if (!(p[q] > 0.0f))
-                        continue;
-                    dxc[window_max(i, j, idx[q], W)] += k * dp[q];
-                }
+            for (int i = 0; i < Ho; i++) {
+                size_t o = (size_t)(2 * i) * W, q = po + (size_t)i * Wo;
+                pool_row_dx(xc + o, xc + o + W, p + q, idx + q, dp + q, k, u, v,
+                            dxc + o, dxc + o + W, Wo);
+                for (int j = 2 * Wo; j < W; j++) /* odd W: outside windows */
+                    dxc[o + j] = u * xc[o + j] + v,
+                            dxc[o + W + j] = u * xc[o + W + j] + v;
+            }
+            for (size_t s = (size_t)(2 * Ho) * W; s < (size_t)S; s++)
+                dxc[s] = u * xc[s] + v; /* odd H: the last row */
         }
     }
 }
