@@ -31,8 +31,8 @@ static void help(void)
         "vectors in its token table, 2 pre-LN layers x 128, 4 heads, SIF-\n"
         "weighted mean pooling) whose two views of a sentence are two dropout\n"
         "masks and token deletions, on DIR/text/corpus.txt, with a\n"
-        "distillation term towards the untrained encoder; in-batch negatives\n"
-        "from the chosen sampler.\n"
+        "distillation term towards the SIF-weighted GloVe average; in-batch\n"
+        "negatives from the chosen sampler.\n"
         "Logs the STS dev Spearman (DIR/sts/sts12-train) per interval and\n"
         "prints STS12-16 + SICK-R at the end (docs/language.md).\n"
         "\n"
@@ -79,7 +79,10 @@ static void help(void)
         "                       A in [0, 1] (default 0.01; 0: plain mean)\n"
         "  --distill W          add W x the squared gap between the in-batch\n"
         "                       cosines of the pooled output and of the\n"
-        "                       untrained encoder's (default 30; 0: off)\n"
+        "                       teacher's (default 300; 0: off)\n"
+        "  --teacher T          glove (default: the sentence's GloVe vectors\n"
+        "                       averaged with the pooling weights) or encoder\n"
+        "                       (the untrained encoder)\n"
         "  --seed S             seed of everything (default 0)\n"
         "  --threads T          OpenMP threads (default all)\n"
         "\n"
@@ -130,7 +133,8 @@ enum {
     O_TOKDROP,
     O_GLOVELR,
     O_SIF,
-    O_DISTILL
+    O_DISTILL,
+    O_TEACHER
 };
 
 static int parse_model(int c, bsl_run_cfg *r)
@@ -189,6 +193,15 @@ static int parse_model(int c, bsl_run_cfg *r)
         return 0;
     case O_DISTILL:
         return cli_parse_f64(cmd, "--distill", optarg, 0, 1000, 0, &m->distill);
+    case O_TEACHER:
+        if (strcmp(optarg, "encoder") == 0)
+            m->teacher = BSL_TEACHER_ENCODER;
+        else if (strcmp(optarg, "glove") == 0)
+            m->teacher = BSL_TEACHER_GLOVE;
+        else
+            return cli_usage(cmd, "--teacher '%s': expected encoder or glove",
+                             optarg);
+        return 0;
     }
     return 1;
 }
@@ -257,6 +270,7 @@ static const struct option LONGS[] = {
     {"glove-lr", required_argument, NULL, O_GLOVELR},
     {"sif", required_argument, NULL, O_SIF},
     {"distill", required_argument, NULL, O_DISTILL},
+    {"teacher", required_argument, NULL, O_TEACHER},
     {"threads", required_argument, NULL, O_THREADS},
     {"data-dir", required_argument, NULL, O_DATA},
     {"corpus", required_argument, NULL, O_CORPUS},
@@ -343,9 +357,10 @@ static void summary(const sc_opts *o, const bsl_run_result *res)
         r->model.dropout != 0.1f || r->model.sif != 0.0 ||
         r->model.distill != 0.0)
         printf("views: dropout %g  tok-drop %g  glove-lr %g  sif %g  distill "
-               "%g\n",
+               "%g  teacher %s\n",
                (double)r->model.dropout, (double)r->model.tok_drop,
-               (double)r->model.glove_lr, r->model.sif, r->model.distill);
+               (double)r->model.glove_lr, r->model.sif, r->model.distill,
+               r->model.teacher == BSL_TEACHER_GLOVE ? "glove" : "encoder");
     if (res->have_sts) {
         printf("%-8s %7s %9s\n", "task", "pairs", "spearman");
         for (int t = 0; t < BSL_STS_TASKS; t++)

@@ -3,13 +3,13 @@
 # (batchsampler train simcse, docs/language.md) with uniform, kNN and
 # BatchSampler (rwr) batches and the infonce loss, seeds 0-2; then dcl and
 # hcl with uniform and rwr batches.  Seed 0 of every row first, so the
-# table fills up early.  Budget: one pass over the corpus (1853 steps of
-# B = 64), lr 1e-4, tau 0.05 and the default recipe of `train simcse`
-# (SIF pooling a = 0.01, token deletion 0.5, distillation weight 30; all
-# chosen on the dev set sts12-train, docs/language.md).  The runs already
-# in results/language/ from before that default (dropout-only views, plain
-# mean) are of the old recipe: run the new table into another folder
-# (BS_OUT) or move the old one away first.
+# table fills up early.  Budget: 600 steps of B = 64 (a third of a pass
+# over the corpus; the dev score is flat after ~200, docs/language.md),
+# the graph rebuilt every 150 steps (4 graphs a run), the dev set scored
+# every 100 steps, lr 1e-4, tau 0.05 and the default recipe of `train
+# simcse` (SIF pooling a = 0.01, token deletion 0.5, distillation weight
+# 300 towards the SIF-weighted GloVe average; all chosen on the dev set
+# sts12-train, docs/language.md).
 # A run whose CSV results/language/<loss>_<sampler>_s<seed>.csv exists is
 # skipped; a run that was stopped resumes from its checkpoint
 # (BS_CKPT_DIR, not committed: ~170 MB each).  Per run: the CSV (one row
@@ -19,6 +19,7 @@
 #   BS_DATA     the data folder (default ../shared/data)
 #   BS_THREADS  OpenMP threads per run (default 1)
 #   BS_LR       peak learning rate (default 1e-4)
+#   BS_STEPS    steps per run (default 600); BS_REFRESH (default 150)
 #   BS_OUT      results folder (default results/language)
 #   BS_CKPT_DIR checkpoints (default BS_OUT/ckpt)
 #   SHARD=i/n   run only the runs i, i+n, i+2n ... of the list (parallel
@@ -54,7 +55,8 @@ for r in $RUNS; do
   echo "language.sh: $name" >&2
   if OMP_NUM_THREADS="${BS_THREADS:-1}" nice -n 10 "$BIN" train simcse \
       --data-dir "$DATA" --sampler "$s" --loss "$loss" --seed "$seed" -q \
-      --lr "${BS_LR:-1e-4}" \
+      --lr "${BS_LR:-1e-4}" --steps "${BS_STEPS:-600}" \
+      --refresh "${BS_REFRESH:-150}" --eval-every 100 \
       --log "$OUT/$name.partial.csv" --checkpoint "$CK/$name.ckpt" \
       --resume > "$OUT/$name.partial.txt"; then
     mv "$OUT/$name.partial.txt" "$OUT/$name.txt"

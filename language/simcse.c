@@ -68,7 +68,8 @@ void bsl_simcse_cfg_default(bsl_simcse_cfg *c)
     c->tok_drop = 0.5f;
     c->glove_lr = 1.0f;
     c->sif = 0.01;
-    c->distill = 30.0;
+    c->distill = 300.0;
+    c->teacher = BSL_TEACHER_GLOVE;
 }
 
 static const char *LOSS_NAMES[] = {"infonce", "dcl", "hcl"};
@@ -162,14 +163,16 @@ int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     if (!(cfg->tok_drop >= 0 && cfg->tok_drop < 1) ||
         !(cfg->glove_lr >= 0 && cfg->glove_lr <= 1) ||
         !(cfg->sif >= 0 && cfg->sif <= 1) ||
-        !(cfg->distill >= 0 && cfg->distill <= 1000)) {
+        !(cfg->distill >= 0 && cfg->distill <= 1000) ||
+        (cfg->teacher != BSL_TEACHER_ENCODER &&
+         cfg->teacher != BSL_TEACHER_GLOVE)) {
         bsl_simcse_free(m);
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "simcse: tok_drop %g (in [0, 1)), glove_lr %g (in "
-                        "[0, 1]), sif %g (in [0, 1]) or distill %g (in [0, "
-                        "1000]) out of range",
+                        "[0, 1]), sif %g (in [0, 1]), distill %g (in [0, "
+                        "1000]) or teacher %d (0 or 1) out of range",
                         (double)cfg->tok_drop, (double)cfg->glove_lr, cfg->sif,
-                        cfg->distill);
+                        cfg->distill, cfg->teacher);
     }
     if (cfg->batch < 2 || !(cfg->loss.tau > 0)) {
         bsl_simcse_free(m);
@@ -202,20 +205,38 @@ int bsl_simcse_init_vocab(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     return BST_OK;
 }
 
-/* the distillation teacher: a copy of the encoder as it is now */
+/* the GloVe teacher's widest vectors (its sums are on the stack) */
+#define BSL_TEACHER_MAX_EDIM 1024
+
+/* the distillation teacher: a copy of the encoder as it is now, or of its
+   GloVe rows (made before any step, so they are the loaded vectors) */
 static int teacher_init(bsl_simcse *m)
 {
-    size_t BC = (size_t)m->cfg.batch * (size_t)m->cfg.dim;
-    int rc = bst_tf_init(&m->teach, &m->enc.cfg, m->cfg.seed);
-    rc = rc ? rc
-            : bst_tf_acts_init(&m->tact, &m->teach, m->cfg.batch,
-                               m->enc.cfg.max_len);
-    if (rc)
-        return rc;
-    for (int i = 0; i < m->enc.nparams; i++)
-        memcpy(m->teach.params[i].w, m->enc.params[i].w,
-               sizeof(float) * m->enc.params[i].n);
-    m->tn = malloc(sizeof(float) * BC);
+    int C = m->cfg.dim, E = m->enc.emb.edim;
+    size_t BC = (size_t)m->cfg.batch * (size_t)C;
+    int rc = BST_OK;
+    if (m->cfg.teacher == BSL_TEACHER_GLOVE) {
+        if (E > BSL_TEACHER_MAX_EDIM)
+            return BST_ERR_INVAL;
+        size_t gn = (size_t)m->vocab.n_glove * (size_t)E;
+        m->tglove = malloc(sizeof(float) * (gn ? gn : 1));
+        if (!m->tglove)
+            return BST_ERR_NOMEM;
+        memcpy(m->tglove, m->enc.emb.tok + (size_t)BSL_FIRST_WORD * E,
+               sizeof(float) * gn);
+    } else {
+        rc = bst_tf_init(&m->teach, &m->enc.cfg, m->cfg.seed);
+        rc = rc ? rc
+                : bst_tf_acts_init(&m->tact, &m->teach, m->cfg.batch,
+                                   m->enc.cfg.max_len);
+        if (rc)
+            return rc;
+        for (int i = 0; i < m->enc.nparams; i++)
+            memcpy(m->teach.params[i].w, m->enc.params[i].w,
+                   sizeof(float) * m->enc.params[i].n);
+    }
+    m->tn =
+        malloc(sizeof(float) * (size_t)m->cfg.batch * (size_t)(C > E ? C : E));
     m->un = malloc(sizeof(float) * BC);
     m->du = malloc(sizeof(float) * BC);
     m->dp = malloc(sizeof(float) * BC);
@@ -237,7 +258,13 @@ int bsl_simcse_init(bsl_simcse *m, const bsl_simcse_cfg *cfg,
     glove_rows(m, g);
     if (cfg->distill > 0 && (rc = teacher_init(m))) {
         bsl_simcse_free(m);
-        return bst_fail(msg, cap, rc, "simcse: out of memory for the teacher");
+        return rc == BST_ERR_INVAL
+                   ? bst_fail(msg, cap, rc,
+                              "simcse: GloVe vectors of %d dimensions for the "
+                              "GloVe teacher (expected at most %d)",
+                              g->dim, BSL_TEACHER_MAX_EDIM)
+                   : bst_fail(msg, cap, rc,
+                              "simcse: out of memory for the teacher");
     }
     return BST_OK;
 }
@@ -323,6 +350,7 @@ void bsl_simcse_free(bsl_simcse *m)
     free(m->tok_save);
     bst_tf_acts_free(&m->tact);
     bst_tf_free(&m->teach);
+    free(m->tglove);
     free(m->tn), free(m->un), free(m->du), free(m->dp);
     memset(m, 0, sizeof *m);
 }
@@ -427,23 +455,25 @@ int bsl_simcse_set_sif(bsl_simcse *m, const bsl_seqs *s, char *msg, size_t cap)
 
 /* --------------------------------------------------------------- distill */
 
-int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
-                     float *du)
+int bsl_distill_loss(const float *u, int d, const float *t, int dt, int B,
+                     double *loss, float *du)
 {
-    if (!u || !t || !loss || B < 2 || d < 1)
+    if (!u || !t || !loss || B < 2 || d < 1 || dt < 1)
         return BST_ERR_INVAL;
     double total = 0, scale = 1.0 / ((double)B * (B - 1));
     if (du)
         memset(du, 0, sizeof(float) * (size_t)B * (size_t)d);
     for (int i = 0; i < B; i++) {
-        const float *ui = u + (size_t)i * d, *ti = t + (size_t)i * d;
+        const float *ui = u + (size_t)i * d, *ti = t + (size_t)i * dt;
         for (int j = 0; j < B; j++) {
             if (j == i)
                 continue;
-            const float *uj = u + (size_t)j * d, *tj = t + (size_t)j * d;
+            const float *uj = u + (size_t)j * d, *tj = t + (size_t)j * dt;
             double su = 0, st = 0;
             for (int k = 0; k < d; k++)
-                su += (double)ui[k] * uj[k], st += (double)ti[k] * tj[k];
+                su += (double)ui[k] * uj[k];
+            for (int k = 0; k < dt; k++)
+                st += (double)ti[k] * tj[k];
             double e = su - st;
             total += e * e;
             if (du) /* S_ij and S_ji both hold u_i: 4 e u_j / (B (B - 1)) */
@@ -455,15 +485,60 @@ int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
     return BST_OK;
 }
 
-/* the distillation term of view v's pooled output: adds w times it to
-   *loss, leaves the gradient of the pooled output in m->dp */
-static void distill_view(bsl_simcse *m, int v, int B, double *loss)
+/* the GloVe teacher: row b of out (B, E) the pooling-weighted average of
+   the GloVe vectors of sentence b's tokens (the full sentence), unit
+   length (zero when it has no GloVe word) */
+static void teacher_glove(const bsl_simcse *m, int B, int T, float *out)
+{
+    int E = m->enc.emb.edim;
+    const float *w = m->enc.poolw;
+    int64_t ng = m->vocab.n_glove;
+    for (int b = 0; b < B; b++) {
+        double acc[BSL_TEACHER_MAX_EDIM] = {0}, nn = 0;
+        const int32_t *ids = m->ids + (size_t)b * T;
+        for (int t = 0; t < m->len[b]; t++) {
+            int64_t g = (int64_t)ids[t] - BSL_FIRST_WORD;
+            if (g < 0 || g >= ng)
+                continue;
+            double a = w ? w[ids[t]] : 1.0;
+            const float *v = m->tglove + (size_t)g * E;
+            for (int k = 0; k < E; k++)
+                acc[k] += a * v[k];
+        }
+        for (int k = 0; k < E; k++)
+            nn += acc[k] * acc[k];
+        double inv = nn > 0 ? 1.0 / sqrt(nn) : 0.0;
+        for (int k = 0; k < E; k++)
+            out[(size_t)b * E + k] = (float)(acc[k] * inv);
+    }
+}
+
+/* the teacher's unit rows of the batch's full sentences into m->tn:
+   returns their width, or 0 if the teacher encoder rejected the batch */
+static int teacher_rows(bsl_simcse *m, int B, int T)
+{
+    if (m->tglove) {
+        teacher_glove(m, B, T, m->tn);
+        return m->enc.emb.edim;
+    }
+    const float *tp =
+        bst_tf_forward(&m->teach, &m->tact, m->ids, m->len, B, T, 0, 0, 0, 0);
+    if (!tp)
+        return 0;
+    bst_l2norm_forward(tp, m->tn, B, m->cfg.dim);
+    return m->cfg.dim;
+}
+
+/* the distillation term of view v's pooled output against the teacher's
+   rows (width dt): adds w times it to *loss, leaves the gradient of the
+   pooled output in m->dp */
+static void distill_view(bsl_simcse *m, int v, int B, int dt, double *loss)
 {
     int C = m->cfg.dim;
     double w = m->cfg.distill, l = 0;
     const float *p = m->act[v].pooled;
     bst_l2norm_forward(p, m->un, B, C);
-    bsl_distill_loss(m->un, m->tn, B, C, &l, m->du);
+    bsl_distill_loss(m->un, C, m->tn, dt, B, &l, m->du);
     for (size_t i = 0; i < (size_t)B * C; i++)
         m->du[i] = (float)(w * m->du[i]);
     bst_l2norm_backward(p, m->un, m->du, m->dp, B, C);
@@ -545,15 +620,11 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                              m->dzn[0], m->dzn[1]);
     if (rc)
         return bst_fail(msg, cap, rc, "simcse: loss failed (%d)", rc);
-    int dist = m->cfg.distill > 0 && m->teach.params;
-    if (dist) { /* the teacher: eval mode, the full sentences */
-        const float *tp = bst_tf_forward(&m->teach, &m->tact, m->ids, m->len, B,
-                                         T, 0, 0, 0, 0);
-        if (!tp)
-            return bst_fail(msg, cap, BST_ERR_INVAL,
-                            "simcse: the teacher rejected the batch");
-        bst_l2norm_forward(tp, m->tn, B, C);
-    }
+    int dt = 0; /* the teacher's width; 0: no distillation */
+    if (m->cfg.distill > 0 && (m->teach.params || m->tglove) &&
+        !(dt = teacher_rows(m, B, T)))
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "simcse: the teacher rejected the batch");
     if (!isfinite(*loss))
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "simcse: the loss is not finite at step %ld (lower "
@@ -561,10 +632,9 @@ int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,
                         m->step);
     for (int v = 0; v < 2; v++) {
         bst_l2norm_backward(z[v], m->zn[v], m->dzn[v], m->dz[v], B, C);
-        if (dist)
-            distill_view(m, v, B, loss);
-        bst_tf_backward_pool(&m->enc, &m->act[v], m->dz[v],
-                             dist ? m->dp : NULL);
+        if (dt)
+            distill_view(m, v, B, dt, loss);
+        bst_tf_backward_pool(&m->enc, &m->act[v], m->dz[v], dt ? m->dp : NULL);
     }
     /* the GloVe rows: glove_lr times the update (0: restored bitwise) */
     float *grow = m->enc.emb.tok + (size_t)BSL_FIRST_WORD * m->enc.emb.edim;

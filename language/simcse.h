@@ -73,10 +73,14 @@ typedef struct {
     float glove_lr; /* 1: scale of the GloVe rows' lr (0 freezes them) */
     double sif;     /* 0.01: SIF pooling weights of parameter a
                        (bsl_simcse_set_sif); 0: plain mean */
-    double distill; /* 30: weight of the distillation term
-                       (bsl_distill_loss) towards the untrained encoder;
-                       0: off */
+    double distill; /* 300: weight of the distillation term
+                       (bsl_distill_loss) towards the teacher; 0: off */
+    int teacher;    /* BSL_TEACHER_GLOVE (default): the pooling-weighted
+                       average of the sentence's GloVe vectors;
+                       BSL_TEACHER_ENCODER: the untrained encoder */
 } bsl_simcse_cfg;
+
+enum { BSL_TEACHER_ENCODER = 0, BSL_TEACHER_GLOVE = 1 };
 
 typedef struct {
     bsl_simcse_cfg cfg;
@@ -91,9 +95,13 @@ typedef struct {
     int32_t *vids; /* (B, width) a view's ids (tok_drop) */
     int *vlen;
     float *tok_save; /* GloVe rows before a step (glove_lr) */
-    bst_tf teach;    /* distill: a frozen copy of the initial encoder */
+    bst_tf teach;    /* distill, teacher encoder: a frozen copy of the
+                        initial encoder */
     bst_tf_acts tact;
-    float *tn, *un, *du, *dp; /* distill: (B, C) buffers */
+    float *tglove; /* distill, teacher glove: (n_glove, edim) the GloVe
+                      rows as loaded */
+    float *tn;     /* distill: (B, max(C, edim)) the teacher's unit rows */
+    float *un, *du, *dp; /* distill: (B, C) buffers */
     long step;
 } bsl_simcse;
 
@@ -141,13 +149,14 @@ void bsl_token_drop(const int32_t *ids, const int *len, int B, int T, float p,
    BST_ERR_INVAL (a <= 0, no tokens) or BST_ERR_NOMEM. */
 int bsl_simcse_set_sif(bsl_simcse *m, const bsl_seqs *s, char *msg, size_t cap);
 
-/* Distillation term (a regulariser towards a teacher's geometry): u and
-   t (B, d) unit rows (the student's and the teacher's sentence
-   embeddings); loss = mean over the B (B - 1) ordered pairs i != j of
-   (u_i . u_j - t_i . t_j)^2 and, if du is non-NULL, its gradient with
-   respect to u.  BST_OK or BST_ERR_INVAL (B < 2). */
-int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
-                     float *du);
+/* Distillation term (a regulariser towards a teacher's geometry): u (B, d)
+   and t (B, dt) unit (or zero) rows (the student's and the teacher's
+   sentence embeddings; the widths may differ); loss = mean over the
+   B (B - 1) ordered pairs i != j of (u_i . u_j - t_i . t_j)^2 and, if du
+   is non-NULL, its gradient (B, d) with respect to u.  BST_OK or
+   BST_ERR_INVAL (B < 2, d or dt < 1, a NULL pointer). */
+int bsl_distill_loss(const float *u, int d, const float *t, int dt, int B,
+                     double *loss, float *du);
 
 /* One step on rows ids[0..B) of s at learning rate lr; *loss the batch's
    loss.  With cfg.tok_drop > 0 each view first deletes tokens
@@ -155,9 +164,12 @@ int bsl_distill_loss(const float *u, const float *t, int B, int d, double *loss,
    rows of the token table move by glove_lr times AdamW's update (0: they
    stay bitwise the same).  With cfg.distill = w > 0 the loss adds
    w * bsl_distill_loss of each view's normalised pooled output (train
-   mode) against the eval-mode pooled output of the frozen copy of the
-   initial encoder (m->teach, made by bsl_simcse_init) on the full
-   sentences.  After it, m->act[0].pooled holds view 1's
+   mode) against the teacher's embedding of the full sentences: with
+   cfg.teacher BSL_TEACHER_ENCODER the eval-mode pooled output of the
+   frozen copy of the initial encoder (m->teach, made by bsl_simcse_init),
+   with BSL_TEACHER_GLOVE the average of the sentence's GloVe vectors (as
+   loaded, m->tglove) weighted by the pooling weights (SIF, or 1 each;
+   tokens without a GloVe vector skipped, none: the zero vector).  After it, m->act[0].pooled holds view 1's
    sentence embeddings (B, C) (train mode) and m->zn[0], m->zn[1] the
    normalised head outputs. */
 int bsl_simcse_step(bsl_simcse *m, const bsl_seqs *s, const int64_t *ids,

@@ -99,6 +99,9 @@ static void config_text(const run *r, char *buf, size_t cap)
     if ((m->sif != 0.0 || m->distill != 0.0) && n < cap)
         snprintf(buf + n, cap - n, "sif %.17g distill %.17g\n", m->sif,
                  m->distill);
+    n = strlen(buf);
+    if (m->teacher != BSL_TEACHER_ENCODER && n < cap)
+        snprintf(buf + n, cap - n, "teacher %d\n", m->teacher);
 }
 
 static void model_text(const bsl_simcse *m, int edim, char *buf, size_t cap)

@@ -462,29 +462,41 @@ static void test_distill(void **state)
     bst_l2norm_forward(u, u, B, D);
     bst_l2norm_forward(t, t, B, D);
     double l0, lp, lm;
-    assert_int_equal(bsl_distill_loss(u, u, B, D, &l0, du), BST_OK);
+    assert_int_equal(bsl_distill_loss(u, D, u, D, B, &l0, du), BST_OK);
     assert_true(l0 == 0.0);
-    assert_int_equal(bsl_distill_loss(u, t, B, D, &l0, du), BST_OK);
+    assert_int_equal(bsl_distill_loss(u, D, t, D, B, &l0, du), BST_OK);
     assert_true(l0 > 0.01);
     for (int i = 0; i < B * D; i++) {
         float w = u[i], h = 1e-3f;
         u[i] = w + h;
-        bsl_distill_loss(u, t, B, D, &lp, NULL);
+        bsl_distill_loss(u, D, t, D, B, &lp, NULL);
         u[i] = w - h;
-        bsl_distill_loss(u, t, B, D, &lm, NULL);
+        bsl_distill_loss(u, D, t, D, B, &lm, NULL);
         u[i] = w;
         double fd = (lp - lm) / (2.0 * h);
         if (fabs(fd - du[i]) > 1e-3 + 1e-2 * fabs(fd))
             fail_msg("distill [%d]: analytic %g, numeric %g", i, du[i], fd);
     }
-    assert_int_equal(bsl_distill_loss(u, t, 1, D, &l0, du), BST_ERR_INVAL);
+    assert_int_equal(bsl_distill_loss(u, D, t, D, 1, &l0, du), BST_ERR_INVAL);
+    assert_int_equal(bsl_distill_loss(u, D, t, 0, B, &l0, du), BST_ERR_INVAL);
+    /* a teacher of another width: only its Gram matrix matters, so a
+       teacher padded with zero columns gives the same loss and gradient */
+    float t2[B * (D + 2)], du2[B * D];
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < D + 2; k++)
+            t2[i * (D + 2) + k] = k < D ? t[i * D + k] : 0.0f;
+    assert_int_equal(bsl_distill_loss(u, D, t2, D + 2, B, &lp, du2), BST_OK);
+    assert_true(lp == l0);
+    assert_memory_equal(du, du2, sizeof du);
 
     fixture f;
     bsl_simcse_cfg cfg;
     tiny_cfg(&cfg, BST_LOSS_INFONCE, 6);
     cfg.distill = 1.0;
+    cfg.teacher = BSL_TEACHER_ENCODER;
     setup(&f, &cfg);
     assert_non_null(f.m.teach.params);
+    assert_null(f.m.tglove);
     size_t np = bsl_simcse_param_count(&f.m);
     float *before = malloc(sizeof(float) * np);
     assert_non_null(before);
@@ -502,6 +514,63 @@ static void test_distill(void **state)
     }
     assert_true(moved);
     free(before);
+    teardown(&f);
+}
+
+/* the GloVe teacher: its rows are the unit SIF-weighted averages of the
+   batch sentences' GloVe vectors as loaded (not as trained), it holds no
+   encoder copy, and a step with it moves the encoder */
+static void test_teacher_glove(void **state)
+{
+    (void)state;
+    fixture f;
+    bsl_simcse_cfg cfg;
+    char msg[256];
+    tiny_cfg(&cfg, BST_LOSS_INFONCE, 4);
+    cfg.distill = 1.0;
+    cfg.sif = 0.05;
+    cfg.teacher = BSL_TEACHER_GLOVE;
+    setup(&f, &cfg);
+    assert_int_equal(bsl_simcse_set_sif(&f.m, &f.s, msg, sizeof msg), BST_OK);
+    assert_null(f.m.teach.params);
+    assert_non_null(f.m.tglove);
+    int E = f.g.dim, B = 4;
+    for (int r = 0; r < 3; r++) { /* the rows as loaded, three steps on */
+        int64_t ids[4];
+        batch_ids(ids, B, 4 * r, f.c.n);
+        double loss;
+        assert_int_equal(
+            bsl_simcse_step(&f.m, &f.s, ids, 1e-1, &loss, msg, sizeof msg),
+            BST_OK);
+        for (int b = 0; b < B; b++) {
+            double want[4] = {0}, nn = 0;
+            const int32_t *row = f.s.ids + (size_t)ids[b] * f.s.width;
+            for (int t = 0; t < f.s.len[ids[b]]; t++) {
+                int64_t gi = row[t] - BSL_FIRST_WORD;
+                if (gi < 0 || gi >= f.g.n)
+                    continue;
+                for (int k = 0; k < E; k++)
+                    want[k] += f.m.enc.poolw[row[t]] * f.g.vec[gi * E + k];
+            }
+            for (int k = 0; k < E; k++)
+                nn += want[k] * want[k];
+            for (int k = 0; k < E; k++) {
+                double w = nn > 0 ? want[k] / sqrt(nn) : 0.0;
+                if (fabs(f.m.tn[b * E + k] - w) > 1e-6)
+                    fail_msg("step %d row %d [%d]: teacher %g, want %g", r, b,
+                             k, f.m.tn[b * E + k], w);
+            }
+        }
+    }
+    /* the student's GloVe rows did move (so the teacher used its copy) */
+    assert_true(memcmp(f.m.enc.emb.tok + (size_t)BSL_FIRST_WORD * E, f.g.vec,
+                       sizeof(float) * (size_t)f.g.n * E) != 0);
+    /* an unknown teacher is refused */
+    bsl_simcse bad;
+    cfg.teacher = 7;
+    assert_int_equal(bsl_simcse_init(&bad, &cfg, &f.g, NULL, msg, sizeof msg),
+                     BST_ERR_INVAL);
+    assert_non_null(strstr(msg, "teacher 7"));
     teardown(&f);
 }
 
@@ -550,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_glove_lr),
         cmocka_unit_test(test_sif),
         cmocka_unit_test(test_distill),
+        cmocka_unit_test(test_teacher_glove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

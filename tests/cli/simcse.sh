@@ -5,7 +5,8 @@
 # --stop-after and resumed ends exactly like an uninterrupted one (log and
 # checkpoint's scores), a checkpoint of other settings is refused, 1 and 2
 # threads give the same log, and eval sts --model scores files with the
-# checkpoint's encoder; --sif / --distill: settings, resume, eval --model.
+# checkpoint's encoder; --sif / --distill / --teacher: settings, resume,
+# eval --model.
 set -euo pipefail
 BIN=$1
 T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_simcse_$$"
@@ -32,6 +33,7 @@ expect 2 '--tok-drop: 0.9 is out of range' train simcse --tok-drop 0.9
 expect 2 '--glove-lr: 2 is out of range' train simcse --glove-lr 2
 expect 2 '--sif: 1.5 is out of range' train simcse --sif 1.5
 expect 2 '--distill: -1 is out of range' train simcse --distill -1
+expect 2 "--teacher 'bert': expected encoder or glove" train simcse --teacher bert
 expect 2 'unrecognized|unknown' train simcse --bogus
 expect 2 'empty path' eval sts --model ''
 expect 2 'exclude' eval sts --model x --glove y
@@ -127,6 +129,17 @@ expect 1 'saved with other settings.*sif' "${TINY[@]}" --sampler uniform \
 "$BIN" eval sts --model "$T/sd.ckpt" "$T/pairs.tsv" >"$T/e3" || fail "eval sif"
 "$BIN" eval sts --model "$T/sdc.ckpt" "$T/pairs.tsv" >"$T/e4" || fail "eval sif 2"
 [ "$(head -2 "$T/e3")" = "$(head -2 "$T/e4")" ] || fail "sif: model scores differ"
+
+# the teacher (default glove): the untrained encoder instead is another
+# log and part of the settings
+grep -q 'teacher glove' "$T/sd.out" || fail "teacher: default summary"
+"$BIN" "${TINY[@]}" "${SD[@]}" --teacher encoder --log "$T/te.csv" \
+  >"$T/te.out" || fail "teacher encoder"
+grep -q 'teacher encoder' "$T/te.out" || fail "teacher: summary"
+cmp -s <(cols "$T/sd.csv") <(cols "$T/te.csv") &&
+  fail "--teacher encoder gave glove's log"
+expect 1 'saved with other settings.*teacher' "${TINY[@]}" "${SD[@]}" \
+  --teacher encoder --checkpoint "$T/sd.ckpt" --resume
 
 # 1 and 2 threads: the same log
 "$BIN" "${TINY[@]}" --sampler knn --threads 1 --log "$T/t1.csv" \
