@@ -244,18 +244,23 @@ static void im2col_same(const bst_conv2d *c, const float *x, float *col,
 
 /* The adjoint of im2col_same: the edge entries of dcol (padding) are
    zeroed in place first, then each shifted plane is added contiguously.
-   Adds happen in the same order as col2im's, so results are identical. */
+   The centre tap (shift 0, every pixel) is copied first, so dx needs no
+   zeroing; the other taps follow in col2im's order. */
 static void col2im_same(const bst_conv2d *c, float *col, size_t ld, float *dx,
                         int H, int W)
 {
     int k = c->k, p = c->pad;
     ptrdiff_t HW = (ptrdiff_t)H * W;
-    memset(dx, 0, (size_t)c->cin * HW * sizeof(float));
-    for (int ci = 0; ci < c->cin; ci++)
+    size_t centre = (size_t)p * k + p; /* 2p + 1 = k: "same" */
+    for (int ci = 0; ci < c->cin; ci++) {
+        float *dxc = dx + (size_t)ci * HW;
+        const float *rows = col + (size_t)ci * k * k * ld;
+        memcpy(dxc, rows + centre * ld, (size_t)HW * sizeof(float));
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
+                if ((size_t)ki * k + kj == centre)
+                    continue;
                 float *row = col + ((size_t)(ci * k + ki) * k + kj) * ld;
-                float *dxc = dx + (size_t)ci * HW;
                 int sx = kj - p, lo, hi;
                 ptrdiff_t off, a, b;
                 shift_span(H, W, ki - p, sx, &lo, &hi, &off, &a, &b);
@@ -269,6 +274,7 @@ static void col2im_same(const bst_conv2d *c, float *col, size_t ld, float *dx,
                 for (ptrdiff_t i = a; i < b; i++)
                     dxc[i + off] += row[i];
             }
+    }
 }
 
 /* Samples per chunk of the backward: enough columns (S P >= CONV_COLS)
@@ -346,18 +352,23 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
 #pragma omp parallel for schedule(static)
     for (int pt = 0; pt < nparts; pt++) {
         float *col = work + (size_t)omp_get_thread_num() * per;
-        float *dcol = col + K * S * P, *dyc = dcol + K * S * P;
+        float *dcol = col + K * S * P, *dyg = dcol + K * S * P;
         int beg = (int)((int64_t)pt * N / nparts);
         int end = (int)((int64_t)(pt + 1) * N / nparts);
         for (int n0 = beg; n0 < end; n0 += S) {
             int cnt = end - n0 < S ? end - n0 : S;
             size_t ld = (size_t)cnt * P;
             im2col_chunk(c, x, col, ld, n0, cnt, H, W, Ho, Wo);
-            for (int j = 0; j < cnt; j++) /* dyc (cout, cnt P) */
-                for (int o = 0; o < c->cout; o++)
-                    memcpy(dyc + (size_t)o * ld + (size_t)j * P,
-                           dy + ((size_t)(n0 + j) * c->cout + o) * P,
-                           P * sizeof(float));
+            /* dyc (cout, cnt P): one sample's dy as it is, else regrouped */
+            const float *dyc = dy + (size_t)n0 * c->cout * P;
+            if (cnt > 1) {
+                for (int j = 0; j < cnt; j++)
+                    for (int o = 0; o < c->cout; o++)
+                        memcpy(dyg + (size_t)o * ld + (size_t)j * P,
+                               dy + ((size_t)(n0 + j) * c->cout + o) * P,
+                               P * sizeof(float));
+                dyc = dyg;
+            }
             /* part (cout, K) (+)= dyc (cout, cnt P) . col^T (cnt P, K) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout,
                         (int)K, (int)ld, 1.0f, dyc, (int)ld, col, (int)ld,
