@@ -48,6 +48,55 @@ void bsg_run_sizes(int64_t n, int64_t *B, int64_t *M, int64_t *K)
     }
 }
 
+/* ------------------------------------------- what the graph runs share */
+
+int bsg_run_buffers(bst_run_batches *bat, int64_t **labels, const bst_tu *data,
+                    int64_t B, char *msg, size_t cap)
+{
+    int64_t n = data->graphs;
+    int rc = bst_run_batches_init(bat, B, n, msg, cap);
+    if (rc)
+        return rc;
+    if (!(*labels = malloc(sizeof(int64_t) * (size_t)n)))
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        (*labels)[i] = data->label[i];
+    return BST_OK;
+}
+
+int bsg_log_header(bst_csv_log *log)
+{
+    return bst_csv_append(
+        log, "%s",
+        "epoch,steps,loss,svm_acc,svm_std,mean_sim,hard_sim,fn_rate,coverage,"
+        "sampler_s,step_s,total_s\n");
+}
+
+void bsg_epoch_stats(bsg_epoch_log *row, const bst_run_batches *b)
+{
+    double n = (double)b->steps;
+    row->loss = b->loss / n;
+    row->mean_sim = b->mean_sim / n;
+    row->hard_sim = b->hard_sim / n;
+    row->fn_rate = b->fn_rate / n;
+    row->coverage = (double)b->nseen / (double)b->n;
+    row->svm_acc = row->svm_std = -1;
+}
+
+int bsg_epoch_done(bst_csv_log *log, bst_run_graph *g, const bsg_epoch_log *row,
+                   int64_t warmup)
+{
+    bst_run_graph_add(g, row->epoch, warmup, row->mean_sim, row->hard_sim,
+                      row->fn_rate);
+    return bst_csv_append(
+        log,
+        "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
+        "%.3f\n",
+        (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
+        row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
+        row->sampler_s, row->step_s, row->total_s);
+}
+
 /* ------------------------------------------------------------- the run */
 
 typedef struct {
@@ -56,21 +105,14 @@ typedef struct {
     bsg_graphcl model;
     bs_batcher *batcher;
     int64_t B, spe, total_steps;
-    int64_t epoch;               /* next epoch to run */
-    int64_t *ids, *local, *blab; /* (B) */
-    int64_t *labels;             /* (N) graph labels as int64 */
-    uint8_t *seen;               /* (N) */
-    int64_t nseen;
-    float *emb; /* (N, 96) evaluation embeddings */
+    int64_t epoch;       /* next epoch to run */
+    bst_run_batches bat; /* ids, coverage, diagnostics */
+    int64_t *labels;     /* (N) graph labels as int64 */
+    float *emb;          /* (N, 96) evaluation embeddings */
     bst_csv_log log;
     bsg_run_result *res;
-    double sums[3]; /* hardness, hardest, FN over epochs after warm-up */
-    int64_t graph_epochs;
+    bst_run_graph graph; /* diagnostics over the epochs after warm-up */
 } run;
-
-static const char LOG_HEADER[] =
-    "epoch,steps,loss,svm_acc,svm_std,mean_sim,hard_sim,fn_rate,coverage,"
-    "sampler_s,step_s,total_s\n";
 
 /* ----------------------------------------------------------- checkpoints */
 /* Sections: config (text of every setting that changes the result),
@@ -103,11 +145,6 @@ static void config_text(const run *r, char *buf, size_t cap)
         (long long)c->eval_every);
 }
 
-typedef struct {
-    int64_t epoch, step, adam_t, graph_epochs;
-    double sums[3];
-} position;
-
 /* BN running statistics of every layer <-> one flat array */
 static void flat_bn(bsg_graphcl *m, float *flat, int to_flat)
 {
@@ -126,97 +163,72 @@ static void flat_params(bsg_graphcl *m, float *flat, int to_flat)
     bst_run_flat_params(m->params, m->nparams, flat, to_flat);
 }
 
-static int ckpt_save(run *r, char *msg, size_t cap)
+static int ckpt_save(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     bsg_graphcl *m = &r->model;
     size_t np = bsg_graphcl_param_count(m);
     size_t nb = 2 * (size_t)m->cfg.hidden * (size_t)m->enc.layers;
     char config[2048];
     config_text(r, config, sizeof config);
-    position pos = {r->epoch,
-                    m->step,
-                    m->opt.t,
-                    r->graph_epochs,
-                    {r->sums[0], r->sums[1], r->sums[2]}};
+    bst_run_position pos = {r->epoch, m->step, m->opt.t, r->graph};
     float *params = malloc(sizeof(float) * np),
           *bns = malloc(sizeof(float) * nb);
-    void *blob = NULL;
-    size_t blob_len = 0;
-    bs_error err = {0};
-    bst_ckpt_writer *w = NULL;
     int rc = BST_OK;
-    bs_status st;
-    if (!params || !bns || bst_ckpt_writer_new(&w))
+    if (!params || !bns)
         rc =
             bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
-    else if ((st = bs_batcher_save_state(r->batcher, -1, &blob, &blob_len,
-                                         &err)))
-        rc = bst_core_fail(st, &err, msg, cap);
-    if (!rc) {
+    else {
         flat_params(m, params, 1);
         flat_bn(m, bns, 1);
-        bst_ckpt_add_ref(w, "config", config, strlen(config));
-        bst_ckpt_add_ref(w, "position", &pos, sizeof pos);
-        bst_ckpt_add_ref(w, "params", params, np * sizeof(float));
-        bst_ckpt_add_ref(w, "bn", bns, nb * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_m", m->opt.m, np * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_v", m->opt.v, np * sizeof(float));
-        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
-        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
-        rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
+        const bst_run_section sec[] = {
+            {"config", config, strlen(config)},
+            {"position", &pos, sizeof pos},
+            {"params", params, np * sizeof(float)},
+            {"bn", bns, nb * sizeof(float)},
+            {"adam_m", m->opt.m, np * sizeof(float)},
+            {"adam_v", m->opt.v, np * sizeof(float)}};
+        rc = bst_run_ckpt_save(r->cfg.ckpt_path, sec, 6, r->batcher, &r->log,
+                               NULL, 0, msg, cap);
     }
-    bst_ckpt_writer_free(w);
-    free(params), free(bns), free(blob);
+    free(params), free(bns);
     return rc;
 }
 
-static int restore(run *r, const bst_ckpt_reader *rd, const position *pos,
-                   char *msg, size_t cap)
+static int restore_tail(run *r, const bst_ckpt_reader *rd,
+                        const bst_run_position *pos, char *msg, size_t cap)
 {
-    const char *path = r->cfg.ckpt_path;
-    const void *log;
-    size_t log_len;
-    int rc;
-    if ((rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)) ||
-        (rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
-        return rc;
-    if (bs_batcher_position(r->batcher) != pos->epoch * r->spe)
-        return bst_fail(msg, cap, BST_ERR_FORMAT,
-                        "%s: the batcher is not at the start of epoch %lld",
-                        path, (long long)pos->epoch);
-    if ((rc = bst_csv_restore(&r->log, log, log_len, msg, cap)))
+    int rc = bst_run_restore_tail(rd, r->batcher, &r->log, pos->epoch, r->spe,
+                                  r->cfg.ckpt_path, msg, cap);
+    if (rc)
         return rc;
     r->model.opt.t = pos->adam_t;
     r->model.step = pos->step;
     r->epoch = pos->epoch;
-    r->graph_epochs = pos->graph_epochs;
-    memcpy(r->sums, pos->sums, sizeof r->sums);
+    r->graph = pos->graph;
     return BST_OK;
 }
 
-static int ckpt_load(run *r, char *msg, size_t cap)
+static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
-    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
-    if (rc || !exists)
-        return rc;
+    run *r = self;
     bsg_graphcl *m = &r->model;
     size_t np = bsg_graphcl_param_count(m);
     size_t nb = 2 * (size_t)m->cfg.hidden * (size_t)m->enc.layers;
     const char *path = r->cfg.ckpt_path;
-    bst_ckpt_reader *rd = NULL;
     float *params = malloc(sizeof(float) * np),
           *bns = malloc(sizeof(float) * nb);
     char want[2048];
     config_text(r, want, sizeof want);
     const void *data = NULL;
     size_t len = 0;
-    position pos;
+    bst_run_position pos;
+    int rc;
     if (!params || !bns) {
         rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = bst_ckpt_open(path, &rd, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
+    if ((rc = bst_ckpt_get(rd, "config", &data, &len, msg, cap)))
         goto done;
     if ((rc = bst_run_check_config(path, data, len, want, msg, cap)))
         goto done;
@@ -231,18 +243,13 @@ static int ckpt_load(run *r, char *msg, size_t cap)
         (rc = bst_ckpt_read_exact(rd, "adam_v", m->opt.v, np * sizeof(float),
                                   msg, cap)))
         goto done;
-    if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step < 0 ||
-        pos.adam_t != pos.step || pos.graph_epochs < 0) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
-                      path);
+    if ((rc = bst_run_check_position(&pos, r->cfg.epochs, 0, path, msg, cap)))
         goto done;
-    }
-    if (!(rc = restore(r, rd, &pos, msg, cap))) {
+    if (!(rc = restore_tail(r, rd, &pos, msg, cap))) {
         flat_params(m, params, 0);
         flat_bn(m, bns, 0);
     }
 done:
-    bst_ckpt_close(rd);
     free(params), free(bns);
     return rc;
 }
@@ -308,21 +315,14 @@ static int run_init(run *r, const bsg_run_cfg *cfg, bsg_run_result *res,
                                cap)))
         return rc;
     int64_t n = r->data.graphs, B = r->B;
-    r->ids = malloc(sizeof(int64_t) * (size_t)B);
-    r->local = malloc(sizeof(int64_t) * (size_t)B);
-    r->blab = malloc(sizeof(int64_t) * (size_t)B);
-    r->labels = malloc(sizeof(int64_t) * (size_t)n);
-    r->seen = calloc((size_t)n, 1);
+    if ((rc = bsg_run_buffers(&r->bat, &r->labels, &r->data, B, msg, cap)))
+        return rc;
     r->emb = malloc(sizeof(float) * (size_t)n * (size_t)r->model.emb);
-    if (!r->ids || !r->local || !r->blab || !r->labels || !r->seen || !r->emb)
+    if (!r->emb)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < B; i++)
-        r->local[i] = i;
-    for (int64_t i = 0; i < n; i++)
-        r->labels[i] = r->data.label[i];
     res->graphs = n, res->batch = B;
     res->m = r->cfg.batcher.graph.m, res->k = r->cfg.batcher.graph.k;
-    return bst_csv_append(&r->log, "%s", LOG_HEADER);
+    return bsg_log_header(&r->log);
 }
 
 static void run_free(run *r)
@@ -330,8 +330,8 @@ static void run_free(run *r)
     bst_tu_free(&r->data);
     bsg_graphcl_free(&r->model);
     bs_batcher_free(r->batcher);
-    free(r->ids), free(r->local), free(r->blab), free(r->labels);
-    free(r->seen), free(r->emb);
+    bst_run_batches_free(&r->bat);
+    free(r->labels), free(r->emb);
     bst_csv_free(&r->log);
     memset(r, 0, sizeof *r);
 }
@@ -368,108 +368,53 @@ static int evaluate(run *r, double *acc, double *sd, char *msg, size_t cap)
     return rc;
 }
 
-static int train_step(run *r, double *sums, char *msg, size_t cap)
+static int train_step(run *r, char *msg, size_t cap)
 {
-    bs_error err = {0};
-    int64_t B = r->B, ep = 0;
-    int E = r->model.emb, rc;
-    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
-    if (st)
-        return bst_core_fail(st, &err, msg, cap);
-    for (int64_t i = 0; i < B; i++) {
-        r->nseen += !r->seen[r->ids[i]];
-        r->seen[r->ids[i]] = 1;
-        r->blab[i] = r->labels[r->ids[i]];
-    }
+    int rc = bst_run_batch_next(&r->bat, r->batcher, r->epoch, msg, cap);
     double loss = 0;
-    if ((rc = bsg_graphcl_step(&r->model, &r->data, r->ids, r->cfg.lr, &loss,
-                               msg, cap)))
+    if (rc || (rc = bsg_graphcl_step(&r->model, &r->data, r->bat.ids, r->cfg.lr,
+                                     &loss, msg, cap)))
         return rc;
     const float *z = r->model.view[0].z; /* the original view's projections */
-    if ((st = bs_batcher_update(r->batcher, r->ids, B, z, &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    bs_batch_stats bsx;
-    if ((st =
-             bs_batch_stats_compute(z, B, E, r->local, B, r->blab, &bsx, &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    sums[0] += loss;
-    sums[1] += bsx.mean_sim;
-    sums[2] += bsx.mean_max_sim;
-    sums[3] += bsx.fn_rate;
-    return BST_OK;
+    return bst_run_batch_done(&r->bat, r->batcher, z, z, r->model.emb,
+                              r->labels, loss, msg, cap);
 }
 
-static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
+static int run_epoch(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     const bsg_run_cfg *c = &r->cfg;
+    bsg_epoch_log *row = &r->res->last;
     double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
-    double sums[4] = {0, 0, 0, 0}, eval0 = r->res->eval_s;
+    double eval0 = r->res->eval_s;
     int rc;
     memset(row, 0, sizeof *row);
     row->epoch = r->epoch;
-    memset(r->seen, 0, (size_t)r->data.graphs);
-    r->nseen = 0;
+    bst_run_batches_epoch(&r->bat);
     for (int64_t s = 0; s < r->spe; s++) {
-        if ((rc = train_step(r, sums, msg, cap)))
+        if ((rc = train_step(r, msg, cap)))
             return rc;
         if (c->progress &&
             c->progress(c->progress_ctx, r->model.step, r->total_steps, NULL))
             return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
     }
     row->steps = r->model.step;
-    row->loss = sums[0] / (double)r->spe;
-    row->mean_sim = sums[1] / (double)r->spe;
-    row->hard_sim = sums[2] / (double)r->spe;
-    row->fn_rate = sums[3] / (double)r->spe;
-    row->coverage = (double)r->nseen / (double)r->data.graphs;
+    bsg_epoch_stats(row, &r->bat);
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
-    row->svm_acc = row->svm_std = -1;
     if (c->svm && bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
         (rc = evaluate(r, &row->svm_acc, &row->svm_std, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
     row->step_s = row->total_s - row->sampler_s - (r->res->eval_s - eval0);
-    if (r->epoch >= c->batcher.warmup_epochs) {
-        for (int k = 0; k < 3; k++)
-            r->sums[k] += sums[k + 1] / (double)r->spe;
-        r->graph_epochs++;
-    }
-    return bst_csv_append(
-        &r->log,
-        "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-        "%.3f\n",
-        (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
-        row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
-        row->sampler_s, row->step_s, row->total_s);
+    return bsg_epoch_done(&r->log, &r->graph, row, c->batcher.warmup_epochs);
 }
 
-static int epoch_cb(void *self, char *msg, size_t cap)
-{
-    run *r = self;
-    return run_epoch(r, &r->res->last, msg, cap);
-}
-
-static int save_cb(void *self, char *msg, size_t cap)
-{
-    return ckpt_save(self, msg, cap);
-}
-
-static int report_cb(void *self)
+static int report(void *self)
 {
     run *r = self;
     const bsg_run_cfg *c = &r->cfg;
     return c->progress && c->progress(c->progress_ctx, r->model.step,
                                       r->total_steps, &r->res->last);
-}
-
-static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
-{
-    const bsg_run_cfg *c = &r->cfg;
-    bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                        c->log_path, c->ckpt_path,  &r->log,
-                        r,           epoch_cb,      save_cb,
-                        report_cb};
-    return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 
 int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
@@ -484,17 +429,21 @@ int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->resume)
-        rc = ckpt_load(&r, msg, cap);
-    if (!rc)
-        rc = run_epochs(&r, res, msg, cap);
+        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
+    if (!rc) {
+        const bsg_run_cfg *c = &r.cfg;
+        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                            c->log_path, c->ckpt_path,  &r.log,
+                            &r,          run_epoch,     ckpt_save,
+                            report};
+        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
+    }
     if (!rc && r.epoch == cfg->epochs) {
         res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
         if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
             rc = evaluate(&r, &res->svm_acc, &res->svm_std, msg, cap);
-        double ge = r.graph_epochs ? (double)r.graph_epochs : 1;
-        res->mean_sim = r.sums[0] / ge;
-        res->hard_sim = r.sums[1] / ge;
-        res->fn_rate = r.sums[2] / ge;
+        bst_run_graph_means(&r.graph, &res->mean_sim, &res->hard_sim,
+                            &res->fn_rate);
     }
     res->sampler_s = bst_batcher_seconds(r.batcher);
     res->total_s = bst_now() - t0;

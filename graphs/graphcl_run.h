@@ -37,6 +37,7 @@
 
 #include "batcher.h"
 #include "graphcl.h"
+#include "run.h"
 
 typedef struct {
     int64_t epoch, steps;
@@ -81,5 +82,23 @@ void bsg_run_sizes(int64_t n, int64_t *B, int64_t *M, int64_t *K);
 
 int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
                     size_t cap);
+
+/* What the graph runs (this one and mvgrl_run.c) share besides the
+   types: */
+/* Batches of B out of data's graphs (bst_run_batches_init) and *labels,
+   the graphs' labels as int64 (malloc'ed, the caller frees).  BST_OK or
+   BST_ERR_NOMEM with a one-line message. */
+int bsg_run_buffers(bst_run_batches *bat, int64_t **labels, const bst_tu *data,
+                    int64_t B, char *msg, size_t cap);
+/* Appends the per-epoch CSV's header line. */
+int bsg_log_header(bst_csv_log *log);
+/* The epoch's row from its batches: the means of b's sums over its steps
+   (b->steps >= 1), the coverage of b->n graphs, svm_acc and svm_std -1.
+   The times and the SVM are the caller's. */
+void bsg_epoch_stats(bsg_epoch_log *row, const bst_run_batches *b);
+/* The finished row: its diagnostics into g (bst_run_graph_add with the
+   batcher's warm-up epochs), the row appended to log. */
+int bsg_epoch_done(bst_csv_log *log, bst_run_graph *g, const bsg_epoch_log *row,
+                   int64_t warmup);
 
 #endif /* BS_GRAPHS_GRAPHCL_RUN_H */

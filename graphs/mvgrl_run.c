@@ -22,20 +22,13 @@ typedef struct {
     bsg_mvgrl *model;
     bs_batcher *batcher;
     int64_t B, spe, total_steps, epoch, step;
-    int64_t *ids, *local, *blab, *labels;
-    uint8_t *seen;
-    int64_t nseen;
-    float *emb, *all; /* (B, h) the batch's, (G, h) every graph's */
+    bst_run_batches bat; /* ids, coverage, diagnostics */
+    int64_t *labels;     /* (G) */
+    float *emb, *all;    /* (B, h) the batch's, (G, h) every graph's */
     bst_csv_log log;
     bsg_run_result *res;
-    double graph_sim, graph_hard, graph_fn;
-    int64_t graph_epochs;
+    bst_run_graph graph; /* diagnostics over the epochs after warm-up */
 } run;
-
-typedef struct {
-    int64_t epoch, step, adam_t, graph_epochs;
-    double graph_sim, graph_hard, graph_fn;
-} position;
 
 static void config_text(const run *r, char *buf, size_t cap)
 {
@@ -64,77 +57,56 @@ static void config_text(const run *r, char *buf, size_t cap)
 
 /* ----------------------------------------------------------- checkpoints */
 
-static int ckpt_save(run *r, char *msg, size_t cap)
+static int ckpt_save(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     bst_param *ps;
     int np = bsg_mvgrl_params(r->model, &ps);
     bst_adamw *opt = bsg_mvgrl_opt(r->model);
-    size_t nf = bsg_mvgrl_param_floats(r->model);
+    size_t nb = bsg_mvgrl_param_floats(r->model) * sizeof(float);
     char config[1024];
     config_text(r, config, sizeof config);
-    position pos = {r->epoch,     r->step,       opt->t,     r->graph_epochs,
-                    r->graph_sim, r->graph_hard, r->graph_fn};
-    float *flat = malloc(sizeof(float) * nf);
-    void *blob = NULL;
-    size_t blob_len = 0;
-    bs_error err = {0};
-    bst_ckpt_writer *w = NULL;
-    int rc = flat ? BST_OK : BST_ERR_NOMEM;
-    if (!rc)
-        bst_run_flat_params(ps, np, flat, 1);
-    bs_status st =
-        rc ? BS_OK
-           : bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
-    if (st)
-        rc = bst_core_fail(st, &err, msg, cap);
-    else if (rc || (rc = bst_ckpt_writer_new(&w)))
-        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
-    if (!rc) {
-        bst_ckpt_add_ref(w, "config", config, strlen(config));
-        bst_ckpt_add_ref(w, "position", &pos, sizeof pos);
-        bst_ckpt_add_ref(w, "params", flat, nf * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_m", opt->m, nf * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_v", opt->v, nf * sizeof(float));
-        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
-        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
-        rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
-    }
-    bst_ckpt_writer_free(w);
+    bst_run_position pos = {r->epoch, r->step, opt->t, r->graph};
+    float *flat = malloc(nb);
+    if (!flat)
+        return bst_fail(msg, cap, BST_ERR_NOMEM,
+                        "out of memory for a checkpoint");
+    bst_run_flat_params(ps, np, flat, 1);
+    const bst_run_section sec[] = {{"config", config, strlen(config)},
+                                   {"position", &pos, sizeof pos},
+                                   {"params", flat, nb},
+                                   {"adam_m", opt->m, nb},
+                                   {"adam_v", opt->v, nb}};
+    int rc = bst_run_ckpt_save(r->cfg.ckpt_path, sec, 5, r->batcher, &r->log,
+                               NULL, 0, msg, cap);
     free(flat);
-    free(blob);
     return rc;
 }
 
 /* The sections after "config": position, params, Adam moments, batcher,
    log; the position must fit the settings. */
-static int restore_sections(run *r, bst_ckpt_reader *rd, float *flat,
-                            position *pos, char *msg, size_t cap)
+static int restore_sections(run *r, const bst_ckpt_reader *rd, float *flat,
+                            bst_run_position *pos, char *msg, size_t cap)
 {
     bst_adamw *opt = bsg_mvgrl_opt(r->model);
     size_t nb = bsg_mvgrl_param_floats(r->model) * sizeof(float);
     const char *path = r->cfg.ckpt_path;
-    const void *log;
-    size_t log_len;
     int rc;
     if ((rc =
              bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "params", flat, nb, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_m", opt->m, nb, msg, cap)) ||
         (rc = bst_ckpt_read_exact(rd, "adam_v", opt->v, nb, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+        (rc = bst_run_check_position(pos, r->cfg.epochs, r->spe, path, msg,
+                                     cap)))
         return rc;
-    if (pos->epoch < 0 || pos->epoch > r->cfg.epochs ||
-        pos->step != pos->adam_t || pos->step != pos->epoch * r->spe ||
-        pos->graph_epochs < 0)
-        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
-                        path);
-    if ((rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
-        return rc;
-    return bst_csv_restore(&r->log, log, log_len, msg, cap);
+    return bst_run_restore_tail(rd, r->batcher, &r->log, pos->epoch, r->spe,
+                                path, msg, cap);
 }
 
-static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
+static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
+    run *r = self;
     bst_param *ps;
     int np = bsg_mvgrl_params(r->model, &ps), rc;
     const void *data;
@@ -145,7 +117,7 @@ static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
         (rc =
              bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg, cap)))
         return rc;
-    position pos;
+    bst_run_position pos;
     float *flat = malloc(sizeof(float) * bsg_mvgrl_param_floats(r->model));
     if (!flat)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
@@ -154,25 +126,9 @@ static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
         bsg_mvgrl_opt(r->model)->t = pos.adam_t;
         r->step = pos.step;
         r->epoch = pos.epoch;
-        r->graph_epochs = pos.graph_epochs;
-        r->graph_sim = pos.graph_sim;
-        r->graph_hard = pos.graph_hard;
-        r->graph_fn = pos.graph_fn;
+        r->graph = pos.graph;
     }
     free(flat);
-    return rc;
-}
-
-static int ckpt_load(run *r, char *msg, size_t cap)
-{
-    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
-    if (rc || !exists)
-        return rc; /* an error, or a fresh start */
-    bst_ckpt_reader *rd = NULL;
-    if ((rc = bst_ckpt_open(r->cfg.ckpt_path, &rd, msg, cap)))
-        return rc;
-    rc = restore(r, rd, msg, cap);
-    bst_ckpt_close(rd);
     return rc;
 }
 
@@ -234,26 +190,15 @@ static int make_batcher(run *r, char *msg, size_t cap)
 static int alloc_buffers(run *r, char *msg, size_t cap)
 {
     int64_t B = r->B, n = r->data.graphs, H = r->mc.hidden;
-    r->ids = malloc(sizeof(int64_t) * (size_t)B);
-    r->local = malloc(sizeof(int64_t) * (size_t)B);
-    r->blab = malloc(sizeof(int64_t) * (size_t)B);
-    r->labels = malloc(sizeof(int64_t) * (size_t)n);
-    r->seen = calloc((size_t)n, 1);
+    int rc = bsg_run_buffers(&r->bat, &r->labels, &r->data, B, msg, cap);
+    if (rc)
+        return rc;
     r->emb = malloc(sizeof(float) * (size_t)(B * H));
     r->all = malloc(sizeof(float) * (size_t)(n * H));
-    if (!r->ids || !r->local || !r->blab || !r->labels || !r->seen || !r->emb ||
-        !r->all)
+    if (!r->emb || !r->all)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < B; i++)
-        r->local[i] = i;
-    for (int64_t g = 0; g < n; g++)
-        r->labels[g] = r->data.label[g];
     return BST_OK;
 }
-
-static const char LOG_HEADER[] =
-    "epoch,steps,loss,svm_acc,svm_std,mean_sim,hard_sim,fn_rate,coverage,"
-    "sampler_s,step_s,total_s\n";
 
 static int run_init(run *r, const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *mc,
                     bsg_run_result *res, char *msg, size_t cap)
@@ -274,7 +219,7 @@ static int run_init(run *r, const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *mc,
         return rc;
     if ((rc = bsg_mvgrl_new(mc, r->data.feat, &r->model)))
         return bst_fail(msg, cap, rc, "cannot build the MVGRL model");
-    return bst_csv_append(&r->log, "%s", LOG_HEADER);
+    return bsg_log_header(&r->log);
 }
 
 static void run_free(run *r)
@@ -283,11 +228,8 @@ static void run_free(run *r)
     bsg_mvgrl_ops_free(&r->ops);
     bsg_mvgrl_free(r->model);
     bs_batcher_free(r->batcher);
-    free(r->ids);
-    free(r->local);
-    free(r->blab);
+    bst_run_batches_free(&r->bat);
     free(r->labels);
-    free(r->seen);
     free(r->emb);
     free(r->all);
     bst_csv_free(&r->log);
@@ -315,112 +257,53 @@ static int evaluate(run *r, double *acc, double *sd, char *msg, size_t cap)
     return rc;
 }
 
-static int train_step(run *r, double *sums, char *msg, size_t cap)
+static int train_step(run *r, char *msg, size_t cap)
 {
-    bs_error err = {0};
-    int64_t B = r->B, ep = 0;
-    int H = r->mc.hidden, rc;
-    bs_status st = bs_batcher_next(r->batcher, r->ids, &ep, &err);
-    if (st)
-        return bst_core_fail(st, &err, msg, cap);
-    for (int64_t i = 0; i < B; i++)
-        if (!r->seen[r->ids[i]]) {
-            r->seen[r->ids[i]] = 1;
-            r->nseen++;
-        }
+    int rc = bst_run_batch_next(&r->bat, r->batcher, r->epoch, msg, cap);
     double loss = 0;
-    if ((rc = bsg_mvgrl_step(r->model, &r->data, &r->ops, r->ids, B, r->mc.lr,
-                             &loss, r->emb, msg, cap)))
+    if (rc || (rc = bsg_mvgrl_step(r->model, &r->data, &r->ops, r->bat.ids,
+                                   r->B, r->mc.lr, &loss, r->emb, msg, cap)))
         return rc;
     r->step++;
-    if ((st = bs_batcher_update(r->batcher, r->ids, B, r->emb, &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    for (int64_t i = 0; i < B; i++)
-        r->blab[i] = r->labels[r->ids[i]];
-    bs_batch_stats bsx;
-    if ((st = bs_batch_stats_compute(r->emb, B, H, r->local, B, r->blab, &bsx,
-                                     &err)))
-        return bst_core_fail(st, &err, msg, cap);
-    sums[0] += loss;
-    sums[1] += bsx.mean_sim;
-    sums[2] += bsx.mean_max_sim;
-    sums[3] += bsx.fn_rate;
-    return BST_OK;
+    return bst_run_batch_done(&r->bat, r->batcher, r->emb, r->emb, r->mc.hidden,
+                              r->labels, loss, msg, cap);
 }
 
-static int run_epoch(run *r, bsg_epoch_log *row, char *msg, size_t cap)
+static int run_epoch(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     const bsg_run_cfg *c = &r->cfg;
+    bsg_epoch_log *row = &r->res->last;
     double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
-    double sums[4] = {0, 0, 0, 0};
     int rc;
     memset(row, 0, sizeof *row);
     row->epoch = r->epoch;
-    memset(r->seen, 0, (size_t)r->data.graphs);
-    r->nseen = 0;
+    bst_run_batches_epoch(&r->bat);
     for (int64_t s = 0; s < r->spe; s++) {
-        if ((rc = train_step(r, sums, msg, cap)))
+        if ((rc = train_step(r, msg, cap)))
             return rc;
         if (c->progress &&
             c->progress(c->progress_ctx, r->step, r->total_steps, NULL))
             return bst_fail(msg, cap, BST_ERR_INVAL, "stopped by the caller");
     }
-    double t1 = bst_now(), n = (double)r->spe;
+    double t1 = bst_now();
     row->steps = r->step;
-    row->loss = sums[0] / n;
-    row->mean_sim = sums[1] / n;
-    row->hard_sim = sums[2] / n;
-    row->fn_rate = sums[3] / n;
-    row->coverage = (double)r->nseen / (double)r->data.graphs;
+    bsg_epoch_stats(row, &r->bat);
     row->sampler_s = bst_batcher_seconds(r->batcher) - s0;
     row->step_s = (t1 - t0) - row->sampler_s;
-    row->svm_acc = row->svm_std = -1;
     if (c->svm && bst_run_eval_due(r->epoch, c->epochs, c->eval_every) &&
         (rc = evaluate(r, &row->svm_acc, &row->svm_std, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
-    if (r->epoch >= c->batcher.warmup_epochs) {
-        r->graph_sim += row->mean_sim;
-        r->graph_hard += row->hard_sim;
-        r->graph_fn += row->fn_rate;
-        r->graph_epochs++;
-    }
-    return bst_csv_append(
-        &r->log,
-        "%lld,%lld,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,"
-        "%.3f\n",
-        (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
-        row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
-        row->sampler_s, row->step_s, row->total_s);
+    return bsg_epoch_done(&r->log, &r->graph, row, c->batcher.warmup_epochs);
 }
 
-static int epoch_cb(void *self, char *msg, size_t cap)
-{
-    run *r = self;
-    return run_epoch(r, &r->res->last, msg, cap);
-}
-
-static int save_cb(void *self, char *msg, size_t cap)
-{
-    return ckpt_save(self, msg, cap);
-}
-
-static int report_cb(void *self)
+static int report(void *self)
 {
     run *r = self;
     const bsg_run_cfg *c = &r->cfg;
     return c->progress &&
            c->progress(c->progress_ctx, r->step, r->total_steps, &r->res->last);
-}
-
-static int run_epochs(run *r, bsg_run_result *res, char *msg, size_t cap)
-{
-    const bsg_run_cfg *c = &r->cfg;
-    bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                        c->log_path, c->ckpt_path,  &r->log,
-                        r,           epoch_cb,      save_cb,
-                        report_cb};
-    return bst_run_epochs(&l, &r->epoch, &res->epochs_run, msg, cap);
 }
 
 int bsg_mvgrl_run(const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *model,
@@ -435,19 +318,22 @@ int bsg_mvgrl_run(const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *model,
     run r;
     int rc = run_init(&r, cfg, model, res, msg, cap);
     if (!rc && cfg->resume)
-        rc = ckpt_load(&r, msg, cap);
-    if (!rc)
-        rc = run_epochs(&r, res, msg, cap);
+        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
+    if (!rc) {
+        const bsg_run_cfg *c = &r.cfg;
+        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
+                            c->log_path, c->ckpt_path,  &r.log,
+                            &r,          run_epoch,     ckpt_save,
+                            report};
+        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
+    }
     res->last.steps = r.step;
     if (!rc && r.epoch == cfg->epochs) {
         res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
         if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
             rc = evaluate(&r, &res->svm_acc, &res->svm_std, msg, cap);
-        if (r.graph_epochs) {
-            res->mean_sim = r.graph_sim / (double)r.graph_epochs;
-            res->hard_sim = r.graph_hard / (double)r.graph_epochs;
-            res->fn_rate = r.graph_fn / (double)r.graph_epochs;
-        }
+        bst_run_graph_means(&r.graph, &res->mean_sim, &res->hard_sim,
+                            &res->fn_rate);
     }
     res->sampler_s = bst_batcher_seconds(r.batcher);
     res->total_s = bst_now() - t0;

@@ -156,12 +156,127 @@ int bst_run_restore_batcher(const bst_ckpt_reader *rd, bs_batcher *b,
                : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
 }
 
+int bst_run_restore_tail(const bst_ckpt_reader *rd, bs_batcher *b,
+                         bst_csv_log *log, int64_t epoch, int64_t spe,
+                         const char *path, char *msg, size_t cap)
+{
+    const void *text;
+    size_t len;
+    int rc;
+    if ((rc = bst_ckpt_get(rd, "log", &text, &len, msg, cap)) ||
+        (rc = bst_run_restore_batcher(rd, b, path, msg, cap)))
+        return rc;
+    if (bs_batcher_position(b) != epoch * spe)
+        return bst_fail(msg, cap, BST_ERR_FORMAT,
+                        "%s: the batcher is at batch %lld, expected the start "
+                        "of epoch %lld",
+                        path, (long long)bs_batcher_position(b),
+                        (long long)epoch);
+    return bst_csv_restore(log, text, len, msg, cap);
+}
+
+void bst_run_graph_add(bst_run_graph *g, int64_t epoch, int64_t warmup,
+                       double mean_sim, double hard_sim, double fn_rate)
+{
+    if (epoch < warmup)
+        return;
+    g->sim += mean_sim;
+    g->hard += hard_sim;
+    g->fn += fn_rate;
+    g->epochs++;
+}
+
+void bst_run_graph_means(const bst_run_graph *g, double *mean_sim,
+                         double *hard_sim, double *fn_rate)
+{
+    if (!g->epochs)
+        return;
+    *mean_sim = g->sim / (double)g->epochs;
+    *hard_sim = g->hard / (double)g->epochs;
+    *fn_rate = g->fn / (double)g->epochs;
+}
+
+int bst_run_check_position(const bst_run_position *pos, int64_t epochs,
+                           int64_t spe, const char *path, char *msg, size_t cap)
+{
+    if (pos->epoch < 0 || pos->epoch > epochs || pos->step < 0 ||
+        pos->adam_t != pos->step || pos->graph.epochs < 0 ||
+        (spe > 0 && pos->step != pos->epoch * spe))
+        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
+                        path);
+    return BST_OK;
+}
+
+int bst_run_ckpt_save(const char *path, const bst_run_section *head, int nhead,
+                      bs_batcher *batcher, const bst_csv_log *log,
+                      const bst_run_section *tail, int ntail, char *msg,
+                      size_t cap)
+{
+    void *blob = NULL;
+    size_t blob_len = 0;
+    bs_error err = {0};
+    bst_ckpt_writer *w = NULL;
+    int rc = BST_OK;
+    bs_status st = bs_batcher_save_state(batcher, -1, &blob, &blob_len, &err);
+    if (st)
+        rc = bst_core_fail(st, &err, msg, cap);
+    else if ((rc = bst_ckpt_writer_new(&w)))
+        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
+    if (!rc) {
+        /* referenced, not copied: everything stays alive until the commit;
+           a failed add makes the commit fail with its message */
+        for (int i = 0; i < nhead; i++)
+            bst_ckpt_add_ref(w, head[i].name, head[i].data, head[i].len);
+        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
+        bst_ckpt_add_ref(w, "log", log->text, log->len);
+        for (int i = 0; i < ntail; i++)
+            bst_ckpt_add_ref(w, tail[i].name, tail[i].data, tail[i].len);
+        rc = bst_ckpt_commit(w, path, msg, cap);
+    }
+    bst_ckpt_writer_free(w);
+    free(blob);
+    return rc;
+}
+
+int bst_run_ckpt_load(const char *path, bst_run_restore_fn restore, void *self,
+                      char *msg, size_t cap)
+{
+    int exists, rc = bst_run_ckpt_exists(path, &exists, msg, cap);
+    if (rc || !exists)
+        return rc; /* an error, or nothing to resume: a fresh start */
+    bst_ckpt_reader *rd = NULL;
+    if ((rc = bst_ckpt_open(path, &rd, msg, cap)))
+        return rc;
+    rc = restore(self, rd, msg, cap);
+    bst_ckpt_close(rd);
+    return rc;
+}
+
 void bst_run_flat_params(bst_param *ps, int n, float *flat, int to_flat)
 {
     size_t off = 0;
     for (int i = 0; i < n; off += ps[i].n, i++)
         memcpy(to_flat ? flat + off : ps[i].w, to_flat ? ps[i].w : flat + off,
                ps[i].n * sizeof(float));
+}
+
+size_t bst_run_bn_floats(bst_batchnorm *const *bns, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += 2 * (size_t)bns[i]->C;
+    return t;
+}
+
+void bst_run_flat_bn(bst_batchnorm *const *bns, int n, float *flat, int to_flat)
+{
+    for (int i = 0; i < n; i++) {
+        size_t C = (size_t)bns[i]->C;
+        float *stat[2] = {bns[i]->running_mean, bns[i]->running_var};
+        for (int k = 0; k < 2; k++, flat += C)
+            memcpy(to_flat ? flat : stat[k], to_flat ? stat[k] : flat,
+                   C * sizeof(float));
+    }
 }
 
 /* ------------------------------------------------------------ cadence */

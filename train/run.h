@@ -63,9 +63,76 @@ int bst_run_check_config(const char *path, const void *saved, size_t len,
 int bst_run_restore_batcher(const bst_ckpt_reader *rd, bs_batcher *b,
                             const char *path, char *msg, size_t cap);
 
+/* The batch diagnostics summed over the epochs after the batcher's
+   warm-up (every sampler, so that runs compare); a checkpoint keeps them
+   in its position. */
+typedef struct {
+    int64_t epochs;       /* epochs summed */
+    double sim, hard, fn; /* sums of the epochs' mean_sim, hard_sim,
+                                fn_rate */
+} bst_run_graph;
+
+/* Adds an epoch's means when epoch >= warmup. */
+void bst_run_graph_add(bst_run_graph *g, int64_t epoch, int64_t warmup,
+                       double mean_sim, double hard_sim, double fn_rate);
+/* The means over the epochs summed; the outputs are left alone when none
+   was. */
+void bst_run_graph_means(const bst_run_graph *g, double *mean_sim,
+                         double *hard_sim, double *fn_rate);
+
+/* The "position" section every trainer writes (host byte order): the
+   next epoch, the optimiser steps, AdamW's t and the warm-up sums. */
+typedef struct {
+    int64_t epoch, step, adam_t;
+    bst_run_graph graph;
+} bst_run_position;
+
+/* BST_ERR_FORMAT ("PATH: inconsistent position") unless 0 <= epoch <=
+   epochs, step >= 0, adam_t == step, graph.epochs >= 0 and, when
+   spe > 0, step == epoch * spe. */
+int bst_run_check_position(const bst_run_position *pos, int64_t epochs,
+                           int64_t spe, const char *path, char *msg,
+                           size_t cap);
+
+/* One named section of a checkpoint (referenced, not copied). */
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+} bst_run_section;
+
+/* Writes the checkpoint path atomically: the nhead sections of head, then
+   "batcher" (the batcher's state) and "log" (the CSV so far), then the
+   ntail sections of tail (tail may be NULL when ntail is 0). */
+int bst_run_ckpt_save(const char *path, const bst_run_section *head, int nhead,
+                      bs_batcher *batcher, const bst_csv_log *log,
+                      const bst_run_section *tail, int ntail, char *msg,
+                      size_t cap);
+
+/* Resumes from path: nothing when the file does not exist (a fresh
+   start), else restore(self, reader, msg, cap) on the opened checkpoint,
+   closed afterwards. */
+typedef int (*bst_run_restore_fn)(void *self, const bst_ckpt_reader *rd,
+                                  char *msg, size_t cap);
+int bst_run_ckpt_load(const char *path, bst_run_restore_fn restore, void *self,
+                      char *msg, size_t cap);
+
+/* The sections every checkpoint ends with: "log" into log and "batcher"
+   into b (bst_run_restore_batcher), which must stand at the start of
+   epoch `epoch` (epoch * spe batches). */
+int bst_run_restore_tail(const bst_ckpt_reader *rd, bs_batcher *b,
+                         bst_csv_log *log, int64_t epoch, int64_t spe,
+                         const char *path, char *msg, size_t cap);
+
 /* Parameters <-> one flat array (the "params" section): to_flat 1 copies
    the n tensors' weights into flat, 0 back. */
 void bst_run_flat_params(bst_param *ps, int n, float *flat, int to_flat);
+
+/* Batch-norm running statistics (mean then var of each of the n) <-> one
+   flat array of bst_run_bn_floats(bns, n) floats. */
+size_t bst_run_bn_floats(bst_batchnorm *const *bns, int n);
+void bst_run_flat_bn(bst_batchnorm *const *bns, int n, float *flat,
+                     int to_flat);
 
 /* ------------------------------------------------------------ batches */
 
@@ -74,7 +141,7 @@ void bst_run_flat_params(bst_param *ps, int n, float *flat, int to_flat);
    the embedding store and sum the loss and the batch diagnostics
    (bs_batch_stats_compute on the rows the caller picks, with the
    instances' labels; labels are for diagnostics only).  Used by
-   vision/moco_run.c; the other runs have the same steps inline. */
+   the vision and graph runs. */
 typedef struct {
     int64_t B, n;
     int64_t *ids;   /* (B) the batch drawn by bst_run_batch_next */

@@ -43,16 +43,10 @@ typedef struct {
     float *ftrain, *ftest; /* evaluation features */
     bst_csv_log log;
     bst_run_result *res;
-    double momentum; /* of the last step */
-    double graph_sim, graph_hard, graph_fn;
-    int64_t graph_epochs;
+    double momentum;     /* of the last step */
+    bst_run_graph graph; /* diagnostics over the epochs after warm-up */
     int feats_fresh;
 } run;
-
-typedef struct {
-    int64_t epoch, step, adam_t, graph_epochs;
-    double graph_sim, graph_hard, graph_fn;
-} position;
 
 /* ------------------------------------------------------------ settings */
 
@@ -102,26 +96,6 @@ static size_t param_floats(const bst_param *ps, int n)
     return t;
 }
 
-static size_t bn_floats(const bst_moco *s)
-{
-    size_t t = 0;
-    for (int i = 0; i < s->nbns; i++)
-        t += 2 * (size_t)s->bns[i]->C;
-    return t;
-}
-
-/* every running statistic <-> flat (mean then var of each batch norm) */
-static void flat_bn(bst_moco *s, float *flat, int to_flat)
-{
-    for (int i = 0; i < s->nbns; i++) {
-        size_t C = (size_t)s->bns[i]->C;
-        float *stat[2] = {s->bns[i]->running_mean, s->bns[i]->running_var};
-        for (int k = 0; k < 2; k++, flat += C)
-            memcpy(to_flat ? flat : stat[k], to_flat ? stat[k] : flat,
-                   C * sizeof(float));
-    }
-}
-
 /* the three flat arrays of a checkpoint: params, momentum, bn */
 typedef struct {
     float *p, *mp, *bn;
@@ -132,7 +106,7 @@ static int flats_alloc(bst_moco *s, flats *f)
 {
     f->np = param_floats(s->params, s->nparams);
     f->nmp = param_floats(s->dst, s->nema);
-    f->nbn = bn_floats(s);
+    f->nbn = bst_run_bn_floats(s->bns, s->nbns);
     f->p = malloc(sizeof(float) * f->np);
     f->mp = malloc(sizeof(float) * f->nmp);
     f->bn = malloc(sizeof(float) * f->nbn);
@@ -146,58 +120,47 @@ static void flats_free(flats *f)
     free(f->bn);
 }
 
-static int ckpt_save(run *r, char *msg, size_t cap)
+static int ckpt_save(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     bst_moco *s = &r->model;
     char config[2048];
     config_text(r, config, sizeof config);
-    position pos = {r->epoch,     r->model.step, s->opt.t,   r->graph_epochs,
-                    r->graph_sim, r->graph_hard, r->graph_fn};
+    bst_run_position pos = {r->epoch, r->model.step, s->opt.t, r->graph};
     flats f;
-    void *blob = NULL;
-    size_t blob_len = 0;
-    bs_error err = {0};
-    bst_ckpt_writer *w = NULL;
     int rc = flats_alloc(s, &f);
-    bs_status st =
-        rc ? BS_OK
-           : bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
-    if (st)
-        rc = bst_core_fail(st, &err, msg, cap);
-    else if (rc || (rc = bst_ckpt_writer_new(&w)))
+    if (rc)
         rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
-    if (!rc) {
+    else {
         bst_run_flat_params(s->params, s->nparams, f.p, 1);
         bst_run_flat_params(s->dst, s->nema, f.mp, 1);
-        flat_bn(s, f.bn, 1);
-        bst_ckpt_add_ref(w, "config", config, strlen(config));
-        bst_ckpt_add_ref(w, "position", &pos, sizeof pos);
-        bst_ckpt_add_ref(w, "params", f.p, f.np * sizeof(float));
-        bst_ckpt_add_ref(w, "momentum", f.mp, f.nmp * sizeof(float));
-        bst_ckpt_add_ref(w, "bn", f.bn, f.nbn * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_m", s->opt.m, f.np * sizeof(float));
-        bst_ckpt_add_ref(w, "adam_v", s->opt.v, f.np * sizeof(float));
-        bst_ckpt_add_ref(w, "batcher", blob, blob_len);
-        bst_ckpt_add_ref(w, "log", r->log.text, r->log.len);
-        bst_ckpt_add_ref(w, "appear", r->appear,
-                         sizeof(int32_t) * (size_t)r->data.ntrain);
-        rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
+        bst_run_flat_bn(s->bns, s->nbns, f.bn, 1);
+        size_t nb = f.np * sizeof(float);
+        const bst_run_section head[] = {
+            {"config", config, strlen(config)},
+            {"position", &pos, sizeof pos},
+            {"params", f.p, nb},
+            {"momentum", f.mp, f.nmp * sizeof(float)},
+            {"bn", f.bn, f.nbn * sizeof(float)},
+            {"adam_m", s->opt.m, nb},
+            {"adam_v", s->opt.v, nb}};
+        const bst_run_section tail[] = {
+            {"appear", r->appear, sizeof(int32_t) * (size_t)r->data.ntrain}};
+        rc = bst_run_ckpt_save(r->cfg.ckpt_path, head, 7, r->batcher, &r->log,
+                               tail, 1, msg, cap);
     }
-    bst_ckpt_writer_free(w);
     flats_free(&f);
-    free(blob);
     return rc;
 }
 
 /* The sections after "config" into f, the optimiser, the batcher and the
    log; the position must fit the settings. */
-static int restore_sections(run *r, bst_ckpt_reader *rd, flats *f,
-                            position *pos, char *msg, size_t cap)
+static int restore_sections(run *r, const bst_ckpt_reader *rd, flats *f,
+                            bst_run_position *pos, char *msg, size_t cap)
 {
     bst_adamw *opt = &r->model.opt;
     const char *path = r->cfg.ckpt_path;
-    const void *log;
-    size_t log_len, nb = f->np * sizeof(float);
+    size_t nb = f->np * sizeof(float);
     int rc;
     if ((rc =
              bst_ckpt_read_exact(rd, "position", pos, sizeof *pos, msg, cap)) ||
@@ -211,20 +174,16 @@ static int restore_sections(run *r, bst_ckpt_reader *rd, flats *f,
         (rc = bst_ckpt_read_exact(rd, "appear", r->appear,
                                   sizeof(int32_t) * (size_t)r->data.ntrain, msg,
                                   cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
+        (rc = bst_run_check_position(pos, r->cfg.epochs, r->spe, path, msg,
+                                     cap)))
         return rc;
-    if (pos->epoch < 0 || pos->epoch > r->cfg.epochs ||
-        pos->step != pos->adam_t || pos->step != pos->epoch * r->spe ||
-        pos->graph_epochs < 0)
-        return bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
-                        path);
-    if ((rc = bst_run_restore_batcher(rd, r->batcher, path, msg, cap)))
-        return rc;
-    return bst_csv_restore(&r->log, log, log_len, msg, cap);
+    return bst_run_restore_tail(rd, r->batcher, &r->log, pos->epoch, r->spe,
+                                path, msg, cap);
 }
 
-static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
+static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
+    run *r = self;
     bst_moco *s = &r->model;
     const void *data;
     size_t len;
@@ -234,36 +193,20 @@ static int restore(run *r, bst_ckpt_reader *rd, char *msg, size_t cap)
     if (rc || (rc = bst_run_check_config(r->cfg.ckpt_path, data, len, want, msg,
                                          cap)))
         return rc;
-    position pos;
+    bst_run_position pos;
     flats f;
     if (flats_alloc(s, &f))
         rc = bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
     else if (!(rc = restore_sections(r, rd, &f, &pos, msg, cap))) {
         bst_run_flat_params(s->params, s->nparams, f.p, 0);
         bst_run_flat_params(s->dst, s->nema, f.mp, 0);
-        flat_bn(s, f.bn, 0);
+        bst_run_flat_bn(s->bns, s->nbns, f.bn, 0);
         s->opt.t = pos.adam_t;
         s->step = pos.step;
         r->epoch = pos.epoch;
-        r->graph_epochs = pos.graph_epochs;
-        r->graph_sim = pos.graph_sim;
-        r->graph_hard = pos.graph_hard;
-        r->graph_fn = pos.graph_fn;
+        r->graph = pos.graph;
     }
     flats_free(&f);
-    return rc;
-}
-
-static int ckpt_load(run *r, char *msg, size_t cap)
-{
-    int exists, rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
-    if (rc || !exists)
-        return rc; /* an error, or a fresh start */
-    bst_ckpt_reader *rd = NULL;
-    if ((rc = bst_ckpt_open(r->cfg.ckpt_path, &rd, msg, cap)))
-        return rc;
-    rc = restore(r, rd, msg, cap);
-    bst_ckpt_close(rd);
     return rc;
 }
 
@@ -407,9 +350,11 @@ static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
                               r->data.ylong, loss, msg, cap);
 }
 
-static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
+static int run_epoch(void *self, char *msg, size_t cap)
 {
+    run *r = self;
     const bst_run_cfg *c = &r->cfg;
+    bst_epoch_log *row = &r->res->last;
     double t0 = bst_now(), s0 = bst_batcher_seconds(r->batcher);
     int rc;
     r->feats_fresh = 0;
@@ -432,12 +377,8 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         (rc = evaluate_knn(r, &row->knn_top1, msg, cap)))
         return rc;
     row->total_s = bst_now() - t0;
-    if (r->epoch >= c->batcher.warmup_epochs) {
-        r->graph_sim += row->mean_sim;
-        r->graph_hard += row->hard_sim;
-        r->graph_fn += row->fn_rate;
-        r->graph_epochs++;
-    }
+    bst_run_graph_add(&r->graph, r->epoch, c->batcher.warmup_epochs,
+                      row->mean_sim, row->hard_sim, row->fn_rate);
     return bst_csv_append(
         &r->log,
         "%lld,%lld,%.6f,%.6g,%.9f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.4f,"
@@ -448,18 +389,7 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
         row->appear_cv, row->unseen);
 }
 
-static int epoch_cb(void *self, char *msg, size_t cap)
-{
-    run *r = self;
-    return run_epoch(r, &r->res->last, msg, cap);
-}
-
-static int save_cb(void *self, char *msg, size_t cap)
-{
-    return ckpt_save(self, msg, cap);
-}
-
-static int report_cb(void *self)
+static int report(void *self)
 {
     run *r = self;
     const bst_run_cfg *c = &r->cfg;
@@ -474,11 +404,8 @@ static int finish(run *r, bst_run_result *res, char *msg, size_t cap)
 {
     int rc = BST_OK;
     res->knn_top1 = res->last.knn_top1;
-    if (r->graph_epochs) {
-        res->mean_sim = r->graph_sim / (double)r->graph_epochs;
-        res->hard_sim = r->graph_hard / (double)r->graph_epochs;
-        res->fn_rate = r->graph_fn / (double)r->graph_epochs;
-    }
+    bst_run_graph_means(&r->graph, &res->mean_sim, &res->hard_sim,
+                        &res->fn_rate);
     if (!r->feats_fresh) /* resumed after the last epoch */
         rc = evaluate_knn(r, &res->knn_top1, msg, cap);
     if (!rc && r->cfg.probe) {
@@ -507,13 +434,13 @@ int bst_moco_run(const bst_moco_run_cfg *cfg, bst_run_result *res, char *msg,
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->run.resume)
-        rc = ckpt_load(&r, msg, cap);
+        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
     if (!rc) {
         const bst_run_cfg *c = &r.cfg;
         bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
                             c->log_path, c->ckpt_path,  &r.log,
-                            &r,          epoch_cb,      save_cb,
-                            report_cb};
+                            &r,          run_epoch,     ckpt_save,
+                            report};
         rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
     }
     res->last.steps = r.model.step;

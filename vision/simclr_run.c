@@ -1,12 +1,9 @@
 /* simclr_run.c — a whole SimCLR training run (simclr_run.h). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ckpt.h"
 #include "eval.h"
@@ -128,9 +125,8 @@ typedef struct {
     float *ftrain, *ftest; /* features for evaluation */
     bst_csv_log csv;       /* CSV text so far (also in checkpoints) */
     bst_run_result *res;
-    double graph_sim, graph_hard, graph_fn; /* sums over graph epochs */
-    int64_t graph_epochs;
-    int feats_fresh; /* ftrain / ftest hold the current model's features */
+    bst_run_graph graph; /* diagnostics over the epochs after warm-up */
+    int feats_fresh;     /* ftrain / ftest hold the current model's features */
 } run;
 
 /* ----------------------------------------------------------- checkpoints */
@@ -190,127 +186,51 @@ static void config_text(const run *r, char *buf, size_t cap)
         snprintf(buf + len, cap - len, "world %d\n", r->world);
 }
 
-typedef struct {
-    int64_t epoch, step, adam_t, graph_epochs;
-    double graph_sim, graph_hard, graph_fn;
-} position;
-
-static size_t bn_floats(const bst_encoder *e)
+static int ckpt_save(void *self, char *msg, size_t cap)
 {
-    size_t n = 0;
-    for (int i = 0; i < e->nbns; i++)
-        n += 2 * (size_t)e->bns[i]->C;
-    return n;
-}
-
-/* params (or with bn: running statistics) <-> one flat array */
-static void flat_params(bst_encoder *e, float *flat, int to_flat)
-{
-    size_t off = 0;
-    for (int i = 0; i < e->nparams; i++) {
-        bst_param *p = &e->params[i];
-        if (to_flat)
-            memcpy(flat + off, p->w, p->n * sizeof(float));
-        else
-            memcpy(p->w, flat + off, p->n * sizeof(float));
-        off += p->n;
-    }
-}
-
-static void flat_bn(bst_encoder *e, float *flat, int to_flat)
-{
-    size_t off = 0;
-    for (int i = 0; i < e->nbns; i++) {
-        bst_batchnorm *bn = e->bns[i];
-        size_t C = (size_t)bn->C;
-        float *arr[2] = {bn->running_mean, bn->running_var};
-        for (int k = 0; k < 2; k++, off += C)
-            if (to_flat)
-                memcpy(flat + off, arr[k], C * sizeof(float));
-            else
-                memcpy(arr[k], flat + off, C * sizeof(float));
-    }
-}
-
-static int ckpt_save(run *r, char *msg, size_t cap)
-{
+    run *r = self;
     bst_encoder *e = &r->model.enc;
-    size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
+    size_t np = bst_encoder_param_count(e),
+           nb = bst_run_bn_floats(e->bns, e->nbns);
     char config[2048];
     config_text(r, config, sizeof config);
-    position pos = {r->epoch,        r->model.step, r->model.opt.t,
-                    r->graph_epochs, r->graph_sim,  r->graph_hard,
-                    r->graph_fn};
+    bst_run_position pos = {r->epoch, r->model.step, r->model.opt.t, r->graph};
     float *params = malloc(sizeof(float) * np);
     float *bns = malloc(sizeof(float) * (nb ? nb : 1));
-    void *blob = NULL;
-    size_t blob_len = 0;
-    bs_error err = {0};
     int rc = BST_OK;
-    bst_ckpt_writer *w = NULL;
-    if (!params || !bns) {
+    if (!params || !bns)
         rc =
             bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory for a checkpoint");
-        goto done;
+    else {
+        bst_run_flat_params(e->params, e->nparams, params, 1);
+        bst_run_flat_bn(e->bns, e->nbns, bns, 1);
+        const bst_run_section head[] = {
+            {"config", config, strlen(config)},
+            {"position", &pos, sizeof pos},
+            {"params", params, np * sizeof(float)},
+            {"bn", bns, nb * sizeof(float)},
+            {"adam_m", r->model.opt.m, np * sizeof(float)},
+            {"adam_v", r->model.opt.v, np * sizeof(float)}};
+        const bst_run_section tail[] = {
+            {"appear", r->appear, sizeof(int32_t) * (size_t)r->data.ntrain}};
+        rc = bst_run_ckpt_save(r->cfg.ckpt_path, head, 6, r->batcher, &r->csv,
+                               tail, 1, msg, cap);
     }
-    bs_status st =
-        bs_batcher_save_state(r->batcher, -1, &blob, &blob_len, &err);
-    if (st) {
-        rc = bst_core_fail(st, &err, msg, cap);
-        goto done;
-    }
-    flat_params(e, params, 1);
-    flat_bn(e, bns, 1);
-    if ((rc = bst_ckpt_writer_new(&w))) {
-        rc = bst_fail(msg, cap, rc, "out of memory for a checkpoint");
-        goto done;
-    }
-    struct {
-        const char *name;
-        const void *data;
-        size_t len;
-    } sec[] = {
-        {"config", config, strlen(config)},
-        {"position", &pos, sizeof pos},
-        {"params", params, np * sizeof(float)},
-        {"bn", bns, nb * sizeof(float)},
-        {"adam_m", r->model.opt.m, np * sizeof(float)},
-        {"adam_v", r->model.opt.v, np * sizeof(float)},
-        {"batcher", blob, blob_len},
-        {"log", r->csv.text, r->csv.len},
-        {"appear", r->appear, sizeof(int32_t) * (size_t)r->data.ntrain},
-    };
-    /* referenced, not copied: everything stays alive until the commit;
-       a failed add makes the commit fail with its message */
-    for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++)
-        bst_ckpt_add_ref(w, sec[i].name, sec[i].data, sec[i].len);
-    rc = bst_ckpt_commit(w, r->cfg.ckpt_path, msg, cap);
-done:
-    bst_ckpt_writer_free(w);
     free(params);
     free(bns);
-    free(blob);
     return rc;
 }
 
-/* Whether the checkpoint to resume from exists: only a missing file (ENOENT)
-   means a fresh start; any other failure (a directory, ELOOP, ENOTDIR, EACCES,
-   EIO ...) is an error, since starting afresh would overwrite it. */
-/* Restores the run from cfg.ckpt_path; a missing file starts afresh. */
-static int ckpt_load(run *r, char *msg, size_t cap)
+/* Restores the run from the opened checkpoint (bst_run_ckpt_load). */
+static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
-    int exists;
-    int rc = bst_run_ckpt_exists(r->cfg.ckpt_path, &exists, msg, cap);
-    if (rc || !exists)
-        return rc; /* an error, or nothing to resume: a fresh run */
+    run *r = self;
     bst_encoder *e = &r->model.enc;
-    size_t np = bst_encoder_param_count(e), nb = bn_floats(e);
+    size_t np = bst_encoder_param_count(e),
+           nb = bst_run_bn_floats(e->bns, e->nbns);
     const char *path = r->cfg.ckpt_path;
-    bst_ckpt_reader *rd = NULL;
     float *params = NULL, *bns = NULL;
-    rc = bst_ckpt_open(path, &rd, msg, cap);
-    if (rc)
-        return rc;
+    int rc;
     char want[2048];
     config_text(r, want, sizeof want);
     const void *data = NULL;
@@ -333,7 +253,7 @@ static int ckpt_load(run *r, char *msg, size_t cap)
     }
     if ((rc = bst_run_check_config(path, data, len, want, msg, cap)))
         goto done;
-    position pos;
+    bst_run_position pos;
     params = malloc(sizeof(float) * np);
     bns = malloc(sizeof(float) * (nb ? nb : 1));
     if (!params || !bns) {
@@ -354,45 +274,17 @@ static int ckpt_load(run *r, char *msg, size_t cap)
                                   sizeof(int32_t) * (size_t)r->data.ntrain, msg,
                                   cap)))
         goto done;
-    if (pos.epoch < 0 || pos.epoch > r->cfg.epochs || pos.step < 0 ||
-        pos.adam_t != pos.step || pos.graph_epochs < 0) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT, "%s: inconsistent position",
-                      path);
+    if ((rc = bst_run_check_position(&pos, r->cfg.epochs, 0, path, msg, cap)) ||
+        (rc = bst_run_restore_tail(rd, r->batcher, &r->csv, pos.epoch, r->spe,
+                                   path, msg, cap)))
         goto done;
-    }
-    const void *blob, *log;
-    size_t blob_len, log_len;
-    if ((rc = bst_ckpt_get(rd, "batcher", &blob, &blob_len, msg, cap)) ||
-        (rc = bst_ckpt_get(rd, "log", &log, &log_len, msg, cap)))
-        goto done;
-    bs_error err = {0};
-    bs_status st = bs_batcher_load_state(r->batcher, blob, blob_len, &err);
-    if (st) { /* a bad blob or other batcher settings: name the file */
-        rc = st == BS_ERR_NOMEM
-                 ? bst_core_fail(st, &err, msg, cap)
-                 : bst_fail(msg, cap, BST_ERR_FORMAT, "%s: %s", path, err.msg);
-        goto done;
-    }
-    if (bs_batcher_position(r->batcher) != pos.epoch * r->spe) {
-        rc = bst_fail(msg, cap, BST_ERR_FORMAT,
-                      "%s: the batcher is at batch %lld, expected the start "
-                      "of epoch %lld",
-                      path, (long long)bs_batcher_position(r->batcher),
-                      (long long)pos.epoch);
-        goto done;
-    }
-    flat_params(e, params, 0);
-    flat_bn(e, bns, 0);
+    bst_run_flat_params(e->params, e->nparams, params, 0);
+    bst_run_flat_bn(e->bns, e->nbns, bns, 0);
     r->model.opt.t = pos.adam_t;
     r->model.step = pos.step;
     r->epoch = pos.epoch;
-    r->graph_epochs = pos.graph_epochs;
-    r->graph_sim = pos.graph_sim;
-    r->graph_hard = pos.graph_hard;
-    r->graph_fn = pos.graph_fn;
-    rc = bst_csv_restore(&r->csv, log, log_len, msg, cap);
+    r->graph = pos.graph;
 done:
-    bst_ckpt_close(rd);
     free(params);
     free(bns);
     return rc;
@@ -581,8 +473,10 @@ static int train_step(run *r, bst_epoch_log *row, char *msg, size_t cap)
                               r->data.ylong, loss, msg, cap);
 }
 
-static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
+static int run_epoch(void *self, char *msg, size_t cap)
 {
+    run *r = self;
+    bst_epoch_log *row = &r->res->last;
     r->feats_fresh = 0;
     const bst_run_cfg *c = &r->cfg;
     double t0 = bst_now(), sampler0 = bst_batcher_seconds(r->batcher);
@@ -610,12 +504,8 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
     row->total_s = bst_now() - t0;
     /* the batch averages of the result cover the epochs after the warm-up,
        for every sampler (uniform too), so that they compare */
-    if (r->epoch >= c->batcher.warmup_epochs) {
-        r->graph_sim += row->mean_sim;
-        r->graph_hard += row->hard_sim;
-        r->graph_fn += row->fn_rate;
-        r->graph_epochs++;
-    }
+    bst_run_graph_add(&r->graph, r->epoch, c->batcher.warmup_epochs,
+                      row->mean_sim, row->hard_sim, row->fn_rate);
     return bst_csv_append(&r->csv,
                           "%lld,%lld,%.6f,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,"
                           "%.3f,%.3f,%.4f,%.4f\n",
@@ -626,18 +516,7 @@ static int run_epoch(run *r, bst_epoch_log *row, char *msg, size_t cap)
                           row->appear_cv, row->unseen);
 }
 
-static int epoch_cb(void *self, char *msg, size_t cap)
-{
-    run *r = self;
-    return run_epoch(r, &r->res->last, msg, cap);
-}
-
-static int save_cb(void *self, char *msg, size_t cap)
-{
-    return ckpt_save(self, msg, cap);
-}
-
-static int report_cb(void *self)
+static int report(void *self)
 {
     run *r = self;
     const bst_run_cfg *c = &r->cfg;
@@ -657,23 +536,20 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
     if (!rc && cfg->resume)
-        rc = ckpt_load(&r, msg, cap);
+        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
     if (!rc) {
         const bst_run_cfg *c = &r.cfg; /* the outputs: rank 0's only */
         bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
                             c->log_path, c->ckpt_path,  &r.csv,
-                            &r,          epoch_cb,      save_cb,
-                            report_cb};
+                            &r,          run_epoch,     ckpt_save,
+                            report};
         rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
     }
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->epochs) {
         res->knn_top1 = res->last.knn_top1;
-        if (r.graph_epochs) {
-            res->mean_sim = r.graph_sim / (double)r.graph_epochs;
-            res->hard_sim = r.graph_hard / (double)r.graph_epochs;
-            res->fn_rate = r.graph_fn / (double)r.graph_epochs;
-        }
+        bst_run_graph_means(&r.graph, &res->mean_sim, &res->hard_sim,
+                            &res->fn_rate);
         if (cfg->probe && !r.feats_fresh && r.rank == 0) /* resumed after
                                                             the last epoch */
             rc = evaluate_knn(&r, &res->knn_top1, msg, cap);
