@@ -79,22 +79,27 @@ static double plane_sum(const float *x, int S)
     return t;
 }
 
-/* sum (x - mu)^2 over a plane, as plane_sum */
-static double plane_sqdev(const float *x, int S, float mu)
+/* sums of d = x - mu and of d^2 over a plane, as plane_sum */
+static void plane_dev(const float *x, int S, float mu, double *sd, double *sq)
 {
-    float acc[LANES] = {0};
+    float a[LANES] = {0}, b[LANES] = {0};
     int s = 0;
-    double t = 0.0;
     for (; s + LANES <= S; s += LANES)
         for (int l = 0; l < LANES; l++) {
             float d = x[s + l] - mu;
-            acc[l] += d * d;
+            a[l] += d;
+            b[l] += d * d;
         }
-    for (; s < S; s++)
-        t += ((double)x[s] - mu) * ((double)x[s] - mu);
+    double ta = 0.0, tb = 0.0;
+    for (; s < S; s++) {
+        double d = (double)x[s] - mu;
+        ta += d;
+        tb += d * d;
+    }
     for (int l = 0; l < LANES; l++)
-        t += acc[l];
-    return t;
+        ta += a[l], tb += b[l];
+    *sd = ta;
+    *sq = tb;
 }
 
 /* sums of dy and of dy * (x - mean) over a plane */
@@ -263,11 +268,14 @@ static void batch_stats(bst_batchnorm *bn, const float *x, int N, int S)
         double t = 0.0, n = 0.0, mu = 0.0, m2 = 0.0;
         for (int i = 0; i < N; i++) {
             const float *xp = x + ((size_t)i * C + c) * S;
-            double ps = plane_sum(xp, S), mp = ps / S;
-            float mf = (float)mp;
-            /* deviations about the float mean, corrected to the exact one */
-            double m2p = plane_sqdev(xp, S, mf) - S * (mp - mf) * (mp - mf);
-            t += ps;
+            /* the plane's mean to float precision, then its deviations
+               from it (the plane is in cache): the exact mean and sum of
+               squared deviations without cancellation */
+            float mf = (float)(plane_sum(xp, S) / S);
+            double sd, sq2;
+            plane_dev(xp, S, mf, &sd, &sq2);
+            double mp = mf + sd / S, m2p = sq2 - sd * (sd / S);
+            t += (double)S * mf + sd;
             merge_plane(&n, &mu, &m2, S, mp, m2p > 0.0 ? m2p : 0.0);
         }
         sum[c] = t;
