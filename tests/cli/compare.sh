@@ -3,26 +3,16 @@
 # file) and, when Fashion-MNIST is installed, a small run of the whole job.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_demo_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 DATA=/usr/share/datasets/fashion-mnist
 
-# data1 PATTERN ARGS...: expects exit 1, one stderr line matching PATTERN.
-data1() {
-  local pat=$1 rc=0; shift
-  "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq 1 ] || fail "exit $rc, want 1: $* ($(cat "$T/err"))"
-  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
-  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
-}
 # shellcheck disable=SC2059  # the format carries the bytes as escapes
 be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x \
 $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x \
 $(($1 & 255)))"; }
 
 mkdir -p "$T/empty"
-data1 'train-images-idx3-ubyte.gz.*install it with scripts/setup.sh' \
+expect 1 'train-images-idx3-ubyte.gz.*install it with scripts/setup.sh' \
   compare --data-dir "$T/empty" -q
 
 # a tiny fake data set: 8 images of 2x2 pixels
@@ -31,17 +21,17 @@ mkdir -p "$T/fake"
   | gzip >"$T/fake/train-images-idx3-ubyte.gz"
 { be32 0x801; be32 8; printf '\0\1\2\3\4\5\6\7'; } \
   | gzip >"$T/fake/train-labels-idx1-ubyte.gz"
-data1 'holds 8 records, 100 requested' compare --data-dir "$T/fake" --n 100 -M 10 -K 2 \
+expect 1 'holds 8 records, 100 requested' compare --data-dir "$T/fake" --n 100 -M 10 -K 2 \
   -B 4 -q
 mkdir -p "$T/badmagic"
 { be32 0x801; be32 8; be32 2; be32 2; } | gzip \
   >"$T/badmagic/train-images-idx3-ubyte.gz"
-data1 'bad IDX magic 0x00000801, expected 0x00000803' \
+expect 1 'bad IDX magic 0x00000801, expected 0x00000803' \
   compare --data-dir "$T/badmagic" -q
 mkdir -p "$T/trunc"
 { be32 0x803; be32 8; be32 2; be32 2; head -c 10 /dev/zero; } | gzip \
   >"$T/trunc/train-images-idx3-ubyte.gz"
-data1 'train-images-idx3-ubyte.gz: truncated' compare --data-dir "$T/trunc" -M 4 -K 2 \
+expect 1 'train-images-idx3-ubyte.gz: truncated' compare --data-dir "$T/trunc" -M 4 -K 2 \
   --n 8 -B 4 -q
 
 if [ ! -r "$DATA/train-images-idx3-ubyte.gz" ]; then

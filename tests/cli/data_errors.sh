@@ -5,9 +5,7 @@
 # survives a failed command unchanged.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_data_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 
 # data1 PATTERN ARGS...: expects exit 1, one stderr line matching PATTERN.
 data1() {

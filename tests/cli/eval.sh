@@ -7,18 +7,8 @@
 set -euo pipefail
 BIN=$1
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_eval_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 
-# expect CODE PATTERN ARGS...: exit CODE, one stderr line matching PATTERN.
-expect() {
-  local code=$1 pat=$2 rc=0; shift 2
-  "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$code" ] || fail "exit $rc, want $code: $* ($(cat "$T/err"))"
-  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
-  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
-}
 
 printf 'good 1 0\nbad -1 0\nmovie 0 1\nfilm 0 1\n' >"$T/g.txt"
 # cosines 1, 0, 1/sqrt(5), 0 against gold 5, 1, 3, 0: rho = 4.5/sqrt(22.5)

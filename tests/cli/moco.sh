@@ -6,19 +6,9 @@
 # another momentum, a truncated one and a corrupt one are refused.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_moco_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 DATA=/usr/share/datasets/fashion-mnist
 
-# expect CODE PATTERN ARGS...: exit CODE, one stderr line matching PATTERN.
-expect() {
-  local code=$1 pat=$2 rc=0; shift 2
-  "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$code" ] || fail "exit $rc, want $code: $* ($(cat "$T/err"))"
-  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
-  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
-}
 
 "$BIN" train moco --help | grep -q 'usage: batchsampler train moco' \
   || fail "help"

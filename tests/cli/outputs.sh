@@ -8,18 +8,9 @@
 # one syntax.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_outputs_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 
-# expect CODE PATTERN ARGS...: exit CODE, one stderr line matching PATTERN.
-expect() {
-  local code=$1 pat=$2 rc=0; shift 2
-  timeout 60 "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$code" ] || fail "exit $rc, want $code: $* ($(cat "$T/err"))"
-  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
-  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
-}
+EXPECT_TIMEOUT=60 # expect: a FIFO or device must not hang a test
 no_temps() {
   if compgen -G "$T/*.tmp*" >/dev/null; then fail "temporary file left: $*"; fi
 }

@@ -4,9 +4,7 @@
 # identical outputs for the same seed (whatever the thread count).
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_pipeline_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 N=600 B=64
 
 # json KEY FILE: the value of a number field in stats' one-line JSON.

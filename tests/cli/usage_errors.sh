@@ -3,9 +3,7 @@
 # help, and create no output file.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_usage_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 
 # usage2 CMD ARGS...: expects exit 2, one stderr line naming the help.
 usage2() {
