@@ -3,9 +3,8 @@
    thread-count determinism.
 
    Each layer check uses the objective f = sum(y * r) for a fixed random r,
-   so backward with dy = r must give df/d(input) and df/d(params).  The
-   objective is accumulated in double; the perturbation actually applied is
-   the float difference (x + eps) - (x - eps). */
+   so backward with dy = r must give df/d(input) and df/d(params)
+   (check_grad, fdcheck.h). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +17,7 @@
 #include <omp.h>
 
 #include "engine.h"
-#include "rng.h"
+#include "fdcheck.h"
 
 /* |a - b| <= tol in double (cmocka's assert_float_equal rounds to float) */
 #define assert_close(a, b, tol)                                                \
@@ -31,70 +30,6 @@ static void assert_close_(double a, double b, double tol, const char *file,
                       tol);
         fail();
     }
-}
-
-#define EPS 1e-3f
-#define ATOL 3e-3
-#define RTOL 1e-2
-
-static float *randu(size_t n, uint64_t seed, float lo, float hi)
-{
-    float *x = malloc(n * sizeof(float));
-    assert_non_null(x);
-    bs_rng r;
-    bs_rng_derive(&r, seed, 99, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)bs_rng_uniform(&r);
-    return x;
-}
-
-static float *copyf(const float *x, size_t n)
-{
-    float *y = malloc(n * sizeof(float));
-    assert_non_null(y);
-    memcpy(y, x, n * sizeof(float));
-    return y;
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-/* Compares analytic gradient g of f with respect to x (n) with central
-   differences; x is restored. */
-static void check_grad(const char *what, double (*f)(void *), void *ctx,
-                       float *x, const float *g, size_t n)
-{
-    int bad = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        float orig = x[i];
-        x[i] = orig + EPS;
-        float xp = x[i];
-        double fp = f(ctx);
-        x[i] = orig - EPS;
-        float xm = x[i];
-        double fm = f(ctx);
-        x[i] = orig;
-        double num = (fp - fm) / ((double)xp - (double)xm);
-        double err = fabs(num - g[i]);
-        if (err > worst)
-            worst = err;
-        if (!(err <= ATOL + RTOL * fabs(num))) { /* NaN fails too */
-            if (bad < 5)
-                print_message("%s[%zu]: analytic %.6g numeric %.6g\n", what, i,
-                              (double)g[i], num);
-            bad++;
-        }
-    }
-    if (bad)
-        print_message("%s: %d of %zu bad (worst abs err %.3g)\n", what, bad, n,
-                      worst);
-    assert_int_equal(bad, 0);
 }
 
 /* ------------------------------------------------------------------ linear */

@@ -20,69 +20,8 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "rng.h"
+#include "fdcheck.h"
 #include "transformer.h"
-
-#define EPS 1e-3f
-#define ATOL 3e-3
-#define RTOL 1e-2
-
-static float *randu(size_t n, uint64_t seed, float lo, float hi)
-{
-    float *x = malloc(n * sizeof(float));
-    assert_non_null(x);
-    bs_rng r;
-    bs_rng_derive(&r, seed, 99, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)bs_rng_uniform(&r);
-    return x;
-}
-
-static float *copyf(const float *x, size_t n)
-{
-    float *y = malloc(n * sizeof(float));
-    assert_non_null(y);
-    memcpy(y, x, n * sizeof(float));
-    return y;
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-/* analytic g against central differences of f in x (n); x restored */
-static void check_grad(const char *what, double (*f)(void *), void *ctx,
-                       float *x, const float *g, size_t n)
-{
-    int bad = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        float orig = x[i];
-        x[i] = orig + EPS;
-        float xp = x[i];
-        double fp = f(ctx);
-        x[i] = orig - EPS;
-        float xm = x[i];
-        double fm = f(ctx);
-        x[i] = orig;
-        double num = (fp - fm) / ((double)xp - (double)xm);
-        double err = fabs(num - g[i]);
-        worst = err > worst ? err : worst;
-        if (!(err <= ATOL + RTOL * fabs(num))) {
-            if (bad < 5)
-                print_message("%s[%zu]: analytic %.6g numeric %.6g\n", what, i,
-                              (double)g[i], num);
-            bad++;
-        }
-    }
-    if (getenv("BST_VERBOSE"))
-        print_message("%-14s n=%-4zu worst abs err %.3g\n", what, n, worst);
-    assert_int_equal(bad, 0);
-}
 
 /* -------------------------------------------------------------- layernorm */
 typedef struct {
