@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""ref_torch_train.py — the same SimCLR step as bench/bench_train.c in
-PyTorch on the CPU: encoder (vision/encoder.h: ResNet stem + 3 basic blocks +
-projection head), NT-Xent loss over 2B views, backward, AdamW.  Prints
-images/s counting both views (2B per step), like bench_train.
+"""ref_torch_train.py — the same training step as bench/bench_train.c in
+PyTorch on the CPU.  simclr: encoder (vision/encoder.h: ResNet stem + 3
+basic blocks + projection head), NT-Xent loss over 2B views, backward,
+AdamW.  moco: MoCo v3 as vision/moco.h (and vision/tests/ref_torch_moco.py):
+trunk + projector Linear-BN-ReLU-Linear-BN(affine off) (P 256, D 128),
+predictor Linear-BN-ReLU-Linear, momentum copy of trunk + projector
+(m = 0.99), loss 2T [ctr(q1, k2) + ctr(q2, k1)], T = 0.2.  Prints images/s
+counting both views (2B per step), like bench_train, and the process's
+CPU seconds per step.
 
-    /usr/bin/python3 bench/ref_torch_train.py [B [steps [width [threads]]]]
+    /usr/bin/python3 bench/ref_torch_train.py [B [steps [width [threads [simclr|moco]]]]]
 
 Augmentation is not timed on either side (bench_train includes its own,
 cheap, augmentation; see bench/RESULTS.md)."""
@@ -55,30 +60,82 @@ def nt_xent(z, B, tau=0.2):
     return F.cross_entropy(s, target)
 
 
+def mlp(din, dhid, dout, last_bn):
+    layers = [nn.Linear(din, dhid, bias=False), nn.BatchNorm1d(dhid),
+              nn.ReLU(), nn.Linear(dhid, dout, bias=False)]
+    if last_bn:
+        layers.append(nn.BatchNorm1d(dout, affine=False))
+    return nn.Sequential(*layers)
+
+
+class MocoNet(nn.Module):
+    """trunk (stem + blocks + mean pool) and projector"""
+
+    def __init__(self, w, p=256, d=128):
+        super().__init__()
+        enc = Encoder(w)
+        self.stem, self.blocks = enc.stem, enc.blocks
+        self.fc = mlp(4 * w, p, d, True)
+
+    def forward(self, x):
+        return self.fc(self.blocks(self.stem(x)).mean(dim=(2, 3)))
+
+
+class Moco(nn.Module):
+    def __init__(self, w, p=256, d=128, tau=0.2, m=0.99):
+        super().__init__()
+        self.base, self.mom = MocoNet(w, p, d), MocoNet(w, p, d)
+        self.pred = mlp(d, p, d, False)
+        self.tau, self.m = tau, m
+        for b, k in zip(self.base.parameters(), self.mom.parameters()):
+            k.data.copy_(b.data)
+            k.requires_grad = False
+
+    def ctr(self, q, k):
+        q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
+        logits = q @ k.t() / self.tau
+        return F.cross_entropy(logits, torch.arange(q.shape[0])) * (2 * self.tau)
+
+    def forward(self, x1, x2):
+        with torch.no_grad():
+            for b, k in zip(self.base.parameters(), self.mom.parameters()):
+                k.data.mul_(self.m).add_(b.data, alpha=1 - self.m)
+            k1, k2 = self.mom(x1), self.mom(x2)
+        q1, q2 = self.pred(self.base(x1)), self.pred(self.base(x2))
+        return self.ctr(q1, k2) + self.ctr(q2, k1)
+
+
 def main():
     a = sys.argv[1:]
     B = int(a[0]) if len(a) > 0 else 256
     steps = int(a[1]) if len(a) > 1 else 20
     w = int(a[2]) if len(a) > 2 else 16
     threads = int(a[3]) if len(a) > 3 else 2
+    mode = a[4] if len(a) > 4 else "simclr"
+    if mode not in ("simclr", "moco"):
+        sys.exit("usage: ref_torch_train.py [B [steps [width [threads [simclr|moco]]]]]")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = Encoder(w)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    model = Encoder(w) if mode == "simclr" else Moco(w)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-6)
     x = torch.rand(2 * B, 1, 28, 28)
     for it in range(steps + 2):
         if it == 2:
-            t0 = time.perf_counter()
-        loss = nt_xent(model(x), B)
+            t0, c0 = time.perf_counter(), time.process_time()
+        if mode == "simclr":
+            loss = nt_xent(model(x), B)
+        else:
+            loss = model(x[:B], x[B:])
         opt.zero_grad()
         loss.backward()
         opt.step()
-    dt = time.perf_counter() - t0
-    nparams = sum(p.numel() for p in model.parameters())
-    print(f"PyTorch {torch.__version__}: B={B} width={w} threads={threads} "
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    nparams = sum(p.numel() for p in params)
+    print(f"PyTorch {torch.__version__} {mode}: B={B} width={w} threads={threads} "
           f"params={nparams} steps={steps}: {dt / steps:.3f} s/step, "
           f"{2 * B * steps / dt:.0f} images/s (2B per step), "
-          f"loss {loss.item():.4f}")
+          f"loss {loss.item():.4f}, cpu {dc / steps:.3f} s/step")
 
 
 if __name__ == "__main__":

@@ -37,19 +37,11 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "train", "tests"))
-from ref_torch_train import Encoder  # noqa: E402
+from ref_torch_train import Encoder, mlp  # noqa: E402
 from ref_torch import f32, write_fixture  # noqa: E402  (engine's helpers)
 
 B, W, P, D, T = 4, 2, 5, 3, 0.5
 M0, STEP, TOTAL = 0.9, 3, 10
-
-
-def mlp(din, dhid, dout, last_bn):
-    layers = [nn.Linear(din, dhid, bias=False), nn.BatchNorm1d(dhid),
-              nn.ReLU(), nn.Linear(dhid, dout, bias=False)]
-    if last_bn:
-        layers.append(nn.BatchNorm1d(dout, affine=False))
-    return nn.Sequential(*layers)
 
 
 class Net(nn.Module):
