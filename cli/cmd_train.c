@@ -135,6 +135,17 @@ int cli_cmd_train(int argc, char **argv)
     return rc;
 }
 
+typedef struct {
+    const bst_run_cfg *cfg;
+    bst_run_result *res;
+} simclr_call;
+
+static int run_simclr(void *arg, char *msg, size_t cap)
+{
+    const simclr_call *c = arg;
+    return bst_simclr_run(c->cfg, c->res, msg, cap);
+}
+
 /* `train simclr` on this rank (m: rank 0 of 1 without mpirun). */
 static int train_simclr(int argc, char **argv, cli_mpi *m)
 {
@@ -148,30 +159,15 @@ static int train_simclr(int argc, char **argv, cli_mpi *m)
         o.run.dist = &dist;
     if (m->rank != 0)
         o.quiet = 1;
-    cli_vision_progress tp = {.epochs = o.run.epochs};
-    cli_progress_start(&tp.prog, "training", o.quiet);
-    o.run.progress = cli_vision_on_progress;
-    o.run.progress_ctx = &tp;
     bst_run_result res;
-    char msg[BS_ERROR_MSG_MAX];
-    /* the log and checkpoints are written between epochs: a signal waits
-       for the step in progress, then stops the run (on_progress) */
-    cli_signals_defer();
-    int st = bst_simclr_run(&o.run, &res, msg, sizeof msg);
-    cli_progress_end(&tp.prog, st == BST_OK);
-    cli_signals_resume();
-    if (st != BST_OK) {
-        fprintf(stderr, "batchsampler: %s\n", msg);
-        /* the other ranks may be waiting in a collective */
-        return cli_mpi_abort(m, CLI_EXIT_DATA);
-    }
-    if (m->rank != 0)
+    simclr_call call = {&o.run, &res};
+    int finished;
+    rc = cli_run_vision_trainer(&o.run, o.quiet, m->rank == 0, run_simclr,
+                                &call, &res, &finished);
+    if (rc != CLI_EXIT_OK) /* the other ranks may be waiting in a collective */
+        return cli_mpi_abort(m, rc);
+    if (!finished)
         return CLI_EXIT_OK;
-    if (res.knn_top1 < 0) { /* stopped early (--stop-after) */
-        printf("stopped after %lld epochs; resume with --resume\n",
-               (long long)res.epochs_run);
-        return CLI_EXIT_OK;
-    }
     printf("sampler %s  loss %s  epochs %lld  steps %lld\n",
            bs_sampler_kind_name(o.run.batcher.sampler.kind),
            cli_loss_name(o.run.model.loss.kind), (long long)o.run.epochs,

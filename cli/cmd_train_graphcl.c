@@ -96,8 +96,11 @@ enum {
     O_FEAT
 };
 
-static int parse_model(int c, bsg_run_cfg *r)
+/* GraphCL's own options (cli_graph_parser's model_opt, on the run
+   settings: --lr and --features are there) */
+static int parse_model(int c, void *ctx)
 {
+    bsg_run_cfg *r = ctx;
     bsg_graphcl_cfg *m = &r->model;
     switch (c) {
     case O_AUG:
@@ -139,17 +142,6 @@ static int parse_model(int c, bsg_run_cfg *r)
     return 1;
 }
 
-static int parse_one(int c, void *ctx)
-{
-    gcl_opts *o = ctx;
-    bsg_run_cfg *r = &o->run;
-    int rc = cli_batcher_opt(cmd, c, &r->batcher, &r->model.batch);
-    if (rc != 1 || (rc = parse_model(c, r)) != 1 ||
-        (rc = cli_run_opt(cmd, c, r, &o->quiet)) != 1)
-        return rc;
-    return cli_usage(cmd, "unexpected option");
-}
-
 static const struct option LONGS[] = {
     CLI_BATCHER_LONGOPTS,
     CLI_RUN_LONGOPTS,
@@ -169,9 +161,9 @@ static int parse(int argc, char **argv, gcl_opts *o)
 {
     memset(o, 0, sizeof *o);
     bsg_run_cfg_default(&o->run);
-    int rc = cli_parse_options(cmd, argc, argv, ":hB:M:K:q", LONGS, help,
-                               parse_one, o);
-    return rc != 0 ? rc : cli_run_check(cmd, &o->run);
+    const cli_graph_parser p = {cmd,         &o->run, &o->run.model.batch,
+                                parse_model, &o->run, &o->quiet};
+    return cli_parse_graph_trainer(&p, argc, argv, LONGS, help);
 }
 
 static void summary(const gcl_opts *o, const bsg_run_result *res)

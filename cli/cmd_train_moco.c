@@ -109,32 +109,29 @@ static void summary(const moco_opts *o, const bst_run_result *res)
     cli_vision_summary_tail(res);
 }
 
+typedef struct {
+    const bst_moco_run_cfg *cfg;
+    bst_run_result *res;
+} moco_call;
+
+static int run_moco(void *arg, char *msg, size_t cap)
+{
+    const moco_call *c = arg;
+    return bst_moco_run(c->cfg, c->res, msg, cap);
+}
+
 int cli_cmd_train_moco(int argc, char **argv)
 {
     moco_opts o;
     int rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    cli_vision_progress mp = {.epochs = o.mc.run.epochs};
-    cli_progress_start(&mp.prog, "training", o.quiet);
-    o.mc.run.progress = cli_vision_on_progress;
-    o.mc.run.progress_ctx = &mp;
     bst_run_result res;
-    char msg[BS_ERROR_MSG_MAX];
-    /* a signal waits for the step in progress, then stops the run */
-    cli_signals_defer();
-    int st = bst_moco_run(&o.mc, &res, msg, sizeof msg);
-    cli_progress_end(&mp.prog, st == BST_OK);
-    cli_signals_resume();
-    if (st != BST_OK) {
-        fprintf(stderr, "batchsampler: %s\n", msg);
-        return CLI_EXIT_DATA;
-    }
-    if (res.knn_top1 < 0) { /* --stop-after */
-        printf("stopped after %lld epochs; resume with --resume\n",
-               (long long)res.epochs_run);
-        return CLI_EXIT_OK;
-    }
-    summary(&o, &res);
-    return CLI_EXIT_OK;
+    moco_call call = {&o.mc, &res};
+    int finished;
+    rc = cli_run_vision_trainer(&o.mc.run, o.quiet, 1, run_moco, &call, &res,
+                                &finished);
+    if (finished)
+        summary(&o, &res);
+    return rc;
 }

@@ -82,8 +82,10 @@ static void help(void)
 
 enum { O_PPR = 256, O_LR, O_HIDDEN, O_LAYERS, O_SEED, O_FEAT };
 
-static int parse_model(int c, bsg_mvgrl_cfg *m)
+/* MVGRL's own options (cli_graph_parser's model_opt) */
+static int parse_model(int c, void *ctx)
 {
+    bsg_mvgrl_cfg *m = ctx;
     switch (c) {
     case O_PPR:
         return cli_parse_f64(cmd, "--ppr-alpha", optarg, 1e-6, 1, 0, &m->alpha);
@@ -104,17 +106,6 @@ static int parse_model(int c, bsg_mvgrl_cfg *m)
     return 1;
 }
 
-static int parse_one(int c, void *ctx)
-{
-    gcl_opts *o = ctx;
-    bsg_run_cfg *r = &o->run;
-    int rc = cli_batcher_opt(cmd, c, &r->batcher, &o->model.batch);
-    if (rc != 1 || (rc = parse_model(c, &o->model)) != 1 ||
-        (rc = cli_run_opt(cmd, c, r, &o->quiet)) != 1)
-        return rc;
-    return cli_usage(cmd, "unexpected option");
-}
-
 static const struct option LONGS[] = {
     CLI_BATCHER_LONGOPTS,
     CLI_RUN_LONGOPTS,
@@ -131,9 +122,9 @@ static int parse(int argc, char **argv, gcl_opts *o)
     memset(o, 0, sizeof *o);
     bsg_run_cfg_default(&o->run);
     bsg_mvgrl_cfg_default(&o->model);
-    int rc = cli_parse_options(cmd, argc, argv, ":hB:M:K:q", LONGS, help,
-                               parse_one, o);
-    return rc != 0 ? rc : cli_run_check(cmd, &o->run);
+    const cli_graph_parser p = {cmd,         &o->run,   &o->model.batch,
+                                parse_model, &o->model, &o->quiet};
+    return cli_parse_graph_trainer(&p, argc, argv, LONGS, help);
 }
 
 static void summary(const gcl_opts *o, const bsg_run_result *res)

@@ -40,6 +40,31 @@ int cli_run_opt(const char *cmd, int c, bsg_run_cfg *r, int *quiet)
     return 1;
 }
 
+/* cli_parse_options' callback of cli_parse_graph_trainer: the batcher's,
+   the model's, then the run's options */
+static int parse_graph_opt(int c, void *ctx)
+{
+    const cli_graph_parser *p = ctx;
+    int rc = cli_batcher_opt(p->cmd, c, &p->run->batcher, p->batch);
+    if (rc != 1 || (rc = p->model_opt(c, p->model)) != 1 ||
+        (rc = cli_run_opt(p->cmd, c, p->run, p->quiet)) != 1)
+        return rc;
+    return cli_usage(p->cmd, "unexpected option");
+}
+
+/* Either family's output checks: --resume and --stop-after with
+   --checkpoint, writable distinct outputs. */
+static int check_outputs(const char *cmd, int resume, int64_t stop_after,
+                         const char *log_path, const char *ckpt_path)
+{
+    if (resume && !ckpt_path)
+        return cli_usage(cmd, "--resume needs --checkpoint");
+    if (stop_after && !ckpt_path)
+        return cli_usage(cmd, "--stop-after needs --checkpoint");
+    const cli_path out[] = {{"--log", log_path}, {"--checkpoint", ckpt_path}};
+    return cli_check_paths(cmd, NULL, 0, out, 2);
+}
+
 int cli_run_check(const char *cmd, const bsg_run_cfg *r)
 {
     if (!r->data_dir)
@@ -48,32 +73,37 @@ int cli_run_check(const char *cmd, const bsg_run_cfg *r)
         return cli_usage(cmd, "-K %d is larger than -M %lld",
                          (int)r->batcher.graph.k,
                          (long long)r->batcher.graph.m);
-    if (r->resume && !r->ckpt_path)
-        return cli_usage(cmd, "--resume needs --checkpoint");
-    if (r->stop_after && !r->ckpt_path)
-        return cli_usage(cmd, "--stop-after needs --checkpoint");
-    const cli_path out[] = {{"--log", r->log_path},
-                            {"--checkpoint", r->ckpt_path}};
-    return cli_check_paths(cmd, NULL, 0, out, 2);
+    return check_outputs(cmd, r->resume, r->stop_after, r->log_path,
+                         r->ckpt_path);
 }
 
-typedef struct {
-    cli_progress prog;
-    int64_t epochs;
-} epoch_progress;
+int cli_parse_graph_trainer(const cli_graph_parser *p, int argc, char **argv,
+                            const struct option *longs, void (*help)(void))
+{
+    int rc = cli_parse_options(p->cmd, argc, argv, ":hB:M:K:q", longs, help,
+                               parse_graph_opt, (void *)p);
+    return rc != 0 ? rc : cli_run_check(p->cmd, p->run);
+}
 
-/* What the per-epoch line shows, from either trainer family's row. */
+/* What the per-epoch line shows: either trainer family's row (graph:
+   bsg_epoch_log, vision: bst_epoch_log) with its accuracy field. */
 typedef struct {
     int64_t epoch;
     double loss, acc, mean_sim, fn_rate, coverage, sampler_s, total_s;
 } epoch_line;
+#define EPOCH_LINE(row, acc)                                                   \
+    ((epoch_line){(row)->epoch, (row)->loss, (row)->acc, (row)->mean_sim,      \
+                  (row)->fn_rate, (row)->coverage, (row)->sampler_s,           \
+                  (row)->total_s})
 
 /* The bar during an epoch (e NULL), one line per finished epoch: the
    accuracy named acc_name ("-" when < 0), sampler seconds with
    sampler_digits decimals.  A pending signal stops the run. */
-static int report(cli_progress *p, int64_t epochs, int64_t step, int64_t total,
+static int report(cli_epoch_progress *tp, int64_t step, int64_t total,
                   const epoch_line *e, const char *acc_name, int sampler_digits)
 {
+    cli_progress *p = &tp->prog;
+    int64_t epochs = tp->epochs;
     if (e && !p->quiet) {
         char acc[32] = "-";
         if (e->acc >= 0)
@@ -96,33 +126,59 @@ static int report(cli_progress *p, int64_t epochs, int64_t step, int64_t total,
 static int on_progress(void *ctx, int64_t step, int64_t total,
                        const bsg_epoch_log *last)
 {
-    epoch_progress *tp = ctx;
-    epoch_line e;
-    if (last)
-        e = (epoch_line){last->epoch,     last->loss,    last->svm_acc,
-                         last->mean_sim,  last->fn_rate, last->coverage,
-                         last->sampler_s, last->total_s};
-    return report(&tp->prog, tp->epochs, step, total, last ? &e : NULL, "SVM",
-                  2);
+    epoch_line e = last ? EPOCH_LINE(last, svm_acc) : (epoch_line){0};
+    return report(ctx, step, total, last ? &e : NULL, "SVM", 2);
+}
+
+int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
+                           const bst_epoch_log *last)
+{
+    epoch_line e = last ? EPOCH_LINE(last, knn_top1) : (epoch_line){0};
+    return report(ctx, step, total, last ? &e : NULL, "kNN", 1);
+}
+
+int cli_run_trainer(cli_epoch_progress *tp, int quiet, cli_trainer_fn fn,
+                    void *arg)
+{
+    char msg[BS_ERROR_MSG_MAX];
+    cli_progress_start(&tp->prog, "training", quiet);
+    /* the log and checkpoints are written between epochs: a signal waits
+       for the step in progress, then stops the run (the progress
+       callback) */
+    cli_signals_defer();
+    int st = fn(arg, msg, sizeof msg);
+    cli_progress_end(&tp->prog, st == BST_OK);
+    cli_signals_resume();
+    if (st == BST_OK)
+        return CLI_EXIT_OK;
+    fprintf(stderr, "batchsampler: %s\n", msg);
+    return CLI_EXIT_DATA;
+}
+
+typedef struct {
+    cli_graph_run_fn fn;
+    const bsg_run_cfg *run;
+    const void *model;
+    bsg_run_result *res;
+} graph_call;
+
+static int call_graph(void *arg, char *msg, size_t cap)
+{
+    const graph_call *g = arg;
+    return g->fn(g->run, g->model, g->res, msg, cap);
 }
 
 int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
                           const void *model, bsg_run_result *res, int *finished)
 {
-    epoch_progress tp = {.epochs = run->epochs};
+    cli_epoch_progress tp = {.epochs = run->epochs};
+    graph_call g = {fn, run, model, res};
     *finished = 0;
-    cli_progress_start(&tp.prog, "training", quiet);
     run->progress = on_progress;
     run->progress_ctx = &tp;
-    char msg[BS_ERROR_MSG_MAX];
-    cli_signals_defer();
-    int st = fn(run, model, res, msg, sizeof msg);
-    cli_progress_end(&tp.prog, st == BST_OK);
-    cli_signals_resume();
-    if (st != BST_OK) {
-        fprintf(stderr, "batchsampler: %s\n", msg);
-        return CLI_EXIT_DATA;
-    }
+    int rc = cli_run_trainer(&tp, quiet, call_graph, &g);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (res->epochs_run > 0 && res->last.epoch + 1 < run->epochs) {
         printf("stopped after %lld epochs; resume with --resume\n",
                (long long)res->epochs_run);
@@ -251,26 +307,27 @@ int cli_vision_check(const char *cmd, const bst_run_cfg *r)
     if (b->sampler.kind == BS_SAMPLER_RWR && b->graph.k > b->graph.m)
         return cli_usage(cmd, "-K %d is larger than -M %lld", (int)b->graph.k,
                          (long long)b->graph.m);
-    if (r->resume && !r->ckpt_path)
-        return cli_usage(cmd, "--resume needs --checkpoint");
-    if (r->stop_after && !r->ckpt_path)
-        return cli_usage(cmd, "--stop-after needs --checkpoint");
-    const cli_path out[] = {{"--log", r->log_path},
-                            {"--checkpoint", r->ckpt_path}};
-    return cli_check_paths(cmd, NULL, 0, out, 2);
+    return check_outputs(cmd, r->resume, r->stop_after, r->log_path,
+                         r->ckpt_path);
 }
 
-int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
-                           const bst_epoch_log *last)
+int cli_run_vision_trainer(bst_run_cfg *run, int quiet, int print,
+                           cli_trainer_fn fn, void *arg,
+                           const bst_run_result *res, int *finished)
 {
-    cli_vision_progress *tp = ctx;
-    epoch_line e;
-    if (last)
-        e = (epoch_line){last->epoch,     last->loss,    last->knn_top1,
-                         last->mean_sim,  last->fn_rate, last->coverage,
-                         last->sampler_s, last->total_s};
-    return report(&tp->prog, tp->epochs, step, total, last ? &e : NULL, "kNN",
-                  1);
+    cli_epoch_progress tp = {.epochs = run->epochs};
+    *finished = 0;
+    run->progress = cli_vision_on_progress;
+    run->progress_ctx = &tp;
+    int rc = cli_run_trainer(&tp, quiet, fn, arg);
+    if (rc != CLI_EXIT_OK || !print)
+        return rc;
+    if (res->knn_top1 < 0) /* stopped early (--stop-after) */
+        printf("stopped after %lld epochs; resume with --resume\n",
+               (long long)res->epochs_run);
+    else
+        *finished = 1;
+    return CLI_EXIT_OK;
 }
 
 void cli_vision_summary_tail(const bst_run_result *res)

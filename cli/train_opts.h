@@ -55,6 +55,39 @@ int cli_run_opt(const char *cmd, int c, bsg_run_cfg *r, int *quiet);
    --checkpoint, writable distinct outputs.  0 or the usage exit code. */
 int cli_run_check(const char *cmd, const bsg_run_cfg *r);
 
+/* A graph trainer's parser: each option goes to cli_batcher_opt (the
+   batch size into *batch), then model_opt(c, model) (the trainer's own
+   options: 0, the usage exit code, or 1 when c is not one), then
+   cli_run_opt; anything else is a usage error. */
+typedef struct {
+    const char *cmd;
+    bsg_run_cfg *run; /* defaults set by the caller */
+    int *batch;
+    int (*model_opt)(int c, void *model);
+    void *model;
+    int *quiet;
+} cli_graph_parser;
+/* Parses argv (short options ":hB:M:K:q", longs) as p says, then
+   cli_run_check: 0, -1 after --help, or the usage exit code. */
+int cli_parse_graph_trainer(const cli_graph_parser *p, int argc, char **argv,
+                            const struct option *longs, void (*help)(void));
+
+/* The progress of a run (either family's progress callback takes one as
+   its ctx): the bar during an epoch, one line per finished epoch; a
+   pending signal stops the run between steps. */
+typedef struct {
+    cli_progress prog;
+    int64_t epochs;
+} cli_epoch_progress;
+
+/* Runs fn(arg, msg, cap) (a trainer whose progress callback has tp as its
+   ctx) with the progress bar of tp (none when quiet) and signals deferred
+   to the end of the step.  CLI_EXIT_OK, or CLI_EXIT_DATA with fn's
+   message printed on stderr. */
+typedef int (*cli_trainer_fn)(void *arg, char *msg, size_t cap);
+int cli_run_trainer(cli_epoch_progress *tp, int quiet, cli_trainer_fn fn,
+                    void *arg);
+
 /* Runs fn (bsg_graphcl_run or a wrapper) with a progress line per epoch
    on stderr, signals deferred to the end of the step.  Returns the exit
    code; *finished is 1 when the run reached its last epoch (print the
@@ -160,14 +193,18 @@ int cli_vision_opt(const char *cmd, int c, bst_run_cfg *r, int *quiet);
 int cli_vision_check(const char *cmd, const bst_run_cfg *r);
 
 /* The progress of a vision run (bst_run_progress_fn with a
-   cli_vision_progress as ctx): the bar during an epoch, one line per
-   finished epoch; a pending signal stops the run between steps. */
-typedef struct {
-    cli_progress prog;
-    int64_t epochs;
-} cli_vision_progress;
+   cli_epoch_progress as ctx). */
 int cli_vision_on_progress(void *ctx, int64_t step, int64_t total,
                            const bst_epoch_log *last);
+
+/* Runs a vision trainer, fn(arg, msg, cap) writing *res, with run's
+   progress on stderr (cli_run_trainer).  Returns the exit code; when
+   print (the process that reports: rank 0), a run stopped early
+   (--stop-after) says so on stdout, and *finished is 1 when it reached
+   its last epoch (print the summary). */
+int cli_run_vision_trainer(bst_run_cfg *run, int quiet, int print,
+                           cli_trainer_fn fn, void *arg,
+                           const bst_run_result *res, int *finished);
 
 /* "infonce", "dcl" or "hcl". */
 const char *cli_loss_name(bst_loss_kind k);
