@@ -18,18 +18,7 @@
 #include <omp.h>
 
 #include "engine.h"
-#include "rng.h"
-
-static float *randu(size_t n, uint64_t seed, float lo, float hi)
-{
-    float *x = malloc(n * sizeof(float));
-    assert_non_null(x);
-    bs_rng r;
-    bs_rng_derive(&r, seed, 7, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)bs_rng_uniform(&r);
-    return x;
-}
+#include "fdcheck.h"
 
 static float *alloc_f(size_t n)
 {
