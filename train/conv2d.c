@@ -21,6 +21,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "conv2d_dnnl.h"
 #include "engine.h"
 
 enum {
@@ -71,6 +72,7 @@ void bst_conv2d_free(bst_conv2d *c)
     free(c->b);
     free(c->db);
     free(c->ws);
+    bst_conv2d_dnnl_free(c);
     memset(c, 0, sizeof *c);
 }
 
@@ -309,6 +311,9 @@ int bst_conv2d_forward(bst_conv2d *c, const float *x, float *y, int N, int H,
     int Wo = bst_conv2d_out(W, c->k, c->stride, c->pad);
     if (N <= 0 || Ho <= 0 || Wo <= 0)
         return BST_ERR_INVAL;
+    int rc = bst_conv2d_dnnl_forward(c, x, y, N, H, W, Ho, Wo);
+    if (rc)
+        return rc > 0 ? BST_OK : BST_ERR_NOMEM;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
     int nt = omp_get_max_threads();
     float *cols = workspace(c, (size_t)nt * K * P);
