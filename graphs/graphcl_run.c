@@ -74,12 +74,8 @@ int bsg_log_header(bst_csv_log *log)
 
 void bsg_epoch_stats(bsg_epoch_log *row, const bst_run_batches *b)
 {
-    double n = (double)b->steps;
-    row->loss = b->loss / n;
-    row->mean_sim = b->mean_sim / n;
-    row->hard_sim = b->hard_sim / n;
-    row->fn_rate = b->fn_rate / n;
-    row->coverage = (double)b->nseen / (double)b->n;
+    bst_run_batches_means(b, &row->loss, &row->mean_sim, &row->hard_sim,
+                          &row->fn_rate, &row->coverage);
     row->svm_acc = row->svm_std = -1;
 }
 
@@ -95,6 +91,22 @@ int bsg_epoch_done(bst_csv_log *log, bst_run_graph *g, const bsg_epoch_log *row,
         (long long)row->epoch, (long long)row->steps, row->loss, row->svm_acc,
         row->svm_std, row->mean_sim, row->hard_sim, row->fn_rate, row->coverage,
         row->sampler_s, row->step_s, row->total_s);
+}
+
+int bsg_run_finish(int rc, const bsg_run_cfg *cfg, int64_t epoch,
+                   const bst_run_graph *g, const bs_batcher *batcher, double t0,
+                   bsg_eval_fn evaluate, void *self, bsg_run_result *res,
+                   char *msg, size_t cap)
+{
+    if (!rc && epoch == cfg->epochs) {
+        res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
+        if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
+            rc = evaluate(self, &res->svm_acc, &res->svm_std, msg, cap);
+        bst_run_graph_means(g, &res->mean_sim, &res->hard_sim, &res->fn_rate);
+    }
+    res->sampler_s = bst_batcher_seconds(batcher);
+    res->total_s = bst_now() - t0;
+    return rc;
 }
 
 /* ------------------------------------------------------------- the run */
@@ -354,8 +366,9 @@ static int svm(run *r, double *acc, double *sd, char *msg, size_t cap)
 #endif
 
 /* SVM accuracy (mean, std over the 10 folds) of the encoder's embeddings */
-static int evaluate(run *r, double *acc, double *sd, char *msg, size_t cap)
+static int evaluate(void *self, double *acc, double *sd, char *msg, size_t cap)
 {
+    run *r = self;
     double t0 = bst_now();
     int rc = bsg_graphcl_embed(&r->model, &r->data, r->emb, msg, cap);
 #ifdef BSG_HAVE_SVM
@@ -428,25 +441,13 @@ int bsg_graphcl_run(const bsg_run_cfg *cfg, bsg_run_result *res, char *msg,
     double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
-    if (!rc && cfg->resume)
-        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
-    if (!rc) {
-        const bsg_run_cfg *c = &r.cfg;
-        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                            c->log_path, c->ckpt_path,  &r.log,
-                            &r,          run_epoch,     ckpt_save,
-                            report};
-        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
-    }
-    if (!rc && r.epoch == cfg->epochs) {
-        res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
-        if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
-            rc = evaluate(&r, &res->svm_acc, &res->svm_std, msg, cap);
-        bst_run_graph_means(&r.graph, &res->mean_sim, &res->hard_sim,
-                            &res->fn_rate);
-    }
-    res->sampler_s = bst_batcher_seconds(r.batcher);
-    res->total_s = bst_now() - t0;
+    bst_epoch_loop l =
+        BST_EPOCH_LOOP(&r.cfg, &r.log, &r, run_epoch, ckpt_save, report);
+    if (!rc)
+        rc = bst_run_resume_epochs(&l, r.cfg.resume, restore, &r.epoch,
+                                   &res->epochs_run, msg, cap);
+    rc = bsg_run_finish(rc, cfg, r.epoch, &r.graph, r.batcher, t0, evaluate, &r,
+                        res, msg, cap);
     run_free(&r);
     return rc;
 }

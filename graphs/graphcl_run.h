@@ -100,5 +100,16 @@ void bsg_epoch_stats(bsg_epoch_log *row, const bst_run_batches *b);
    batcher's warm-up epochs), the row appended to log. */
 int bsg_epoch_done(bst_csv_log *log, bst_run_graph *g, const bsg_epoch_log *row,
                    int64_t warmup);
+/* After the epochs (rc: their outcome): when the run stands at its last
+   epoch, the result's SVM accuracy (the last row's, or when this call ran
+   no epoch, resumed after the end, evaluate(self) again if cfg->svm) and
+   g's means; then the batcher's sampler seconds and the seconds since t0.
+   Returns rc, or evaluate's error. */
+typedef int (*bsg_eval_fn)(void *self, double *acc, double *sd, char *msg,
+                           size_t cap);
+int bsg_run_finish(int rc, const bsg_run_cfg *cfg, int64_t epoch,
+                   const bst_run_graph *g, const bs_batcher *batcher, double t0,
+                   bsg_eval_fn evaluate, void *self, bsg_run_result *res,
+                   char *msg, size_t cap);
 
 #endif /* BS_GRAPHS_GRAPHCL_RUN_H */

@@ -240,8 +240,9 @@ static void run_free(run *r)
 
 /* Linear-SVM accuracy (mean, std over the 10 folds) of every graph's
    embedding, as the reference's LinearSVC evaluation. */
-static int evaluate(run *r, double *acc, double *sd, char *msg, size_t cap)
+static int evaluate(void *self, double *acc, double *sd, char *msg, size_t cap)
 {
+    run *r = self;
     double t0 = bst_now();
     int rc =
         bsg_mvgrl_embed(r->model, &r->data, &r->ops, r->B, r->all, msg, cap);
@@ -317,26 +318,14 @@ int bsg_mvgrl_run(const bsg_run_cfg *cfg, const bsg_mvgrl_cfg *model,
     double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, model, res, msg, cap);
-    if (!rc && cfg->resume)
-        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
-    if (!rc) {
-        const bsg_run_cfg *c = &r.cfg;
-        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                            c->log_path, c->ckpt_path,  &r.log,
-                            &r,          run_epoch,     ckpt_save,
-                            report};
-        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
-    }
+    bst_epoch_loop l =
+        BST_EPOCH_LOOP(&r.cfg, &r.log, &r, run_epoch, ckpt_save, report);
+    if (!rc)
+        rc = bst_run_resume_epochs(&l, r.cfg.resume, restore, &r.epoch,
+                                   &res->epochs_run, msg, cap);
     res->last.steps = r.step;
-    if (!rc && r.epoch == cfg->epochs) {
-        res->svm_acc = res->last.svm_acc, res->svm_std = res->last.svm_std;
-        if (cfg->svm && res->epochs_run == 0) /* resumed after the end */
-            rc = evaluate(&r, &res->svm_acc, &res->svm_std, msg, cap);
-        bst_run_graph_means(&r.graph, &res->mean_sim, &res->hard_sim,
-                            &res->fn_rate);
-    }
-    res->sampler_s = bst_batcher_seconds(r.batcher);
-    res->total_s = bst_now() - t0;
+    rc = bsg_run_finish(rc, cfg, r.epoch, &r.graph, r.batcher, t0, evaluate, &r,
+                        res, msg, cap);
     run_free(&r);
     return rc;
 }

@@ -307,6 +307,16 @@ int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch, int64_t *epochs_run,
     return rc;
 }
 
+int bst_run_resume_epochs(const bst_epoch_loop *l, int resume,
+                          bst_run_restore_fn restore, int64_t *epoch,
+                          int64_t *epochs_run, char *msg, size_t cap)
+{
+    int rc = resume
+                 ? bst_run_ckpt_load(l->ckpt_path, restore, l->self, msg, cap)
+                 : BST_OK;
+    return rc ? rc : bst_run_epochs(l, epoch, epochs_run, msg, cap);
+}
+
 /* ------------------------------------------------------------- batches */
 
 int bst_run_batches_init(bst_run_batches *b, int64_t B, int64_t n, char *msg,
@@ -332,6 +342,18 @@ void bst_run_batches_free(bst_run_batches *b)
     free(b->blab);
     free(b->seen);
     memset(b, 0, sizeof *b);
+}
+
+void bst_run_batches_means(const bst_run_batches *b, double *loss,
+                           double *mean_sim, double *hard_sim, double *fn_rate,
+                           double *coverage)
+{
+    double n = (double)b->steps;
+    *loss = b->loss / n;
+    *mean_sim = b->mean_sim / n;
+    *hard_sim = b->hard_sim / n;
+    *fn_rate = b->fn_rate / n;
+    *coverage = (double)b->nseen / (double)b->n;
 }
 
 void bst_run_batches_epoch(bst_run_batches *b)

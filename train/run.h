@@ -158,6 +158,11 @@ typedef struct {
 int bst_run_batches_init(bst_run_batches *b, int64_t B, int64_t n, char *msg,
                          size_t cap);
 void bst_run_batches_free(bst_run_batches *b);
+/* The epoch's means of b's sums over its steps (b->steps >= 1) and its
+   coverage of the b->n instances. */
+void bst_run_batches_means(const bst_run_batches *b, double *loss,
+                           double *mean_sim, double *hard_sim, double *fn_rate,
+                           double *coverage);
 /* Clears the epoch's coverage and sums. */
 void bst_run_batches_epoch(bst_run_batches *b);
 /* b->ids = the batcher's next batch, which must belong to epoch `epoch`;
@@ -193,7 +198,19 @@ typedef struct {
     int (*report)(void *self); /* may be NULL */
 } bst_epoch_loop;
 
+/* The loop of a run whose settings c have the fields epochs, ckpt_every,
+   stop_after, log_path and ckpt_path (either trainer family's). */
+#define BST_EPOCH_LOOP(c, log, self, epoch, save, report)                      \
+    ((bst_epoch_loop){(c)->epochs, (c)->ckpt_every, (c)->stop_after,           \
+                      (c)->log_path, (c)->ckpt_path, (log), (self), (epoch),   \
+                      (save), (report)})
+
 int bst_run_epochs(const bst_epoch_loop *l, int64_t *epoch, int64_t *epochs_run,
                    char *msg, size_t cap);
+/* bst_run_epochs after, when resume, bst_run_ckpt_load(l->ckpt_path,
+   restore, l->self). */
+int bst_run_resume_epochs(const bst_epoch_loop *l, int resume,
+                          bst_run_restore_fn restore, int64_t *epoch,
+                          int64_t *epochs_run, char *msg, size_t cap);
 
 #endif /* BS_TRAIN_RUN_H */

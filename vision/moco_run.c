@@ -313,9 +313,7 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
                                 r->ftest)))
         return bst_fail(msg, cap, rc, "feature extraction failed");
     r->feats_fresh = 1;
-    rc = bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
-                          r->data.ntest, F, BST_FMNIST_CLASSES, r->cfg.knn_k,
-                          r->cfg.knn_t, NULL, r->data.ytest, top1, msg, cap);
+    rc = bst_run_knn(&r->cfg, &r->data, r->ftrain, r->ftest, F, top1, msg, cap);
     r->res->eval_s += bst_now() - t0;
     return rc;
 }
@@ -408,17 +406,9 @@ static int finish(run *r, bst_run_result *res, char *msg, size_t cap)
                         &res->fn_rate);
     if (!r->feats_fresh) /* resumed after the last epoch */
         rc = evaluate_knn(r, &res->knn_top1, msg, cap);
-    if (!rc && r->cfg.probe) {
-        double t0 = bst_now();
-        bst_probe_cfg pc;
-        bst_probe_cfg_default(&pc);
-        rc = bst_linear_probe(&pc, r->ftrain, r->data.ytrain, r->data.ntrain,
-                              r->ftest, r->data.ytest, r->data.ntest,
-                              bst_encoder_feat_dim(&r->mc.enc),
-                              BST_FMNIST_CLASSES, &res->probe_train_top1,
-                              &res->probe_top1, msg, cap);
-        res->eval_s += bst_now() - t0;
-    }
+    if (!rc && r->cfg.probe)
+        rc = bst_run_probe(&r->data, r->ftrain, r->ftest,
+                           bst_encoder_feat_dim(&r->mc.enc), res, msg, cap);
     return rc;
 }
 
@@ -433,16 +423,11 @@ int bst_moco_run(const bst_moco_run_cfg *cfg, bst_run_result *res, char *msg,
     double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
-    if (!rc && cfg->run.resume)
-        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
-    if (!rc) {
-        const bst_run_cfg *c = &r.cfg;
-        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                            c->log_path, c->ckpt_path,  &r.log,
-                            &r,          run_epoch,     ckpt_save,
-                            report};
-        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
-    }
+    bst_epoch_loop l =
+        BST_EPOCH_LOOP(&r.cfg, &r.log, &r, run_epoch, ckpt_save, report);
+    if (!rc)
+        rc = bst_run_resume_epochs(&l, r.cfg.resume, restore, &r.epoch,
+                                   &res->epochs_run, msg, cap);
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->run.epochs)
         rc = finish(&r, res, msg, cap);

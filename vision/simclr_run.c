@@ -71,17 +71,34 @@ void bst_store_rows(bst_store_views v, const float *v1, const float *v2,
 void bst_run_epoch_stats(bst_epoch_log *row, const bst_run_batches *b,
                          const int32_t *appear)
 {
-    double n = (double)b->steps;
-    row->loss = b->loss / n;
-    row->mean_sim = b->mean_sim / n;
-    row->hard_sim = b->hard_sim / n;
-    row->fn_rate = b->fn_rate / n;
-    row->coverage = (double)b->nseen / (double)b->n;
+    bst_run_batches_means(b, &row->loss, &row->mean_sim, &row->hard_sim,
+                          &row->fn_rate, &row->coverage);
     row->knn_top1 = -1;
     bst_appearance ap;
     bst_appearance_stats(appear, b->n, &ap);
     row->appear_cv = ap.cv;
     row->unseen = ap.unseen;
+}
+
+int bst_run_knn(const bst_run_cfg *c, const bst_fmnist *d, const float *ftrain,
+                const float *ftest, int F, double *top1, char *msg, size_t cap)
+{
+    return bst_knn_classify(ftrain, d->ytrain, d->ntrain, ftest, d->ntest, F,
+                            BST_FMNIST_CLASSES, c->knn_k, c->knn_t, NULL,
+                            d->ytest, top1, msg, cap);
+}
+
+int bst_run_probe(const bst_fmnist *d, const float *ftrain, const float *ftest,
+                  int F, bst_run_result *res, char *msg, size_t cap)
+{
+    double t0 = bst_now();
+    bst_probe_cfg pc;
+    bst_probe_cfg_default(&pc);
+    int rc = bst_linear_probe(
+        &pc, ftrain, d->ytrain, d->ntrain, ftest, d->ytest, d->ntest, F,
+        BST_FMNIST_CLASSES, &res->probe_train_top1, &res->probe_top1, msg, cap);
+    res->eval_s += bst_now() - t0;
+    return rc;
 }
 
 void bst_appearance_stats(const int32_t *counts, int64_t n, bst_appearance *a)
@@ -415,9 +432,8 @@ static int evaluate_knn(run *r, double *top1, char *msg, size_t cap)
                                   r->ftest)))
         return bst_fail(msg, cap, rc, "feature extraction failed");
     r->feats_fresh = 1;
-    return bst_knn_classify(r->ftrain, r->data.ytrain, r->data.ntrain, r->ftest,
-                            r->data.ntest, F, BST_FMNIST_CLASSES, r->cfg.knn_k,
-                            r->cfg.knn_t, NULL, r->data.ytest, top1, msg, cap);
+    return bst_run_knn(&r->cfg, &r->data, r->ftrain, r->ftest, F, top1, msg,
+                       cap);
 }
 
 /* The next global batch into r->bat.ids, marked seen: the batcher's next
@@ -535,16 +551,12 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
-    if (!rc && cfg->resume)
-        rc = bst_run_ckpt_load(r.cfg.ckpt_path, restore, &r, msg, cap);
-    if (!rc) {
-        const bst_run_cfg *c = &r.cfg; /* the outputs: rank 0's only */
-        bst_epoch_loop l = {c->epochs,   c->ckpt_every, c->stop_after,
-                            c->log_path, c->ckpt_path,  &r.csv,
-                            &r,          run_epoch,     ckpt_save,
-                            report};
-        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
-    }
+    /* the outputs: rank 0's only (r.cfg) */
+    bst_epoch_loop l =
+        BST_EPOCH_LOOP(&r.cfg, &r.csv, &r, run_epoch, ckpt_save, report);
+    if (!rc)
+        rc = bst_run_resume_epochs(&l, r.cfg.resume, restore, &r.epoch,
+                                   &res->epochs_run, msg, cap);
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->epochs) {
         res->knn_top1 = res->last.knn_top1;
@@ -553,17 +565,10 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
         if (cfg->probe && !r.feats_fresh && r.rank == 0) /* resumed after
                                                             the last epoch */
             rc = evaluate_knn(&r, &res->knn_top1, msg, cap);
-        if (!rc && cfg->probe && r.rank == 0) {
-            double tp = bst_now();
-            bst_probe_cfg pc;
-            bst_probe_cfg_default(&pc);
-            rc = bst_linear_probe(&pc, r.ftrain, r.data.ytrain, r.data.ntrain,
-                                  r.ftest, r.data.ytest, r.data.ntest,
-                                  bst_encoder_feat_dim(&cfg->model.enc),
-                                  BST_FMNIST_CLASSES, &res->probe_train_top1,
-                                  &res->probe_top1, msg, cap);
-            res->eval_s += bst_now() - tp;
-        }
+        if (!rc && cfg->probe && r.rank == 0)
+            rc = bst_run_probe(&r.data, r.ftrain, r.ftest,
+                               bst_encoder_feat_dim(&cfg->model.enc), res, msg,
+                               cap);
     }
     if (r.appear)
         bst_appearance_stats(r.appear, r.data.ntrain, &res->appear);

@@ -40,6 +40,7 @@
 #define BS_TRAIN_SIMCLR_RUN_H
 
 #include "batcher.h"
+#include "fmnist.h"
 #include "run.h"
 #include "simclr.h"
 
@@ -159,5 +160,13 @@ int bst_run_cfg_check(const bst_run_cfg *c, char *msg, size_t cap);
    the kNN are the caller's. */
 void bst_run_epoch_stats(bst_epoch_log *row, const bst_run_batches *b,
                          const int32_t *appear);
+/* Weighted kNN top-1 (c's k and T) of d's test split against its
+   training split, from their F-wide features. */
+int bst_run_knn(const bst_run_cfg *c, const bst_fmnist *d, const float *ftrain,
+                const float *ftest, int F, double *top1, char *msg, size_t cap);
+/* The linear probe on the same features into res->probe_train_top1 and
+   res->probe_top1, its seconds added to res->eval_s. */
+int bst_run_probe(const bst_fmnist *d, const float *ftrain, const float *ftest,
+                  int F, bst_run_result *res, char *msg, size_t cap);
 
 #endif /* BS_TRAIN_SIMCLR_RUN_H */
