@@ -9,18 +9,8 @@
 # eval --model.
 set -euo pipefail
 BIN=$1
-T="${BS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/cli_simcse_$$"
-rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.inc"
 D="$(cd "$(dirname "$0")/../../.." && pwd)/shared/data"
-
-expect() {
-  local code=$1 pat=$2 rc=0; shift 2
-  "$BIN" "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$code" ] || fail "exit $rc, want $code: $* ($(cat "$T/err"))"
-  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "not one line: $*: $(cat "$T/err")"
-  grep -Eq -- "$pat" "$T/err" || fail "stderr lacks /$pat/: $(cat "$T/err")"
-}
 
 expect 2 "--loss 'nce'" train simcse --loss nce
 expect 2 "--sampler 'bfs'" train simcse --sampler bfs
