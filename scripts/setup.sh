@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libopenblas-openmp-dev zlib1g-dev libcmocka-dev libsvm-dev liblinear-dev
+  libdnnl-dev
   python3-dev python3-numpy python3-pytest python3-setuptools python3-torch
   python3-pip python3-venv python3-wheel
   python3-matplotlib
