@@ -262,46 +262,67 @@ static int get_init(PyObject *o, Py_buffer *v, int64_t n, int64_t d,
     return 0;
 }
 
-/*
- * A 1-D integer vector as int64: int64 buffers are used in place, int32 ones
- * converted into *tmp (malloc'ed; free it).  Floats etc. are TypeError.
- */
-static int get_ids(PyObject *obj, Py_buffer *v, const int64_t **ids,
-                   int64_t **tmp, int64_t *count, const char *what)
+/* An integer array seen as int64: int64 buffers in place, int32 ones
+   converted into tmp. */
+typedef struct {
+    Py_buffer v;
+    const int64_t *ids;
+    int64_t *tmp; /* the int64 copy of an int32 array, or NULL */
+    int64_t count;
+    int held; /* v is to be released */
+} ids_view;
+
+static void ids_release(ids_view *iv)
 {
-    *tmp = NULL;
-    if (get_buffer(obj, v, 0, what) < 0)
+    if (iv->held) {
+        free(iv->tmp);
+        PyBuffer_Release(&iv->v);
+    }
+    iv->held = 0;
+    iv->tmp = NULL;
+}
+
+/*
+ * An integer array (int64 or int32; floats etc. are TypeError): a vector
+ * when ndim is 1, an (nb, b) array when it is 2 (its dimensions checked
+ * first).  On success the caller must ids_release(iv).
+ */
+static int get_ids(PyObject *obj, ids_view *iv, int ndim, const char *what)
+{
+    iv->held = 0;
+    iv->tmp = NULL;
+    if (get_buffer(obj, &iv->v, ndim == 2 ? 2 : 0, what) < 0)
         return -1;
-    elem_kind k = buffer_kind(v);
+    iv->held = 1;
+    elem_kind k = buffer_kind(&iv->v);
     if (k != K_I64 && k != K_I32) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s: expected an integer array (int64 or int32), got %s",
-                     what, kind_name(v));
-        PyBuffer_Release(v);
+        PyErr_Format(PyExc_TypeError, "%s: expected an integer array%s, got %s",
+                     what, ndim == 2 ? "" : " (int64 or int32)",
+                     kind_name(&iv->v));
+        ids_release(iv);
         return -1;
     }
-    if (v->ndim != 1) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D array, got %d-D",
-                     what, v->ndim);
-        PyBuffer_Release(v);
+    if (iv->v.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-D array, got %d-D",
+                     what, ndim, iv->v.ndim);
+        ids_release(iv);
         return -1;
     }
-    *count = (int64_t)v->shape[0];
+    iv->count = (int64_t)(iv->v.len / iv->v.itemsize);
     if (k == K_I64) {
-        *ids = (const int64_t *)v->buf;
+        iv->ids = (const int64_t *)iv->v.buf;
         return 0;
     }
-    int64_t *t = malloc((size_t)(*count > 0 ? *count : 1) * sizeof *t);
-    if (!t) {
-        PyBuffer_Release(v);
+    iv->tmp = malloc((size_t)(iv->count > 0 ? iv->count : 1) * sizeof *iv->tmp);
+    if (!iv->tmp) {
+        ids_release(iv);
         PyErr_NoMemory();
         return -1;
     }
-    const int32_t *s = (const int32_t *)v->buf;
-    for (int64_t i = 0; i < *count; i++)
-        t[i] = s[i];
-    *tmp = t;
-    *ids = t;
+    const int32_t *src = (const int32_t *)iv->v.buf;
+    for (int64_t i = 0; i < iv->count; i++)
+        iv->tmp[i] = src[i];
+    iv->ids = iv->tmp;
     return 0;
 }
 
@@ -630,6 +651,27 @@ static PyObject *Graph_save(GraphObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* (a, b) from two new references, which it steals; NULL if either is. */
+static PyObject *pair_steal(PyObject *a, PyObject *b)
+{
+    PyObject *t = a && b ? PyTuple_Pack(2, a, b) : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return t;
+}
+
+/* Copies the n*k neighbours and similarities of g into nbr and sim. */
+static void graph_rows(const bs_graph *g, int32_t *nbr, float *sim)
+{
+    int64_t n = bs_graph_n(g);
+    size_t k = (size_t)bs_graph_k(g);
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(nbr + (size_t)i * k, bs_graph_neighbors(g, i), k * sizeof *nbr);
+        memcpy(sim + (size_t)i * k, bs_graph_similarities(g, i),
+               k * sizeof *sim);
+    }
+}
+
 /* neighbors(i) -> (bytes of k int32 ids, bytes of k float32 sims) */
 static PyObject *Graph_neighbors(GraphObject *self, PyObject *arg)
 {
@@ -648,44 +690,22 @@ static PyObject *Graph_neighbors(GraphObject *self, PyObject *arg)
     }
     Py_ssize_t k = bs_graph_k(self->g);
     PyObject *a = PyBytes_FromStringAndSize((const char *)ids, k * 4);
-    if (!a)
-        return NULL;
-    PyObject *b = PyBytes_FromStringAndSize((const char *)sims, k * 4);
-    if (!b) {
-        Py_DECREF(a);
-        return NULL;
-    }
-    PyObject *t = PyTuple_Pack(2, a, b);
-    Py_DECREF(a);
-    Py_DECREF(b);
-    return t;
+    return pair_steal(
+        a, a ? PyBytes_FromStringAndSize((const char *)sims, k * 4) : NULL);
 }
 
 /* to_arrays() -> (bytes n*k int32 ids, bytes n*k float32 sims) */
 static PyObject *Graph_to_arrays(GraphObject *self, PyObject *noargs)
 {
     (void)noargs;
-    int64_t n = bs_graph_n(self->g);
-    Py_ssize_t k = bs_graph_k(self->g);
-    PyObject *a = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n * k * 4);
-    if (!a)
-        return NULL;
-    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n * k * 4);
-    if (!b) {
-        Py_DECREF(a);
-        return NULL;
-    }
-    char *pa = PyBytes_AS_STRING(a), *pb = PyBytes_AS_STRING(b);
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(pa + (size_t)i * (size_t)k * 4, bs_graph_neighbors(self->g, i),
-               (size_t)k * 4);
-        memcpy(pb + (size_t)i * (size_t)k * 4,
-               bs_graph_similarities(self->g, i), (size_t)k * 4);
-    }
-    PyObject *t = PyTuple_Pack(2, a, b);
-    Py_DECREF(a);
-    Py_DECREF(b);
-    return t;
+    Py_ssize_t bytes =
+        (Py_ssize_t)bs_graph_n(self->g) * bs_graph_k(self->g) * 4;
+    PyObject *a = PyBytes_FromStringAndSize(NULL, bytes);
+    PyObject *b = a ? PyBytes_FromStringAndSize(NULL, bytes) : NULL;
+    if (b)
+        graph_rows(self->g, (int32_t *)PyBytes_AS_STRING(a),
+                   (float *)PyBytes_AS_STRING(b));
+    return pair_steal(a, b);
 }
 
 static PyObject *Graph_get_n(GraphObject *self, void *c)
@@ -749,17 +769,143 @@ static PyTypeObject Graph_Type = {
 /* Shared by Sampler and Batcher                                             */
 /* ------------------------------------------------------------------------ */
 
-static int busy_enter(int *busy, const char *what)
+/*
+ * Both objects begin with a SourceObject (a source of batches): one set of
+ * methods (next, set_epoch, save_state, load_state) and constructor helpers
+ * serve both, and what differs, the library calls and how their failures
+ * are raised, is in each type's source_ops table.
+ */
+typedef struct SourceObject SourceObject;
+
+/* One library call of a Sampler or Batcher method. */
+typedef struct {
+    enum { CALL_NEXT, CALL_SET_EPOCH, CALL_SAVE_STATE, CALL_LOAD_STATE } op;
+    int64_t arg;   /* set_epoch: the epoch; save_state: the position */
+    int64_t count; /* next: ids written into the object's buf */
+    void *blob;    /* save_state: malloc'ed (the caller frees it); load_state */
+    size_t len;
+} source_call;
+
+typedef struct {
+    const char *name; /* "Sampler" or "Batcher", in messages */
+    /* Makes the call c, without the GIL. */
+    bs_status (*call)(SourceObject *o, source_call *c, bs_error *e);
+    /* Raises a failed call (GIL held), or NULL: raise_bs. */
+    PyObject *(*raise)(SourceObject *o, const bs_error *e);
+    /* Called with the GIL after load_state's library call, or NULL. */
+    void (*after_load)(SourceObject *o);
+} source_ops;
+
+struct SourceObject {
+    PyObject_HEAD const source_ops *ops;
+    int64_t *buf; /* batch_size ids */
+    int64_t bsz;  /* batch_size */
+    int busy;
+};
+
+/* The arguments of Sampler() and Batcher() that make the sampler. */
+typedef struct {
+    long long n, b, max_steps, bpe;
+    const char *kind, *schedule, *epoch_mode;
+    double alpha, tau;
+    int drop_last, rank, world;
+    unsigned long long seed;
+} sampler_args;
+
+#define SAMPLER_ARGS_DEFAULT                                                   \
+    {                                                                          \
+        .kind = "rwr", .schedule = "constant", .epoch_mode = "fixed",          \
+        .alpha = 0.2, .world = 1                                               \
+    }
+
+/* "name = v: expected >= 1" unless v >= 1. */
+static int check_positive(const char *name, long long v)
 {
-    if (*busy) {
+    if (v < 1) {
+        PyErr_Format(PyExc_ValueError, "%s = %lld: expected >= 1", name, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets p's sampler fields from a (p already defaulted): the names are
+   parsed here (ValueError), the values are the library's to check. */
+static int fill_sampler_params(bs_sampler_params *p, const sampler_args *a)
+{
+    bs_error e;
+    err_init(&e);
+    if (bs_sampler_kind_parse(a->kind, &p->kind, &e) != BS_OK ||
+        bs_alpha_schedule_parse(a->schedule, &p->schedule, &e) != BS_OK ||
+        bs_epoch_mode_parse(a->epoch_mode, &p->epoch_mode, &e) != BS_OK) {
+        raise_bs(&e);
+        return -1;
+    }
+    p->batch_size = a->b;
+    p->alpha = a->alpha;
+    p->tau = a->tau;
+    p->max_steps = a->max_steps;
+    p->batches_per_epoch = a->bpe;
+    p->drop_last = a->drop_last;
+    p->rank = a->rank;
+    p->world = a->world;
+    p->seed = a->seed;
+    return 0;
+}
+
+/* The head of a new object: its ops and a buffer of bsz ids. */
+static int source_init(SourceObject *o, const source_ops *ops, int64_t bsz)
+{
+    o->ops = ops;
+    o->bsz = bsz;
+    o->buf = malloc((size_t)bsz * sizeof *o->buf);
+    if (!o->buf) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The end of a dealloc, once the type's own fields are released. */
+static void source_free(SourceObject *o)
+{
+    free(o->buf);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+/* Marks o busy: RuntimeError if another thread is in one of its calls. */
+static int source_enter(SourceObject *o)
+{
+    if (o->busy) {
         PyErr_Format(PyExc_RuntimeError,
                      "%s is in use by another thread: use one object per "
                      "thread",
-                     what);
+                     o->ops->name);
         return -1;
     }
-    *busy = 1;
+    o->busy = 1;
     return 0;
+}
+
+/* Makes the call c without the GIL, with o marked busy.  Returns 0, or -1
+   with the exception set: RuntimeError if o is busy, else the call's. */
+static int source_run(SourceObject *o, source_call *c)
+{
+    if (source_enter(o) < 0)
+        return -1;
+    bs_error e;
+    err_init(&e);
+    bs_status st;
+    Py_BEGIN_ALLOW_THREADS st = o->ops->call(o, c, &e);
+    Py_END_ALLOW_THREADS o->busy = 0;
+    if (c->op == CALL_LOAD_STATE && o->ops->after_load)
+        o->ops->after_load(o);
+    if (st == BS_OK)
+        return 0;
+    if (o->ops->raise)
+        o->ops->raise(o, &e);
+    else
+        raise_bs(&e);
+    return -1;
 }
 
 /* A list of ints from ids[0..count). */
@@ -779,36 +925,83 @@ static PyObject *ids_list(const int64_t *ids, int64_t count)
     return list;
 }
 
-/* set_epoch(e) of a sampler or batcher: fn(obj, e) without the GIL. */
-static PyObject *set_epoch_call(void *obj, int *busy, const char *what,
-                                bs_status (*fn)(void *, int64_t, bs_error *),
-                                PyObject *arg)
+/* next() -> list of batch_size ints, or None at the end of an epoch */
+static PyObject *Source_next(SourceObject *self, PyObject *noargs)
 {
-    long long epoch = PyLong_AsLongLong(arg);
-    if (epoch == -1 && PyErr_Occurred())
+    (void)noargs;
+    source_call c = {.op = CALL_NEXT};
+    /* a batcher may build a graph or wait for the background rebuild */
+    if (source_run(self, &c) < 0)
         return NULL;
-    if (busy_enter(busy, what) < 0)
+    if (c.count == 0)
+        Py_RETURN_NONE;
+    if (c.count < 0 || c.count > self->bsz) {
+        PyErr_Format(PyExc_SystemError, "sampler returned %lld ids (B = %lld)",
+                     (long long)c.count, (long long)self->bsz);
         return NULL;
-    bs_error e;
-    err_init(&e);
-    bs_status st;
-    Py_BEGIN_ALLOW_THREADS st = fn(obj, epoch, &e);
-    Py_END_ALLOW_THREADS *busy = 0;
-    if (st != BS_OK)
-        return raise_bs(&e);
+    }
+    return ids_list(self->buf, c.count);
+}
+
+/* set_epoch(e) */
+static PyObject *Source_set_epoch(SourceObject *self, PyObject *arg)
+{
+    source_call c = {.op = CALL_SET_EPOCH, .arg = PyLong_AsLongLong(arg)};
+    if ((c.arg == -1 && PyErr_Occurred()) || source_run(self, &c) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
+
+/* save_state() -> bytes, at position `at` (a batcher's; -1 = current) */
+static PyObject *source_save_state(SourceObject *self, int64_t at)
+{
+    source_call c = {.op = CALL_SAVE_STATE, .arg = at};
+    if (source_run(self, &c) < 0)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(c.blob, (Py_ssize_t)c.len);
+    free(c.blob);
+    return out;
+}
+
+/* load_state(blob): restores a save_state() blob */
+static PyObject *Source_load_state(SourceObject *self, PyObject *arg)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    source_call c = {
+        .op = CALL_LOAD_STATE, .blob = v.buf, .len = (size_t)v.len};
+    int r = source_run(self, &c);
+    PyBuffer_Release(&v);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The alpha in force of s, or None without a sampler. */
+static PyObject *alpha_or_none(const bs_sampler *s)
+{
+    if (!s)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(bs_sampler_alpha(s));
+}
+
+/* An int getter Type_get_name of Sampler or Batcher: expr of self. */
+#define INT_GETTER(Type, name, expr)                                           \
+    static PyObject *Type##_get_##name(Type##Object *self, void *c)            \
+    {                                                                          \
+        (void)c;                                                               \
+        return PyLong_FromLongLong((long long)(expr));                         \
+    }
 
 /* ------------------------------------------------------------------------ */
 /* Sampler                                                                   */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD bs_sampler *s;
+    SourceObject head;
+    bs_sampler *s;
     PyObject *graph; /* GraphObject or NULL: kept alive for the sampler */
-    int64_t *buf;    /* batch_size ids */
-    int64_t b;
-    int busy;
 } SamplerObject;
 
 static PyTypeObject Sampler_Type;
@@ -818,9 +1011,40 @@ static void Sampler_dealloc(SamplerObject *self)
     bs_sampler_free(self->s); /* before the graph it references */
     self->s = NULL;
     Py_CLEAR(self->graph);
-    free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    source_free(&self->head);
 }
+
+/* A save_state blob of s, malloc'ed. */
+static bs_status sampler_save(const bs_sampler *s, void **blob, size_t *len,
+                              bs_error *e)
+{
+    bs_status st = bs_sampler_save_state(s, NULL, 0, len, e);
+    if (st != BS_OK)
+        return st;
+    *blob = malloc(*len > 0 ? *len : 1);
+    if (!*blob)
+        return e->code = BS_ERR_NOMEM;
+    st = bs_sampler_save_state(s, *blob, *len, len, e);
+    if (st != BS_OK) {
+        free(*blob);
+        *blob = NULL;
+    }
+    return st;
+}
+
+static bs_status sampler_call(SourceObject *o, source_call *c, bs_error *e)
+{
+    bs_sampler *s = ((SamplerObject *)o)->s;
+    switch (c->op) {
+    case CALL_NEXT: return bs_sampler_next(s, o->buf, &c->count, e);
+    case CALL_SET_EPOCH: return bs_sampler_set_epoch(s, c->arg, e);
+    case CALL_SAVE_STATE: return sampler_save(s, &c->blob, &c->len, e);
+    case CALL_LOAD_STATE: break;
+    }
+    return bs_sampler_load_state(s, c->blob, c->len, e);
+}
+
+static const source_ops sampler_ops = {.name = "Sampler", .call = sampler_call};
 
 /*
  * Sampler(n, batch_size, kind="rwr", graph=None, alpha=0.2,
@@ -834,26 +1058,17 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                           "tau",       "max_steps",  "batches_per_epoch",
                           "drop_last", "rank",       "world",
                           "seed",      "epoch_mode", NULL};
-    long long n, b, max_steps = 0, bpe = 0;
-    const char *kind = "rwr", *schedule = "constant", *epoch_mode = "fixed";
+    sampler_args a = SAMPLER_ARGS_DEFAULT;
     PyObject *grapho = Py_None;
-    double alpha = 0.2, tau = 0.0;
-    int drop_last = 0, rank = 0, world = 1;
-    unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "LL|sOdsdLLpiiKs:Sampler", kwl,
-                                     &n, &b, &kind, &grapho, &alpha, &schedule,
-                                     &tau, &max_steps, &bpe, &drop_last, &rank,
-                                     &world, &seed, &epoch_mode))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "LL|sOdsdLLpiiKs:Sampler", kwl, &a.n, &a.b, &a.kind,
+            &grapho, &a.alpha, &a.schedule, &a.tau, &a.max_steps, &a.bpe,
+            &a.drop_last, &a.rank, &a.world, &a.seed, &a.epoch_mode))
         return NULL;
     bs_sampler_params p;
     bs_sampler_params_default(&p);
-    bs_error e;
-    err_init(&e);
-    if (bs_sampler_kind_parse(kind, &p.kind, &e) != BS_OK)
-        return raise_bs(&e);
-    if (bs_alpha_schedule_parse(schedule, &p.schedule, &e) != BS_OK ||
-        bs_epoch_mode_parse(epoch_mode, &p.epoch_mode, &e) != BS_OK)
-        return raise_bs(&e);
+    if (fill_sampler_params(&p, &a) < 0)
+        return NULL;
     if (grapho != Py_None && !PyObject_TypeCheck(grapho, &Graph_Type)) {
         PyErr_Format(PyExc_TypeError,
                      "graph: expected a Graph or None, got "
@@ -861,31 +1076,20 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                      Py_TYPE(grapho)->tp_name);
         return NULL;
     }
-    if (b < 1) {
-        PyErr_Format(PyExc_ValueError, "batch_size = %lld: expected >= 1", b);
+    if (check_positive("batch_size", a.b) < 0)
         return NULL;
-    }
-    p.batch_size = b;
-    p.alpha = alpha;
-    p.tau = tau;
-    p.max_steps = max_steps;
-    p.batches_per_epoch = bpe;
-    p.drop_last = drop_last;
-    p.rank = rank;
-    p.world = world;
-    p.seed = seed;
 
     SamplerObject *self = (SamplerObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
-    self->b = b;
-    self->buf = malloc((size_t)b * sizeof *self->buf);
-    if (!self->buf) {
+    if (source_init(&self->head, &sampler_ops, a.b) < 0) {
         Py_DECREF(self);
-        return PyErr_NoMemory();
+        return NULL;
     }
     const bs_graph *g = grapho == Py_None ? NULL : ((GraphObject *)grapho)->g;
-    if (bs_sampler_create(&p, n, g, &self->s, &e) != BS_OK) {
+    bs_error e;
+    err_init(&e);
+    if (bs_sampler_create(&p, a.n, g, &self->s, &e) != BS_OK) {
         Py_DECREF(self);
         return raise_bs(&e);
     }
@@ -896,41 +1100,6 @@ static PyObject *Sampler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return (PyObject *)self;
 }
 
-/* next() -> list of batch_size ints, or None at the end of an epoch */
-static PyObject *Sampler_next(SamplerObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    if (busy_enter(&self->busy, "Sampler") < 0)
-        return NULL;
-    bs_error e;
-    err_init(&e);
-    int64_t count = 0;
-    bs_status st;
-    Py_BEGIN_ALLOW_THREADS st = bs_sampler_next(self->s, self->buf, &count, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
-    if (st != BS_OK)
-        return raise_bs(&e);
-    if (count == 0)
-        Py_RETURN_NONE;
-    if (count < 0 || count > self->b) {
-        PyErr_Format(PyExc_SystemError, "sampler returned %lld ids (B = %lld)",
-                     (long long)count, (long long)self->b);
-        return NULL;
-    }
-    return ids_list(self->buf, count);
-}
-
-static bs_status sampler_set_epoch(void *s, int64_t epoch, bs_error *err)
-{
-    return bs_sampler_set_epoch(s, epoch, err);
-}
-
-static PyObject *Sampler_set_epoch(SamplerObject *self, PyObject *arg)
-{
-    return set_epoch_call(self->s, &self->busy, "Sampler", sampler_set_epoch,
-                          arg);
-}
-
 static PyObject *Sampler_set_graph(SamplerObject *self, PyObject *arg)
 {
     if (!PyObject_TypeCheck(arg, &Graph_Type)) {
@@ -938,12 +1107,12 @@ static PyObject *Sampler_set_graph(SamplerObject *self, PyObject *arg)
                      Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    if (busy_enter(&self->busy, "Sampler") < 0)
+    if (source_enter(&self->head) < 0)
         return NULL;
     bs_error e;
     err_init(&e);
     bs_status st = bs_sampler_set_graph(self->s, ((GraphObject *)arg)->g, &e);
-    self->busy = 0;
+    self->head.busy = 0;
     if (st != BS_OK)
         return raise_bs(&e);
     Py_INCREF(arg);
@@ -954,60 +1123,19 @@ static PyObject *Sampler_set_graph(SamplerObject *self, PyObject *arg)
 static PyObject *Sampler_save_state(SamplerObject *self, PyObject *noargs)
 {
     (void)noargs;
-    bs_error e;
-    err_init(&e);
-    size_t len = 0;
-    if (bs_sampler_save_state(self->s, NULL, 0, &len, &e) != BS_OK)
-        return raise_bs(&e);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
-    if (!out)
-        return NULL;
-    size_t got = 0;
-    if (bs_sampler_save_state(self->s, PyBytes_AS_STRING(out), len, &got, &e) !=
-        BS_OK) {
-        Py_DECREF(out);
-        return raise_bs(&e);
-    }
-    if (got != len && _PyBytes_Resize(&out, (Py_ssize_t)got) < 0)
-        return NULL;
-    return out;
+    return source_save_state(&self->head, -1);
 }
 
-static PyObject *Sampler_load_state(SamplerObject *self, PyObject *arg)
-{
-    Py_buffer v;
-    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (busy_enter(&self->busy, "Sampler") < 0) {
-        PyBuffer_Release(&v);
-        return NULL;
-    }
-    bs_error e;
-    err_init(&e);
-    bs_status st = bs_sampler_load_state(self->s, v.buf, (size_t)v.len, &e);
-    self->busy = 0;
-    PyBuffer_Release(&v);
-    if (st != BS_OK)
-        return raise_bs(&e);
-    Py_RETURN_NONE;
-}
-
-#define SAMPLER_INT_GETTER(name, call)                                         \
-    static PyObject *Sampler_get_##name(SamplerObject *self, void *c)          \
-    {                                                                          \
-        (void)c;                                                               \
-        return PyLong_FromLongLong((long long)call(self->s));                  \
-    }
-SAMPLER_INT_GETTER(epoch, bs_sampler_epoch)
-SAMPLER_INT_GETTER(batch_index, bs_sampler_batch_index)
-SAMPLER_INT_GETTER(epoch_length, bs_sampler_epoch_length)
-SAMPLER_INT_GETTER(covered, bs_sampler_covered)
-SAMPLER_INT_GETTER(steps, bs_sampler_steps)
+INT_GETTER(Sampler, epoch, bs_sampler_epoch(self->s))
+INT_GETTER(Sampler, batch_index, bs_sampler_batch_index(self->s))
+INT_GETTER(Sampler, epoch_length, bs_sampler_epoch_length(self->s))
+INT_GETTER(Sampler, covered, bs_sampler_covered(self->s))
+INT_GETTER(Sampler, steps, bs_sampler_steps(self->s))
 
 static PyObject *Sampler_get_alpha(SamplerObject *self, void *c)
 {
     (void)c;
-    return PyFloat_FromDouble(bs_sampler_alpha(self->s));
+    return alpha_or_none(self->s);
 }
 
 static PyObject *Sampler_get_graph(SamplerObject *self, void *c)
@@ -1019,15 +1147,15 @@ static PyObject *Sampler_get_graph(SamplerObject *self, void *c)
 }
 
 static PyMethodDef Sampler_methods[] = {
-    {"next", (PyCFunction)Sampler_next, METH_NOARGS,
+    {"next", (PyCFunction)Source_next, METH_NOARGS,
      "next() -> list of batch_size ids, or None at the end of an epoch"},
-    {"set_epoch", (PyCFunction)Sampler_set_epoch, METH_O,
+    {"set_epoch", (PyCFunction)Source_set_epoch, METH_O,
      "set_epoch(e): restart at the beginning of epoch e"},
     {"set_graph", (PyCFunction)Sampler_set_graph, METH_O,
      "set_graph(g): replace the graph, keeping coverage and position"},
     {"save_state", (PyCFunction)Sampler_save_state, METH_NOARGS,
      "save_state() -> bytes"},
-    {"load_state", (PyCFunction)Sampler_load_state, METH_O, "load_state(blob)"},
+    {"load_state", (PyCFunction)Source_load_state, METH_O, "load_state(blob)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Sampler_getset[] = {
@@ -1064,16 +1192,15 @@ static PyTypeObject Sampler_Type = {
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD bs_batcher *b;
-    int64_t *buf; /* batch_size ids */
-    int64_t bsz, n, dim;
+    SourceObject head;
+    bs_batcher *b;
+    int64_t n, dim;
     /* A Graph copy of the graph in force, reused while (graph pointer,
        builds) is unchanged: a new graph is always allocated while the old
        one is alive, and at most one install happens per value of builds. */
     PyObject *graph_copy;
     const bs_graph *graph_key;
     int64_t graph_builds_key;
-    int busy;
     /* builder(x, n, d, params) -> (nbr, sim), or NULL: see py_build */
     PyObject *builder;
     PyObject *build_exc; /* the builder's last exception, raised by next() */
@@ -1093,8 +1220,7 @@ static void Batcher_dealloc(BatcherObject *self)
     Py_CLEAR(self->graph_copy);
     Py_CLEAR(self->builder);
     Py_CLEAR(self->build_exc);
-    free(self->buf);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    source_free(&self->head);
 }
 
 /* The graph parameters as the dict Graph.params gives. */
@@ -1188,8 +1314,9 @@ static bs_status py_build(void *ctx, const float *x, int64_t n, int64_t d,
 }
 
 /* raise_bs for a batcher call: the builder's own exception if it failed. */
-static PyObject *raise_batcher(BatcherObject *self, const bs_error *e)
+static PyObject *raise_batcher(SourceObject *o, const bs_error *e)
 {
+    BatcherObject *self = (BatcherObject *)o;
     if (e->code == BS_ERR_CANCELLED && self->build_exc) {
         PyObject *v = self->build_exc;
         self->build_exc = NULL;
@@ -1199,6 +1326,36 @@ static PyObject *raise_batcher(BatcherObject *self, const bs_error *e)
     }
     return raise_bs(e);
 }
+
+static bs_status batcher_call(SourceObject *o, source_call *c, bs_error *e)
+{
+    bs_batcher *b = ((BatcherObject *)o)->b;
+    switch (c->op) {
+    case CALL_NEXT:
+        c->count = o->bsz;
+        return bs_batcher_next(b, o->buf, NULL, e);
+    case CALL_SET_EPOCH: return bs_batcher_set_epoch(b, c->arg, e);
+    case CALL_SAVE_STATE:
+        return bs_batcher_save_state(b, c->arg, &c->blob, &c->len, e);
+    case CALL_LOAD_STATE: break;
+    }
+    return bs_batcher_load_state(b, c->blob, c->len, e);
+}
+
+/* The graph in force may have changed: drop the Graph copy. */
+static void batcher_after_load(SourceObject *o)
+{
+    BatcherObject *self = (BatcherObject *)o;
+    Py_CLEAR(self->graph_copy);
+    self->graph_key = NULL;
+}
+
+static const source_ops batcher_ops = {
+    .name = "Batcher",
+    .call = batcher_call,
+    .raise = raise_batcher,
+    .after_load = batcher_after_load,
+};
 
 /*
  * Batcher(n, batch_size, kind="rwr", alpha=0.2, schedule="constant",
@@ -1235,19 +1392,18 @@ static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                           "init",
                           "builder",
                           NULL};
-    long long n, bsz, max_steps = 0, bpe = 0, m = 1000, dim = 128, warmup = 1,
-                      refresh_every = 100, lag = 0, history = 0;
-    const char *kind = "rwr", *schedule = "constant", *epoch_mode = "fixed",
-               *mode = "shared";
-    double alpha = 0.2, tau = 0.0;
-    int drop_last = 0, rank = 0, world = 1, k = 100, block = 0, threads = 0;
-    unsigned long long seed = 0;
+    sampler_args a = SAMPLER_ARGS_DEFAULT;
+    long long m = 1000, dim = 128, warmup = 1, refresh_every = 100, lag = 0,
+              history = 0;
+    const char *mode = "shared";
+    int k = 100, block = 0, threads = 0;
     PyObject *inito = Py_None, *builder = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "LL|sdsdLsLpiiKsLiiiLLLLLOO:Batcher", kwl, &n, &bsz,
-            &kind, &alpha, &schedule, &tau, &max_steps, &epoch_mode, &bpe,
-            &drop_last, &rank, &world, &seed, &mode, &m, &k, &block, &threads,
-            &dim, &warmup, &refresh_every, &lag, &history, &inito, &builder))
+            args, kw, "LL|sdsdLsLpiiKsLiiiLLLLLOO:Batcher", kwl, &a.n, &a.b,
+            &a.kind, &a.alpha, &a.schedule, &a.tau, &a.max_steps, &a.epoch_mode,
+            &a.bpe, &a.drop_last, &a.rank, &a.world, &a.seed, &mode, &m, &k,
+            &block, &threads, &dim, &warmup, &refresh_every, &lag, &history,
+            &inito, &builder))
         return NULL;
     if (builder != Py_None && !PyCallable_Check(builder)) {
         PyErr_Format(PyExc_TypeError,
@@ -1257,32 +1413,13 @@ static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     }
     bs_batcher_params p;
     bs_batcher_params_default(&p);
-    bs_error e;
-    err_init(&e);
-    if (bs_sampler_kind_parse(kind, &p.sampler.kind, &e) != BS_OK ||
-        bs_alpha_schedule_parse(schedule, &p.sampler.schedule, &e) != BS_OK ||
-        bs_epoch_mode_parse(epoch_mode, &p.sampler.epoch_mode, &e) != BS_OK ||
-        bs_graph_mode_parse(mode, &p.graph.mode, &e) != BS_OK)
-        return raise_bs(&e);
+    if (fill_sampler_params(&p.sampler, &a) < 0 ||
+        parse_mode(mode, &p.graph.mode) < 0)
+        return NULL;
     /* the binding needs these to size its buffers; everything else is the
        library's to check */
-    if (bsz < 1) {
-        PyErr_Format(PyExc_ValueError, "batch_size = %lld: expected >= 1", bsz);
+    if (check_positive("batch_size", a.b) < 0 || check_positive("dim", dim) < 0)
         return NULL;
-    }
-    if (dim < 1) {
-        PyErr_Format(PyExc_ValueError, "dim = %lld: expected >= 1", dim);
-        return NULL;
-    }
-    p.sampler.batch_size = bsz;
-    p.sampler.alpha = alpha;
-    p.sampler.tau = tau;
-    p.sampler.max_steps = max_steps;
-    p.sampler.batches_per_epoch = bpe;
-    p.sampler.drop_last = drop_last;
-    p.sampler.rank = rank;
-    p.sampler.world = world;
-    p.sampler.seed = seed;
     p.graph.m = m;
     p.graph.k = k;
     p.graph.block = block;
@@ -1295,56 +1432,36 @@ static PyObject *Batcher_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
     Py_buffer v;
     const float *init = NULL;
-    if (get_init(inito, &v, n, dim, &init) < 0)
+    if (get_init(inito, &v, a.n, dim, &init) < 0)
         return NULL;
     BatcherObject *self = (BatcherObject *)type->tp_alloc(type, 0);
+    int ok = self && source_init(&self->head, &batcher_ops, a.b) == 0;
+    bs_error e;
+    err_init(&e);
     bs_status st = BS_ERR_NOMEM;
-    if (self) {
-        self->bsz = bsz;
-        self->n = n;
+    if (ok) {
+        self->n = a.n;
         self->dim = dim;
         if (builder != Py_None) {
             self->builder = Py_NewRef(builder);
             p.build = py_build;
             p.build_ctx = self;
         }
-        self->buf = malloc((size_t)bsz * sizeof *self->buf);
-        if (self->buf) {
-            Py_BEGIN_ALLOW_THREADS st =
-                bs_batcher_create(&p, n, init, &self->b, &e);
-            Py_END_ALLOW_THREADS
-        }
+        Py_BEGIN_ALLOW_THREADS st =
+            bs_batcher_create(&p, a.n, init, &self->b, &e);
+        Py_END_ALLOW_THREADS
     }
     if (init)
         PyBuffer_Release(&v);
-    if (!self)
+    if (!ok) { /* MemoryError set */
+        Py_XDECREF(self);
         return NULL;
-    if (!self->buf) {
-        Py_DECREF(self);
-        return PyErr_NoMemory();
     }
     if (st != BS_OK) {
         Py_DECREF(self);
         return raise_bs(&e);
     }
     return (PyObject *)self;
-}
-
-/* next() -> list of batch_size ids */
-static PyObject *Batcher_next(BatcherObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    if (busy_enter(&self->busy, "Batcher") < 0)
-        return NULL;
-    bs_error e;
-    err_init(&e);
-    bs_status st;
-    /* may build a graph or wait for the background rebuild */
-    Py_BEGIN_ALLOW_THREADS st = bs_batcher_next(self->b, self->buf, NULL, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
-    if (st != BS_OK)
-        return raise_batcher(self, &e);
-    return ids_list(self->buf, self->bsz);
 }
 
 /* Checks the rows (all-zero ones too, which would fail only later, in a
@@ -1366,14 +1483,15 @@ static PyObject *Batcher_update(BatcherObject *self, PyObject *args)
     PyObject *ido, *rowo;
     if (!PyArg_ParseTuple(args, "OO:update", &ido, &rowo))
         return NULL;
-    if (busy_enter(&self->busy, "Batcher") < 0)
+    if (source_enter(&self->head) < 0)
         return NULL;
     PyObject *ret = NULL;
-    Py_buffer iv, rv;
-    const int64_t *ids;
-    int64_t *tmp = NULL, count, rn, rd;
-    if (get_ids(ido, &iv, &ids, &tmp, &count, "indices") < 0)
+    Py_buffer rv;
+    ids_view iv;
+    int64_t rn, rd, count;
+    if (get_ids(ido, &iv, 1, "indices") < 0)
         goto out;
+    count = iv.count;
     if (get_matrix_f32(rowo, &rv, &rn, &rd, "embeddings") < 0)
         goto out_ids;
     if (rn != count || rd != self->dim) {
@@ -1387,32 +1505,25 @@ static PyObject *Batcher_update(BatcherObject *self, PyObject *args)
     bs_error e;
     err_init(&e);
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS st = batcher_write(self, ids, count, rv.buf, &e);
+    Py_BEGIN_ALLOW_THREADS st = batcher_write(self, iv.ids, count, rv.buf, &e);
     Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
     else ret = Py_NewRef(Py_None);
 out_rows:
     PyBuffer_Release(&rv);
 out_ids:
-    free(tmp);
-    PyBuffer_Release(&iv);
+    ids_release(&iv);
 out:
-    self->busy = 0;
+    self->head.busy = 0;
     return ret;
-}
-
-static bs_status batcher_set_epoch(void *b, int64_t epoch, bs_error *err)
-{
-    return bs_batcher_set_epoch(b, epoch, err);
 }
 
 static PyObject *Batcher_set_epoch(BatcherObject *self, PyObject *arg)
 {
-    PyObject *r =
-        set_epoch_call(self->b, &self->busy, "Batcher", batcher_set_epoch, arg);
+    PyObject *r = Source_set_epoch(&self->head, arg);
     if (!r && self->build_exc) { /* a rebuild installed here had failed */
         PyErr_Clear();
         bs_error e = {.code = BS_ERR_CANCELLED};
-        return raise_batcher(self, &e);
+        return raise_batcher(&self->head, &e);
     }
     return r;
 }
@@ -1425,44 +1536,7 @@ static PyObject *Batcher_save_state(BatcherObject *self, PyObject *args,
     long long at = -1;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|L:save_state", kwl, &at))
         return NULL;
-    if (busy_enter(&self->busy, "Batcher") < 0)
-        return NULL;
-    bs_error e;
-    err_init(&e);
-    void *buf = NULL;
-    size_t len = 0;
-    bs_status st;
-    Py_BEGIN_ALLOW_THREADS st =
-        bs_batcher_save_state(self->b, at, &buf, &len, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
-    if (st != BS_OK)
-        return raise_batcher(self, &e);
-    PyObject *out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
-    free(buf);
-    return out;
-}
-
-static PyObject *Batcher_load_state(BatcherObject *self, PyObject *arg)
-{
-    Py_buffer v;
-    if (PyObject_GetBuffer(arg, &v, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (busy_enter(&self->busy, "Batcher") < 0) {
-        PyBuffer_Release(&v);
-        return NULL;
-    }
-    bs_error e;
-    err_init(&e);
-    bs_status st;
-    Py_BEGIN_ALLOW_THREADS st =
-        bs_batcher_load_state(self->b, v.buf, (size_t)v.len, &e);
-    Py_END_ALLOW_THREADS self->busy = 0;
-    PyBuffer_Release(&v);
-    Py_CLEAR(self->graph_copy);
-    self->graph_key = NULL;
-    if (st != BS_OK)
-        return raise_bs(&e);
-    Py_RETURN_NONE;
+    return source_save_state(&self->head, at);
 }
 
 /* A Graph holding a copy of g (the batcher's graph changes under it). */
@@ -1470,7 +1544,7 @@ static PyObject *graph_copy(const bs_graph *g)
 {
     int64_t n = bs_graph_n(g);
     int32_t k = bs_graph_k(g);
-    size_t row = (size_t)k, cells = (size_t)n * row;
+    size_t cells = (size_t)n * (size_t)k;
     int32_t *nbr = malloc(cells * sizeof *nbr);
     float *sim = malloc(cells * sizeof *sim);
     if (!nbr || !sim) {
@@ -1478,12 +1552,7 @@ static PyObject *graph_copy(const bs_graph *g)
         free(sim);
         return PyErr_NoMemory();
     }
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(nbr + (size_t)i * row, bs_graph_neighbors(g, i),
-               row * sizeof *nbr);
-        memcpy(sim + (size_t)i * row, bs_graph_similarities(g, i),
-               row * sizeof *sim);
-    }
+    graph_rows(g, nbr, sim);
     bs_graph_params p;
     bs_graph_get_params(g, &p);
     bs_error e;
@@ -1516,20 +1585,14 @@ static PyObject *Batcher_get_graph(BatcherObject *self, void *c)
     return Py_NewRef(self->graph_copy);
 }
 
-#define BATCHER_INT_GETTER(name, expr)                                         \
-    static PyObject *Batcher_get_##name(BatcherObject *self, void *c)          \
-    {                                                                          \
-        (void)c;                                                               \
-        return PyLong_FromLongLong((long long)(expr));                         \
-    }
-BATCHER_INT_GETTER(position, bs_batcher_position(self->b))
-BATCHER_INT_GETTER(epoch, bs_batcher_epoch(self->b))
-BATCHER_INT_GETTER(batch_index, bs_batcher_batch_index(self->b))
-BATCHER_INT_GETTER(epoch_length, bs_batcher_epoch_length(self->b))
-BATCHER_INT_GETTER(builds, bs_batcher_builds(self->b))
-BATCHER_INT_GETTER(n, self->n)
-BATCHER_INT_GETTER(batch_size, self->bsz)
-BATCHER_INT_GETTER(dim, self->dim)
+INT_GETTER(Batcher, position, bs_batcher_position(self->b))
+INT_GETTER(Batcher, epoch, bs_batcher_epoch(self->b))
+INT_GETTER(Batcher, batch_index, bs_batcher_batch_index(self->b))
+INT_GETTER(Batcher, epoch_length, bs_batcher_epoch_length(self->b))
+INT_GETTER(Batcher, builds, bs_batcher_builds(self->b))
+INT_GETTER(Batcher, n, self->n)
+INT_GETTER(Batcher, batch_size, self->head.bsz)
+INT_GETTER(Batcher, dim, self->dim)
 
 static PyObject *Batcher_get_last_from_graph(BatcherObject *self, void *c)
 {
@@ -1556,10 +1619,7 @@ static PyObject *Batcher_get_store_version(BatcherObject *self, void *c)
 static PyObject *Batcher_get_alpha(BatcherObject *self, void *c)
 {
     (void)c;
-    const bs_sampler *s = bs_batcher_graph_sampler(self->b);
-    if (!s)
-        Py_RETURN_NONE;
-    return PyFloat_FromDouble(bs_sampler_alpha(s));
+    return alpha_or_none(bs_batcher_graph_sampler(self->b));
 }
 
 static PyObject *Batcher_get_times(BatcherObject *self, void *c)
@@ -1572,7 +1632,7 @@ static PyObject *Batcher_get_times(BatcherObject *self, void *c)
 }
 
 static PyMethodDef Batcher_methods[] = {
-    {"next", (PyCFunction)Batcher_next, METH_NOARGS,
+    {"next", (PyCFunction)Source_next, METH_NOARGS,
      "next() -> list of batch_size ids (epoch after epoch, never ends)"},
     {"update", (PyCFunction)Batcher_update, METH_VARARGS,
      "update(ids, rows): writes float32 (c, dim) rows into the store"},
@@ -1581,7 +1641,7 @@ static PyMethodDef Batcher_methods[] = {
     {"save_state", BS_KWFUNC(Batcher_save_state), METH_VARARGS | METH_KEYWORDS,
      "save_state(at=-1) -> bytes: resume at position `at` (-1 = current; "
      "else one of the last `history` positions)"},
-    {"load_state", (PyCFunction)Batcher_load_state, METH_O,
+    {"load_state", (PyCFunction)Source_load_state, METH_O,
      "load_state(blob): restores a save_state() blob"},
     {NULL, NULL, 0, NULL}};
 
@@ -1732,26 +1792,57 @@ static PyObject *mod_graph_seed(PyObject *m, PyObject *args)
     return PyLong_FromUnsignedLongLong(bs_batcher_graph_seed(seed, r));
 }
 
-/* Optional labels: None or an integer vector of n values. */
-static int get_labels(PyObject *o, Py_buffer *v, const int64_t **lab,
-                      int64_t **tmp, int64_t n)
+/* Optional labels: None (iv->ids NULL) or an integer vector of n values;
+   on success the caller must ids_release(iv). */
+static int get_labels(PyObject *o, ids_view *iv, int64_t n)
 {
-    *lab = NULL;
-    *tmp = NULL;
+    iv->ids = NULL;
+    iv->held = 0;
+    iv->tmp = NULL;
     if (o == Py_None)
         return 0;
-    int64_t count;
-    if (get_ids(o, v, lab, tmp, &count, "labels") < 0)
+    if (get_ids(o, iv, 1, "labels") < 0)
         return -1;
-    if (count != n) {
+    if (iv->count != n) {
         PyErr_Format(PyExc_ValueError, "labels: %lld values, expected n = %lld",
-                     (long long)count, (long long)n);
-        free(*tmp);
-        *tmp = NULL;
-        PyBuffer_Release(v);
+                     (long long)iv->count, (long long)n);
+        ids_release(iv);
         return -1;
     }
-    return 1;
+    return 0;
+}
+
+/* The arrays of batch_stats (a batch) and run_stats (nb batches). */
+typedef struct {
+    Py_buffer x;
+    int64_t n, d, nb, b; /* x is (n, d), the batches (nb, b) */
+    ids_view batches, labels;
+} stats_in;
+
+static void stats_in_release(stats_in *s)
+{
+    ids_release(&s->labels);
+    ids_release(&s->batches);
+    PyBuffer_Release(&s->x);
+}
+
+/* x, the batches (a vector when ndim is 1, else (nb, b)) and the labels;
+   on success the caller must stats_in_release(s). */
+static int stats_in_get(stats_in *s, PyObject *xo, PyObject *bo, PyObject *lo,
+                        int ndim)
+{
+    s->batches.held = 0;
+    s->labels.held = 0;
+    if (get_matrix_f32(xo, &s->x, &s->n, &s->d, "embeddings") < 0)
+        return -1;
+    if (get_ids(bo, &s->batches, ndim, ndim == 1 ? "batch" : "batches") < 0 ||
+        get_labels(lo, &s->labels, s->n) < 0) {
+        stats_in_release(s);
+        return -1;
+    }
+    s->nb = ndim == 1 ? 1 : (int64_t)s->batches.v.shape[0];
+    s->b = (int64_t)s->batches.v.shape[ndim - 1];
+    return 0;
 }
 
 /* batch_stats(x, batch, labels=None) -> dict */
@@ -1760,26 +1851,19 @@ static PyObject *mod_batch_stats(PyObject *m, PyObject *args, PyObject *kw)
     (void)m;
     static char *kwl[] = {"x", "batch", "labels", NULL};
     PyObject *xo, *bo, *lo = Py_None;
+    stats_in in;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:batch_stats", kwl, &xo,
-                                     &bo, &lo))
+                                     &bo, &lo) ||
+        stats_in_get(&in, xo, bo, lo, 1) < 0)
         return NULL;
     PyObject *ret = NULL;
-    Py_buffer xv, bv, lv;
-    int64_t n, d, b, *btmp = NULL, *ltmp = NULL;
-    const int64_t *batch, *labels;
-    if (get_matrix_f32(xo, &xv, &n, &d, "embeddings") < 0)
-        return NULL;
-    if (get_ids(bo, &bv, &batch, &btmp, &b, "batch") < 0)
-        goto out_x;
-    int hl = get_labels(lo, &lv, &labels, &ltmp, n);
-    if (hl < 0)
-        goto out_b;
     bs_error e;
     err_init(&e);
     bs_batch_stats s;
     bs_status st;
-    Py_BEGIN_ALLOW_THREADS st = bs_batch_stats_compute(
-        (const float *)xv.buf, n, d, batch, b, labels, &s, &e);
+    Py_BEGIN_ALLOW_THREADS st =
+        bs_batch_stats_compute((const float *)in.x.buf, in.n, in.d,
+                               in.batches.ids, in.b, in.labels.ids, &s, &e);
     Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
     else if (s.fn_rate < 0) ret =
         Py_BuildValue("{s:L,s:d,s:d,s:d,s:O}", "pairs", (long long)s.pairs,
@@ -1789,15 +1873,7 @@ static PyObject *mod_batch_stats(PyObject *m, PyObject *args, PyObject *kw)
         Py_BuildValue("{s:L,s:d,s:d,s:d,s:d}", "pairs", (long long)s.pairs,
                       "mean_sim", s.mean_sim, "max_sim", s.max_sim,
                       "mean_max_sim", s.mean_max_sim, "fn_rate", s.fn_rate);
-    if (hl > 0) {
-        free(ltmp);
-        PyBuffer_Release(&lv);
-    }
-out_b:
-    free(btmp);
-    PyBuffer_Release(&bv);
-out_x:
-    PyBuffer_Release(&xv);
+    stats_in_release(&in);
     return ret;
 }
 
@@ -1808,46 +1884,19 @@ static PyObject *mod_run_stats(PyObject *m, PyObject *args, PyObject *kw)
     static char *kwl[] = {"x", "batches", "labels", "threads", NULL};
     PyObject *xo, *bo, *lo = Py_None;
     int threads = 0;
+    stats_in in;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oi:run_stats", kwl, &xo, &bo,
-                                     &lo, &threads))
+                                     &lo, &threads) ||
+        stats_in_get(&in, xo, bo, lo, 2) < 0)
         return NULL;
     PyObject *ret = NULL;
-    Py_buffer xv, bv, lv;
-    int64_t n, d, *btmp = NULL, *ltmp = NULL;
-    const int64_t *batches, *labels;
-    if (get_matrix_f32(xo, &xv, &n, &d, "embeddings") < 0)
-        return NULL;
-    if (get_buffer(bo, &bv, 2, "batches") < 0)
-        goto out_x;
-    elem_kind k = buffer_kind(&bv);
-    if (k != K_I64 && k != K_I32) {
-        PyErr_Format(PyExc_TypeError,
-                     "batches: expected an integer array, got %s",
-                     kind_name(&bv));
-        goto out_b;
-    }
-    int64_t nb = bv.shape[0], b = bv.shape[1];
-    if (k == K_I64) {
-        batches = bv.buf;
-    } else {
-        btmp = malloc((size_t)(nb * b > 0 ? nb * b : 1) * sizeof *btmp);
-        if (!btmp) {
-            PyErr_NoMemory();
-            goto out_b;
-        }
-        for (int64_t i = 0; i < nb * b; i++)
-            btmp[i] = ((const int32_t *)bv.buf)[i];
-        batches = btmp;
-    }
-    int hl = get_labels(lo, &lv, &labels, &ltmp, n);
-    if (hl < 0)
-        goto out_b;
     bs_error e;
     err_init(&e);
     bs_run_stats s;
     bs_status st;
     Py_BEGIN_ALLOW_THREADS st = bs_run_stats_compute(
-        (const float *)xv.buf, n, d, batches, nb, b, labels, threads, &s, &e);
+        (const float *)in.x.buf, in.n, in.d, in.batches.ids, in.nb, in.b,
+        in.labels.ids, threads, &s, &e);
     Py_END_ALLOW_THREADS if (st != BS_OK) raise_bs(&e);
     else ret = Py_BuildValue(
         "{s:L,s:d,s:d,s:d,s:N,s:L,s:d,s:L,s:L}", "batches",
@@ -1857,15 +1906,7 @@ static PyObject *mod_run_stats(PyObject *m, PyObject *args, PyObject *kw)
         "count_min", (long long)s.count_min, "count_mean", s.count_mean,
         "count_max", (long long)s.count_max, "never_seen",
         (long long)s.never_seen);
-    if (hl > 0) {
-        free(ltmp);
-        PyBuffer_Release(&lv);
-    }
-out_b:
-    free(btmp);
-    PyBuffer_Release(&bv);
-out_x:
-    PyBuffer_Release(&xv);
+    stats_in_release(&in);
     return ret;
 }
 
