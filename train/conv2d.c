@@ -12,7 +12,11 @@
    gradient is summed per part of the batch (min(N, CONV_PARTS) parts
    whose bounds depend on N only), chunk after chunk inside a part, and
    the parts are added in order, so the result does not depend on how
-   many threads ran. */
+   many threads ran.
+
+   Built with oneDNN (conv2d_dnnl.h), the forward and the backward data
+   pass (dx) run through it instead, when it accepts the layer; the weight
+   gradient always runs here. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -342,14 +346,21 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
     int Wo = bst_conv2d_out(W, c->k, c->stride, c->pad);
     if (N <= 0 || Ho <= 0 || Wo <= 0)
         return BST_ERR_INVAL;
+    /* dx through oneDNN where built with it (each image from its own dy);
+       then the loop below computes dW (and db) only */
+    int rc = dx ? bst_conv2d_dnnl_backward_data(c, dy, dx, N, H, W, Ho, Wo) : 0;
+    if (rc < 0)
+        return BST_ERR_NOMEM;
+    if (rc > 0)
+        dx = NULL;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
     size_t nw = (size_t)c->cout * K;
     int S = chunk_samples(P), nt = omp_get_max_threads();
     int same = is_same(c, H, W, Ho, Wo);
     int nparts = N < CONV_PARTS ? N : CONV_PARTS;
-    /* per part: a dW partial (cout, K); per thread: col and dcol (K, S P)
-       and dy regrouped as (cout, S P) */
-    size_t per = (2 * K + (size_t)c->cout) * S * P;
+    /* per part: a dW partial (cout, K); per thread: col and, for dx, dcol
+       (K, S P), and dy regrouped as (cout, S P) */
+    size_t per = ((dx ? 2 : 1) * K + (size_t)c->cout) * S * P;
     float *part = workspace(c, (size_t)nparts * nw + (size_t)nt * per);
     if (!part)
         return BST_ERR_NOMEM;
@@ -357,7 +368,7 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
 #pragma omp parallel for schedule(static)
     for (int pt = 0; pt < nparts; pt++) {
         float *col = work + (size_t)omp_get_thread_num() * per;
-        float *dcol = col + K * S * P, *dyg = dcol + K * S * P;
+        float *dcol = col + K * S * P, *dyg = dx ? dcol + K * S * P : dcol;
         int beg = (int)((int64_t)pt * N / nparts);
         int end = (int)((int64_t)(pt + 1) * N / nparts);
         for (int n0 = beg; n0 < end; n0 += S) {
