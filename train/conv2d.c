@@ -361,12 +361,20 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
     /* per part: a dW partial (cout, K); per thread: col and, for dx, dcol
        (K, S P), and dy regrouped as (cout, S P) */
     size_t per = ((dx ? 2 : 1) * K + (size_t)c->cout) * S * P;
-    float *part = workspace(c, (size_t)nparts * nw + (size_t)nt * per);
+    float *part = workspace(c, (size_t)nparts * nw);
     if (!part)
         return BST_ERR_NOMEM;
+    /* the parts through oneDNN where it takes them and dx is done */
+    rc = dx ? 0
+            : bst_conv2d_dnnl_weights(c, x, dy, N, H, W, Ho, Wo, nparts, part);
+    if (rc < 0)
+        return BST_ERR_NOMEM;
+    if (!rc && !(part = workspace(c, (size_t)nparts * nw + (size_t)nt * per)))
+        return BST_ERR_NOMEM;
     float *work = part + (size_t)nparts * nw;
+    int own = rc ? 0 : nparts; /* parts the loop computes */
 #pragma omp parallel for schedule(static)
-    for (int pt = 0; pt < nparts; pt++) {
+    for (int pt = 0; pt < own; pt++) {
         float *col = work + (size_t)omp_get_thread_num() * per;
         float *dcol = col + K * S * P, *dyg = dx ? dcol + K * S * P : dcol;
         int beg = (int)((int64_t)pt * N / nparts);
