@@ -104,7 +104,7 @@ typedef struct {
        and TLB shootdowns worth ~5% of a training step */
     float *ws;
     size_t ws_cap; /* floats */
-    void *dnnl;    /* oneDNN forward primitives (conv2d_dnnl.h), or NULL */
+    void *dnnl;    /* oneDNN primitives (conv2d_dnnl.h), or NULL */
 } bst_conv2d;
 
 int bst_conv2d_init(bst_conv2d *c, int cin, int cout, int k, int stride,
