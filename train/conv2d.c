@@ -351,6 +351,7 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
     int rc = dx ? bst_conv2d_dnnl_backward_data(c, dy, dx, N, H, W, Ho, Wo) : 0;
     if (rc < 0)
         return BST_ERR_NOMEM;
+    int dy_ready = rc > 0; /* oneDNN holds dy in its layout */
     if (rc > 0)
         dx = NULL;
     size_t K = (size_t)c->cin * c->k * c->k, P = (size_t)Ho * Wo;
@@ -366,7 +367,8 @@ int bst_conv2d_backward(bst_conv2d *c, const float *x, const float *dy,
         return BST_ERR_NOMEM;
     /* the parts through oneDNN where it takes them and dx is done */
     rc = dx ? 0
-            : bst_conv2d_dnnl_weights(c, x, dy, N, H, W, Ho, Wo, nparts, part);
+            : bst_conv2d_dnnl_weights(c, x, dy, N, H, W, Ho, Wo, nparts,
+                                      dy_ready, part);
     if (rc < 0)
         return BST_ERR_NOMEM;
     if (!rc && !(part = workspace(c, (size_t)nparts * nw + (size_t)nt * per)))

@@ -48,6 +48,7 @@ struct wshape {
 
 struct wmem {
     dnnl_memory_t xu, dyu, dwu, xk, dyk, dwk, sp;
+    dnnl_memory_t dyv; /* a part of the dx pass's dy (layout dyk), or NULL */
 };
 
 struct wgrad {
@@ -372,6 +373,9 @@ static int make_wmem(struct bst_conv2d_dnnl *d, const struct wshape *sh,
                                     DNNL_MEMORY_ALLOCATE) != dnnl_success)
             return -1;
     }
+    if (*mk[1] != *mu[1] &&
+        dnnl_memory_create(&m->dyv, &sh->dyk, d->eng, NULL) != dnnl_success)
+        return -1;
     if (dnnl_memory_desc_get_size(&sh->sp) &&
         dnnl_memory_create(&m->sp, &sh->sp, d->eng, DNNL_MEMORY_ALLOCATE) !=
             dnnl_success)
@@ -386,7 +390,9 @@ static void drop_wmem(struct wmem *m)
     drop_pair(&m->dwu, &m->dwk);
     if (m->sp)
         dnnl_memory_destroy(m->sp);
-    m->sp = NULL;
+    if (m->dyv)
+        dnnl_memory_destroy(m->dyv);
+    m->sp = m->dyv = NULL;
 }
 
 static void drop_wgrad(struct wgrad *g)
@@ -443,32 +449,67 @@ static int make_wgrad(const bst_conv2d *c, struct bst_conv2d_dnnl *d,
     return 0;
 }
 
-/* dw (cout, cin, k, k) = the weight gradient of the part x, dy. */
+/* dw (cout, cin, k, k) = the weight gradient of the part x, dy; dyk,
+   when not NULL, is that part of dy already in the kernel's layout (the
+   dx pass's reorder), which then replaces the reorder of dy. */
 static int run_wpart(const struct wshape *sh, const struct wmem *m,
                      dnnl_stream_t st, const float *x, const float *dy,
-                     float *dw)
+                     void *dyk, float *dw)
 {
+    dnnl_memory_t dym = dyk ? m->dyv : m->dyk;
     if (dnnl_memory_set_data_handle(m->xu, (void *)x) ||
         dnnl_memory_set_data_handle(m->dyu, (void *)dy) ||
-        dnnl_memory_set_data_handle(m->dwu, dw))
+        dnnl_memory_set_data_handle(m->dwu, dw) ||
+        (dyk && dnnl_memory_set_data_handle(dym, dyk)))
         return -1;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m->xk},
-                               {DNNL_ARG_DIFF_DST, m->dyk},
+                               {DNNL_ARG_DIFF_DST, dym},
                                {DNNL_ARG_DIFF_WEIGHTS, m->dwk},
                                {DNNL_ARG_SCRATCHPAD, m->sp}};
     dnnl_exec_arg_t rx[2] = {{DNNL_ARG_FROM, m->xu}, {DNNL_ARG_TO, m->xk}};
     dnnl_exec_arg_t rdy[2] = {{DNNL_ARG_FROM, m->dyu}, {DNNL_ARG_TO, m->dyk}};
     dnnl_exec_arg_t rdw[2] = {{DNNL_ARG_FROM, m->dwk}, {DNNL_ARG_TO, m->dwu}};
     return (sh->rx && dnnl_primitive_execute(sh->rx, st, 2, rx)) ||
-           (sh->rdy && dnnl_primitive_execute(sh->rdy, st, 2, rdy)) ||
+           (!dyk && sh->rdy && dnnl_primitive_execute(sh->rdy, st, 2, rdy)) ||
            dnnl_primitive_execute(sh->conv, st, m->sp ? 4 : 3, args) ||
            (sh->rdw && dnnl_primitive_execute(sh->rdw, st, 2, rdw)) ||
            dnnl_stream_wait(st);
 }
 
+/* The dx pass's dy in the kernel's layout (d->bwd's reorder output, N
+   images) when the weight gradient's parts take that layout as it is, so
+   that part p's dy is a slice of it: its address, with *stride the floats
+   between two images; NULL otherwise (no reorder there, another layout). */
+static char *shared_dy(struct bst_conv2d_dnnl *d, const struct wgrad *g, int N,
+                       dnnl_dim_t *stride)
+{
+    const struct op *o = &d->bwd;
+    if (!o->rin || o->N != N || o->H != g->H || o->W != g->W)
+        return NULL;
+    const dnnl_memory_desc_t *bmd = NULL;
+    if (dnnl_memory_get_memory_desc(o->ink, &bmd) != dnnl_success || !bmd)
+        return NULL;
+    for (int s = 0; s < 2; s++) {
+        if (!g->sh[s].n)
+            continue;
+        dnnl_memory_desc_t md = g->sh[s].dyk; /* the part's, as N images */
+        if (md.format_kind != dnnl_blocked || md.offset0 != 0 ||
+            md.dims[0] != md.padded_dims[0] || md.padded_offsets[0] != 0)
+            return NULL;
+        md.dims[0] = md.padded_dims[0] = N;
+        if (!dnnl_memory_desc_equal(&md, bmd))
+            return NULL;
+        *stride = md.format_desc.blocking.strides[0];
+    }
+    void *p = NULL;
+    if (dnnl_memory_get_data_handle(o->ink, &p) != dnnl_success)
+        return NULL;
+    return p;
+}
+
 int bst_conv2d_dnnl_weights(bst_conv2d *c, const float *x, const float *dy,
                             int N, int H, int W, int Ho, int Wo, int nparts,
-                            float *part)
+                            int dy_ready, float *part)
 {
     struct bst_conv2d_dnnl *d = state(c);
     if (!d)
@@ -485,14 +526,17 @@ int bst_conv2d_dnnl_weights(bst_conv2d *c, const float *x, const float *dy,
     }
     size_t xi = (size_t)c->cin * H * W, yi = (size_t)c->cout * Ho * Wo;
     size_t nw = (size_t)c->cout * c->cin * c->k * c->k;
+    dnnl_dim_t ystride = 0;
+    char *dyk = dy_ready ? shared_dy(d, g, N, &ystride) : NULL;
     int err = 0;
 #pragma omp parallel for schedule(static) reduction(| : err)
     for (int pt = 0; pt < nparts; pt++) {
         int beg = (int)((int64_t)pt * N / nparts);
         int end = (int)((int64_t)(pt + 1) * N / nparts);
         int s = end - beg == g->sh[0].n ? 0 : 1, t = omp_get_thread_num();
+        void *dyp = dyk ? dyk + (size_t)beg * ystride * sizeof(float) : NULL;
         err |= run_wpart(&g->sh[s], &g->mem[2 * t + s], g->st[t],
-                         x + (size_t)beg * xi, dy + (size_t)beg * yi,
+                         x + (size_t)beg * xi, dy + (size_t)beg * yi, dyp,
                          part + (size_t)pt * nw);
     }
     return err ? -1 : 1;
@@ -516,10 +560,10 @@ int bst_conv2d_dnnl_backward_data(bst_conv2d *c, const float *dy, float *dx,
 
 int bst_conv2d_dnnl_weights(bst_conv2d *c, const float *x, const float *dy,
                             int N, int H, int W, int Ho, int Wo, int nparts,
-                            float *part)
+                            int dy_ready, float *part)
 {
     (void)c, (void)x, (void)dy, (void)N, (void)H, (void)W, (void)Ho, (void)Wo;
-    (void)nparts, (void)part;
+    (void)nparts, (void)dy_ready, (void)part;
     return 0;
 }
 

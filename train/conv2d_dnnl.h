@@ -20,7 +20,10 @@
  * weight gradient of images [p N / nparts, (p + 1) N / nparts) of x and
  * dy, the parts of bst_conv2d_backward; each part on one thread with a
  * primitive planned for one thread, so the bits depend on N and nparts
- * only, never on the thread count.  Returns as the two above.
+ * only, never on the thread count.  dy_ready: bst_conv2d_dnnl_backward_data
+ * has just run on this very dy (same N, H, W), so the parts read their dy
+ * from its reorder into the kernel's layout where that layout is theirs
+ * too, instead of converting dy again.  Returns as the two above.
  * bst_conv2d_dnnl_free releases c->dnnl (safe when NULL).
  */
 #ifndef BST_CONV2D_DNNL_H
@@ -34,7 +37,7 @@ int bst_conv2d_dnnl_backward_data(bst_conv2d *c, const float *dy, float *dx,
                                   int N, int H, int W, int Ho, int Wo);
 int bst_conv2d_dnnl_weights(bst_conv2d *c, const float *x, const float *dy,
                             int N, int H, int W, int Ho, int Wo, int nparts,
-                            float *part);
+                            int dy_ready, float *part);
 void bst_conv2d_dnnl_free(bst_conv2d *c);
 
 #endif
