@@ -64,7 +64,44 @@ int bst_batchnorm_params(bst_batchnorm *bn, bst_param out[2])
    result is the same for any thread count. */
 enum { LANES = 16 };
 
-static double plane_sum(const float *x, int S)
+/* The channel kernels of the blocks' batch norm (HOT) are compiled for
+   AVX2 and for the baseline, picked at load time (the default build has
+   no -march).  Their float arithmetic is written lane by lane and is not
+   contracted (-std=c11), so both versions give the same bits.  The
+   stem's pooled kernels stay baseline only: with AVX2 their stride-2
+   and indexed loads become gathers, about 40% slower here (AMD EPYC);
+   AVX-512 versions were no faster than AVX2 ones. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef HOT
+#define HOT
+#endif
+/* the helpers of the kernels, inlined into each version */
+#if defined(__GNUC__)
+#define LEAF static inline __attribute__((always_inline))
+#else
+#define LEAF static inline
+#endif
+
+/* The sum of the 16 lanes in double, pairwise in a fixed order (lanes l
+   and l + 8, then l + 4, ...): the same bits whatever the vector width,
+   and vectorised, where a sequential sum of 16 doubles is a chain of 16
+   dependent additions per plane (most of a small plane's time). */
+LEAF double lanes_sum(const float *a)
+{
+    double t[LANES / 2];
+    for (int l = 0; l < LANES / 2; l++)
+        t[l] = (double)a[l] + (double)a[l + LANES / 2];
+    for (int w = LANES / 4; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            t[l] += t[l + w];
+    return t[0];
+}
+
+LEAF double plane_sum(const float *x, int S)
 {
     float acc[LANES] = {0};
     int s = 0;
@@ -74,13 +111,11 @@ static double plane_sum(const float *x, int S)
     double t = 0.0;
     for (; s < S; s++)
         t += x[s];
-    for (int l = 0; l < LANES; l++)
-        t += acc[l];
-    return t;
+    return t + lanes_sum(acc);
 }
 
 /* sums of d = x - mu and of d^2 over a plane, as plane_sum */
-static void plane_dev(const float *x, int S, float mu, double *sd, double *sq)
+LEAF void plane_dev(const float *x, int S, float mu, double *sd, double *sq)
 {
     float a[LANES] = {0}, b[LANES] = {0};
     int s = 0;
@@ -96,15 +131,14 @@ static void plane_dev(const float *x, int S, float mu, double *sd, double *sq)
         ta += d;
         tb += d * d;
     }
-    for (int l = 0; l < LANES; l++)
-        ta += a[l], tb += b[l];
+    ta += lanes_sum(a), tb += lanes_sum(b);
     *sd = ta;
     *sq = tb;
 }
 
 /* sums of dy and of dy * (x - mean) over a plane */
-static void plane_dsums(const float *x, const float *dy, int S, float mean,
-                        double *sdy, double *sdyx)
+LEAF void plane_dsums(const float *x, const float *dy, int S, float mean,
+                      double *sdy, double *sdyx)
 {
     float a[LANES] = {0}, b[LANES] = {0};
     int s = 0;
@@ -118,23 +152,22 @@ static void plane_dsums(const float *x, const float *dy, int S, float mean,
         ta += dy[s];
         tb += dy[s] * ((double)x[s] - mean);
     }
-    for (int l = 0; l < LANES; l++)
-        ta += a[l], tb += b[l];
+    ta += lanes_sum(a), tb += lanes_sum(b);
     *sdy += ta;
     *sdyx += tb;
 }
 
 /* The gradient behind a ReLU with output y: dy where y > 0, else 0 (a
    select, so that the loops around it vectorise). */
-static inline float relu_grad(float y, float dy)
+LEAF float relu_grad(float y, float dy)
 {
     return y > 0.0f ? dy : 0.0f;
 }
 
 /* plane_dsums of the gradient behind a ReLU with output y */
-static void plane_dsums_relu(const float *restrict x, const float *restrict y,
-                             const float *restrict dy, int S, float mean,
-                             double *sdy, double *sdyx)
+LEAF void plane_dsums_relu(const float *restrict x, const float *restrict y,
+                           const float *restrict dy, int S, float mean,
+                           double *sdy, double *sdyx)
 {
     float a[LANES] = {0}, b[LANES] = {0};
     int s = 0;
@@ -151,8 +184,7 @@ static void plane_dsums_relu(const float *restrict x, const float *restrict y,
         ta += g;
         tb += g * ((double)x[s] - mean);
     }
-    for (int l = 0; l < LANES; l++)
-        ta += a[l], tb += b[l];
+    ta += lanes_sum(a), tb += lanes_sum(b);
     *sdy += ta;
     *sdyx += tb;
 }
@@ -238,13 +270,36 @@ static void finish_channel(bst_batchnorm *bn, int c, int train, double M,
 /* Merges a plane of S values with mean mp and sum of squared deviations
    m2p into a channel's running count *n, mean *mu and *m2 (Chan, Golub
    and LeVeque's pairwise update, in double). */
-static void merge_plane(double *n, double *mu, double *m2, double S, double mp,
-                        double m2p)
+LEAF void merge_plane(double *n, double *mu, double *m2, double S, double mp,
+                      double m2p)
 {
     double tot = *n + S, d = mp - *mu;
     *mu += d * (S / tot);
     *m2 += m2p + d * d * (*n * (S / tot));
     *n = tot;
+}
+
+/* One channel's sum *t, squared deviations *m2 and mean *mu over N
+   planes of S values, plane i at x + i ld. */
+static void chan_stats(const float *x, size_t ld, int N, int S, double *t_,
+                       double *m2_, double *mu_)
+{
+    double t = 0.0, n = 0.0, mu = 0.0, m2 = 0.0;
+    for (int i = 0; i < N; i++) {
+        const float *xp = x + (size_t)i * ld;
+        /* the plane's mean to float precision, then its deviations from
+           it (the plane is in cache): the exact mean and sum of squared
+           deviations without cancellation */
+        float mf = (float)(plane_sum(xp, S) / S);
+        double sd, sq2;
+        plane_dev(xp, S, mf, &sd, &sq2);
+        double mp = mf + sd / S, m2p = sq2 - sd * (sd / S);
+        t += (double)S * mf + sd;
+        merge_plane(&n, &mu, &m2, S, mp, m2p > 0.0 ? m2p : 0.0);
+    }
+    *t_ = t;
+    *m2_ = m2;
+    *mu_ = mu;
 }
 
 /* Train mode: every channel's batch mean and biased variance into
@@ -264,24 +319,9 @@ static void batch_stats(bst_batchnorm *bn, const float *x, int N, int S)
        [2C + 1, 3C + 1) */
     double *sum = bn->red, *sq = bn->red + C + 1, *lmu = sq + C;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double t = 0.0, n = 0.0, mu = 0.0, m2 = 0.0;
-        for (int i = 0; i < N; i++) {
-            const float *xp = x + ((size_t)i * C + c) * S;
-            /* the plane's mean to float precision, then its deviations
-               from it (the plane is in cache): the exact mean and sum of
-               squared deviations without cancellation */
-            float mf = (float)(plane_sum(xp, S) / S);
-            double sd, sq2;
-            plane_dev(xp, S, mf, &sd, &sq2);
-            double mp = mf + sd / S, m2p = sq2 - sd * (sd / S);
-            t += (double)S * mf + sd;
-            merge_plane(&n, &mu, &m2, S, mp, m2p > 0.0 ? m2p : 0.0);
-        }
-        sum[c] = t;
-        sq[c] = m2;
-        lmu[c] = mu;
-    }
+    for (int c = 0; c < C; c++)
+        chan_stats(x + (size_t)c * S, (size_t)C * S, N, S, &sum[c], &sq[c],
+                   &lmu[c]);
     sum[C] = (double)N * S;
     if (bn->sum) {
         bn->sum(bn->sum_ctx, sum, (size_t)C + 1);
@@ -318,6 +358,26 @@ static double reduce_dsums(bst_batchnorm *bn, int N, int S, int train)
     return (double)N * S;
 }
 
+/* y = a x + b over one channel's N planes (plane i at i ld), rectified
+   when relu. */
+HOT static void chan_forward(const float *restrict x, float *restrict y,
+                             size_t ld, int N, int S, float a, float b,
+                             int relu)
+{
+    for (int n = 0; n < N; n++) {
+        const float *xc = x + (size_t)n * ld;
+        float *yc = y + (size_t)n * ld;
+        if (relu)
+            for (int s = 0; s < S; s++) {
+                float v = a * xc[s] + b;
+                yc[s] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int s = 0; s < S; s++)
+                yc[s] = a * xc[s] + b;
+    }
+}
+
 static void bn_forward(bst_batchnorm *bn, const float *x, float *y, int N,
                        int S, int train, int relu)
 {
@@ -330,18 +390,46 @@ static void bn_forward(bst_batchnorm *bn, const float *x, float *y, int N,
         saved_stats(bn, c, train, &mean, &invstd);
         float a, b;
         affine(bn, c, mean, invstd, &a, &b);
-        for (int n = 0; n < N; n++) {
-            const float *xc = x + ((size_t)n * C + c) * S;
-            float *yc = y + ((size_t)n * C + c) * S;
-            if (relu)
-                for (int s = 0; s < S; s++) {
-                    float v = a * xc[s] + b;
-                    yc[s] = v > 0.0f ? v : 0.0f;
-                }
-            else
-                for (int s = 0; s < S; s++)
-                    yc[s] = a * xc[s] + b;
-        }
+        size_t o = (size_t)c * S, ld = (size_t)C * S;
+        chan_forward(x + o, y + o, ld, N, S, a, b, relu);
+    }
+}
+
+/* One channel's sums of g and g (x - mean) over N planes (plane i at i
+   ld), g = dy, or dy behind the ReLU of output y where y is not NULL. */
+HOT static void chan_dsums(const float *x, const float *y, const float *dy,
+                           size_t ld, int N, int S, float mean, double *sdy,
+                           double *sdyx)
+{
+    double a = 0.0, b = 0.0;
+    for (int n = 0; n < N; n++) {
+        size_t o = (size_t)n * ld;
+        if (y)
+            plane_dsums_relu(x + o, y + o, dy + o, S, mean, &a, &b);
+        else
+            plane_dsums(x + o, dy + o, S, mean, &a, &b);
+    }
+    *sdy = a;
+    *sdyx = b;
+}
+
+/* dx = k g + u x + v over one channel's N planes (g as chan_dsums). */
+HOT static void chan_dx(const float *restrict x, const float *restrict y,
+                        const float *restrict dy, float *restrict dx, size_t ld,
+                        int N, int S, float k, float u, float v)
+{
+    for (int n = 0; n < N; n++) {
+        const float *xc = x + (size_t)n * ld, *dyc = dy + (size_t)n * ld;
+        float *dxc = dx + (size_t)n * ld;
+        if (y) {
+            const float *yc = y + (size_t)n * ld;
+            for (int s = 0; s < S; s++) {
+                float d = dyc[s], g = yc[s] > 0.0f ? d : 0.0f;
+                dxc[s] = k * g + u * xc[s] + v;
+            }
+        } else
+            for (int s = 0; s < S; s++)
+                dxc[s] = k * dyc[s] + u * xc[s] + v;
     }
 }
 
@@ -353,18 +441,9 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
     for (int c = 0; c < C; c++) {
         double mean, invstd;
         saved_stats(bn, c, train, &mean, &invstd);
-        /* sums of dy and dy * (x - mean) over the channel */
-        double sdy = 0.0, sdyx = 0.0;
-        for (int n = 0; n < N; n++) {
-            size_t o = ((size_t)n * C + c) * S;
-            if (y)
-                plane_dsums_relu(x + o, y + o, dy + o, S, (float)mean, &sdy,
-                                 &sdyx);
-            else
-                plane_dsums(x + o, dy + o, S, (float)mean, &sdy, &sdyx);
-        }
-        bn->red[c] = sdy;
-        bn->red[C + c] = sdyx;
+        size_t o = (size_t)c * S, ld = (size_t)C * S;
+        chan_dsums(x + o, y ? y + o : NULL, dy + o, ld, N, S, (float)mean,
+                   &bn->red[c], &bn->red[C + c]);
     }
     double M = reduce_dsums(bn, N, S, train);
 #pragma omp parallel for schedule(static)
@@ -373,20 +452,8 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
         finish_channel(bn, c, train, M, &k, &u, &v);
         if (!dx)
             continue;
-        for (int n = 0; n < N; n++) {
-            const float *xc = x + ((size_t)n * C + c) * S;
-            const float *dyc = dy + ((size_t)n * C + c) * S;
-            float *dxc = dx + ((size_t)n * C + c) * S;
-            if (y) {
-                const float *yc = y + ((size_t)n * C + c) * S;
-                for (int s = 0; s < S; s++) {
-                    float d = dyc[s], g = yc[s] > 0.0f ? d : 0.0f;
-                    dxc[s] = k * g + u * xc[s] + v;
-                }
-            } else
-                for (int s = 0; s < S; s++)
-                    dxc[s] = k * dyc[s] + u * xc[s] + v;
-        }
+        size_t o = (size_t)c * S, ld = (size_t)C * S;
+        chan_dx(x + o, y ? y + o : NULL, dy + o, dx + o, ld, N, S, k, u, v);
     }
 }
 
@@ -396,9 +463,8 @@ static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
    the order (0,0), (0,1), (1,0), (1,1), strict >, as bst_maxpool_forward)
    is kept for the backward.  One output row from input rows r0, r1, the
    selects written so that the row vectorises. */
-static void pool_row(const float *restrict r0, const float *restrict r1,
-                     float a, float b, float *restrict p, uint8_t *restrict idx,
-                     int Wo)
+LEAF void pool_row(const float *restrict r0, const float *restrict r1, float a,
+                   float b, float *restrict p, uint8_t *restrict idx, int Wo)
 {
 #pragma omp simd
     for (int j = 0; j < Wo; j++) {
@@ -442,7 +508,7 @@ void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
 }
 
 /* The input under window j's maximum (position t of pool_row). */
-static inline float at_max(const float *r0, const float *r1, int j, int t)
+LEAF float at_max(const float *r0, const float *r1, int j, int t)
 {
     const float *r = t & 2 ? r1 : r0;
     return r[2 * j + (t & 1)];
@@ -450,10 +516,10 @@ static inline float at_max(const float *r0, const float *r1, int j, int t)
 
 /* The backward's channel sums over one output row: g = dp where the ReLU
    passed it (p > 0), at the window's maximum. */
-static void pool_row_dsums(const float *restrict r0, const float *restrict r1,
-                           const float *restrict p, const uint8_t *restrict idx,
-                           const float *restrict dp, int Wo, float mean,
-                           double *sdy, double *sdyx)
+LEAF void pool_row_dsums(const float *restrict r0, const float *restrict r1,
+                         const float *restrict p, const uint8_t *restrict idx,
+                         const float *restrict dp, int Wo, float mean,
+                         double *sdy, double *sdyx)
 {
     float a = 0.0f, b = 0.0f;
 #pragma omp simd reduction(+ : a, b)
@@ -468,10 +534,10 @@ static void pool_row_dsums(const float *restrict r0, const float *restrict r1,
 
 /* dx over one output row's windows: u x + v everywhere (the statistics'
    part), plus k g at each window's maximum. */
-static void pool_row_dx(const float *restrict r0, const float *restrict r1,
-                        const float *restrict p, const uint8_t *restrict idx,
-                        const float *restrict dp, float k, float u, float v,
-                        float *restrict d0, float *restrict d1, int Wo)
+LEAF void pool_row_dx(const float *restrict r0, const float *restrict r1,
+                      const float *restrict p, const uint8_t *restrict idx,
+                      const float *restrict dp, float k, float u, float v,
+                      float *restrict d0, float *restrict d1, int Wo)
 {
 #pragma omp simd
     for (int j = 0; j < Wo; j++) {
