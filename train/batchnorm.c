@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "engine.h"
 
 int bst_batchnorm_init(bst_batchnorm *bn, int C)
@@ -279,27 +281,43 @@ LEAF void merge_plane(double *n, double *mu, double *m2, double S, double mp,
     *n = tot;
 }
 
-/* One channel's sum *t, squared deviations *m2 and mean *mu over N
-   planes of S values, plane i at x + i ld. */
-static void chan_stats(const float *x, size_t ld, int N, int S, double *t_,
-                       double *m2_, double *mu_)
+/* This thread's channels [*c0, *c1) of C: a fixed share by thread number.
+   The kernels below walk their channels sample by sample (sample outer,
+   channel inner), so that a thread reads one contiguous run of memory per
+   sample instead of N planes C S floats apart (which the hardware
+   prefetchers follow badly: a new page every plane); each channel still
+   sees its planes in sample order, so the bits are those of a loop over
+   channels and do not depend on the thread count. */
+static void my_channels(int C, int *c0, int *c1)
 {
-    double t = 0.0, n = 0.0, mu = 0.0, m2 = 0.0;
-    for (int i = 0; i < N; i++) {
-        const float *xp = x + (size_t)i * ld;
-        /* the plane's mean to float precision, then its deviations from
-           it (the plane is in cache): the exact mean and sum of squared
-           deviations without cancellation */
-        float mf = (float)(plane_sum(xp, S) / S);
-        double sd, sq2;
-        plane_dev(xp, S, mf, &sd, &sq2);
-        double mp = mf + sd / S, m2p = sq2 - sd * (sd / S);
-        t += (double)S * mf + sd;
-        merge_plane(&n, &mu, &m2, S, mp, m2p > 0.0 ? m2p : 0.0);
-    }
-    *t_ = t;
-    *m2_ = m2;
-    *mu_ = mu;
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    *c0 = (int)((int64_t)C * t / nt);
+    *c1 = (int)((int64_t)C * (t + 1) / nt);
+}
+
+/* Channels [c0, c1)'s sums sum[c], squared deviations sq[c] and means
+   lmu[c] over the N planes of x (N, C, S). */
+static void range_stats(const float *x, int N, int C, int S, double *sum,
+                        double *sq, double *lmu)
+{
+    int c0, c1;
+    my_channels(C, &c0, &c1);
+    for (int c = c0; c < c1; c++)
+        sum[c] = sq[c] = lmu[c] = 0.0;
+    for (int i = 0; i < N; i++)
+        for (int c = c0; c < c1; c++) {
+            const float *xp = x + ((size_t)i * C + c) * S;
+            /* the plane's mean to float precision, then its deviations
+               from it (the plane is in cache): the exact mean and sum of
+               squared deviations without cancellation */
+            float mf = (float)(plane_sum(xp, S) / S);
+            double sd, sq2;
+            plane_dev(xp, S, mf, &sd, &sq2);
+            double mp = mf + sd / S, m2p = sq2 - sd * (sd / S);
+            double n = (double)i * S; /* the count merged so far */
+            sum[c] += (double)S * mf + sd;
+            merge_plane(&n, &lmu[c], &sq[c], S, mp, m2p > 0.0 ? m2p : 0.0);
+        }
 }
 
 /* Train mode: every channel's batch mean and biased variance into
@@ -318,10 +336,8 @@ static void batch_stats(bst_batchnorm *bn, const float *x, int N, int S)
     /* red: sums [0, C], squared deviations [C + 1, 2C + 1), local means
        [2C + 1, 3C + 1) */
     double *sum = bn->red, *sq = bn->red + C + 1, *lmu = sq + C;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++)
-        chan_stats(x + (size_t)c * S, (size_t)C * S, N, S, &sum[c], &sq[c],
-                   &lmu[c]);
+#pragma omp parallel
+    range_stats(x, N, C, S, sum, sq, lmu);
     sum[C] = (double)N * S;
     if (bn->sum) {
         bn->sum(bn->sum_ctx, sum, (size_t)C + 1);
@@ -358,103 +374,152 @@ static double reduce_dsums(bst_batchnorm *bn, int N, int S, int train)
     return (double)N * S;
 }
 
-/* y = a x + b over one channel's N planes (plane i at i ld), rectified
-   when relu. */
-HOT static void chan_forward(const float *restrict x, float *restrict y,
-                             size_t ld, int N, int S, float a, float b,
-                             int relu)
+/* The statistics of x (N, C, S) in train mode (batch_stats), then every
+   channel's forward coefficients y = a x + b (affine) into bn->red: a at
+   [c], b at [C + c] (floats, held exactly in double). */
+static const double *forward_coefs(bst_batchnorm *bn, const float *x, int N,
+                                   int S, int train)
 {
-    for (int n = 0; n < N; n++) {
-        const float *xc = x + (size_t)n * ld;
-        float *yc = y + (size_t)n * ld;
-        if (relu)
-            for (int s = 0; s < S; s++) {
-                float v = a * xc[s] + b;
-                yc[s] = v > 0.0f ? v : 0.0f;
-            }
-        else
-            for (int s = 0; s < S; s++)
-                yc[s] = a * xc[s] + b;
+    int C = bn->C;
+    if (train)
+        batch_stats(bn, x, N, S);
+    for (int c = 0; c < C; c++) {
+        double mean, invstd;
+        saved_stats(bn, c, train, &mean, &invstd);
+        float a, b;
+        affine(bn, c, mean, invstd, &a, &b);
+        bn->red[c] = a;
+        bn->red[C + c] = b;
     }
+    return bn->red;
+}
+
+/* Every channel's mean as the backward sees it, in float, into red[2C +
+   c] (free until reduce_dsums). */
+static const double *backward_means(bst_batchnorm *bn, int train)
+{
+    int C = bn->C;
+    for (int c = 0; c < C; c++) {
+        double mean, invstd;
+        saved_stats(bn, c, train, &mean, &invstd);
+        bn->red[2 * C + c] = (float)mean;
+    }
+    return bn->red + 2 * C;
+}
+
+/* The backward's sums over the processes (reduce_dsums), then
+   finish_channel for every channel, in order, its k, u, v into red[c],
+   red[C + c], red[2C + c]: each slot is written after channel c has read
+   it, and no later channel reads it. */
+static const double *backward_coefs(bst_batchnorm *bn, int N, int S, int train)
+{
+    int C = bn->C;
+    double M = reduce_dsums(bn, N, S, train);
+    for (int c = 0; c < C; c++) {
+        float k, u, v;
+        finish_channel(bn, c, train, M, &k, &u, &v);
+        bn->red[c] = k;
+        bn->red[C + c] = u;
+        bn->red[2 * C + c] = v;
+    }
+    return bn->red;
+}
+
+/* y = a x + b over channels [c0, c1) of x (N, C, S), rectified when
+   relu; ab as forward_coefs. */
+HOT static void range_forward(const float *restrict x, float *restrict y, int N,
+                              int C, int S, const double *ab, int relu)
+{
+    int c0, c1;
+    my_channels(C, &c0, &c1);
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
+            size_t o = ((size_t)n * C + c) * S;
+            const float *xc = x + o;
+            float *yc = y + o;
+            float a = (float)ab[c], b = (float)ab[C + c];
+            if (relu)
+                for (int s = 0; s < S; s++) {
+                    float v = a * xc[s] + b;
+                    yc[s] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int s = 0; s < S; s++)
+                    yc[s] = a * xc[s] + b;
+        }
 }
 
 static void bn_forward(bst_batchnorm *bn, const float *x, float *y, int N,
                        int S, int train, int relu)
 {
     int C = bn->C;
-    if (train)
-        batch_stats(bn, x, N, S);
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
-        float a, b;
-        affine(bn, c, mean, invstd, &a, &b);
-        size_t o = (size_t)c * S, ld = (size_t)C * S;
-        chan_forward(x + o, y + o, ld, N, S, a, b, relu);
-    }
+    const double *ab = forward_coefs(bn, x, N, S, train);
+#pragma omp parallel
+    range_forward(x, y, N, C, S, ab, relu);
 }
 
-/* One channel's sums of g and g (x - mean) over N planes (plane i at i
-   ld), g = dy, or dy behind the ReLU of output y where y is not NULL. */
-HOT static void chan_dsums(const float *x, const float *y, const float *dy,
-                           size_t ld, int N, int S, float mean, double *sdy,
-                           double *sdyx)
+/* Channels [c0, c1)'s sums of g and g (x - mean) (red[c], red[C + c]),
+   g = dy, or dy behind the ReLU of output y where y is not NULL; mean[c]
+   as backward_means. */
+HOT static void range_dsums(const float *x, const float *y, const float *dy,
+                            int N, int C, int S, const double *mean,
+                            double *red)
 {
-    double a = 0.0, b = 0.0;
-    for (int n = 0; n < N; n++) {
-        size_t o = (size_t)n * ld;
-        if (y)
-            plane_dsums_relu(x + o, y + o, dy + o, S, mean, &a, &b);
-        else
-            plane_dsums(x + o, dy + o, S, mean, &a, &b);
-    }
-    *sdy = a;
-    *sdyx = b;
+    int c0, c1;
+    my_channels(C, &c0, &c1);
+    for (int c = c0; c < c1; c++)
+        red[c] = red[C + c] = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
+            size_t o = ((size_t)n * C + c) * S;
+            if (y)
+                plane_dsums_relu(x + o, y + o, dy + o, S, (float)mean[c],
+                                 &red[c], &red[C + c]);
+            else
+                plane_dsums(x + o, dy + o, S, (float)mean[c], &red[c],
+                            &red[C + c]);
+        }
 }
 
-/* dx = k g + u x + v over one channel's N planes (g as chan_dsums). */
-HOT static void chan_dx(const float *restrict x, const float *restrict y,
-                        const float *restrict dy, float *restrict dx, size_t ld,
-                        int N, int S, float k, float u, float v)
+/* dx = k g + u x + v over channels [c0, c1) (g as range_dsums; k, u, v
+   as backward_coefs). */
+HOT static void range_dx(const float *restrict x, const float *restrict y,
+                         const float *restrict dy, float *restrict dx, int N,
+                         int C, int S, const double *kuv)
 {
-    for (int n = 0; n < N; n++) {
-        const float *xc = x + (size_t)n * ld, *dyc = dy + (size_t)n * ld;
-        float *dxc = dx + (size_t)n * ld;
-        if (y) {
-            const float *yc = y + (size_t)n * ld;
-            for (int s = 0; s < S; s++) {
-                float d = dyc[s], g = yc[s] > 0.0f ? d : 0.0f;
-                dxc[s] = k * g + u * xc[s] + v;
-            }
-        } else
-            for (int s = 0; s < S; s++)
-                dxc[s] = k * dyc[s] + u * xc[s] + v;
-    }
+    int c0, c1;
+    my_channels(C, &c0, &c1);
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
+            size_t o = ((size_t)n * C + c) * S;
+            const float *xc = x + o, *dyc = dy + o;
+            float *dxc = dx + o;
+            float k = (float)kuv[c], u = (float)kuv[C + c],
+                  v = (float)kuv[2 * C + c];
+            if (y) {
+                const float *yc = y + o;
+                for (int s = 0; s < S; s++) {
+                    float d = dyc[s], g = yc[s] > 0.0f ? d : 0.0f;
+                    dxc[s] = k * g + u * xc[s] + v;
+                }
+            } else
+                for (int s = 0; s < S; s++)
+                    dxc[s] = k * dyc[s] + u * xc[s] + v;
+        }
 }
 
 static void bn_backward(bst_batchnorm *bn, const float *x, const float *y,
                         const float *dy, float *dx, int N, int S, int train)
 {
     int C = bn->C;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
-        size_t o = (size_t)c * S, ld = (size_t)C * S;
-        chan_dsums(x + o, y ? y + o : NULL, dy + o, ld, N, S, (float)mean,
-                   &bn->red[c], &bn->red[C + c]);
-    }
-    double M = reduce_dsums(bn, N, S, train);
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        float k, u, v;
-        finish_channel(bn, c, train, M, &k, &u, &v);
-        if (!dx)
-            continue;
-        size_t o = (size_t)c * S, ld = (size_t)C * S;
-        chan_dx(x + o, y ? y + o : NULL, dy + o, dx + o, ld, N, S, k, u, v);
-    }
+    const double *mean = backward_means(bn, train);
+#pragma omp parallel
+    range_dsums(x, y, dy, N, C, S, mean, bn->red);
+    const double *kuv = backward_coefs(bn, N, S, train);
+    if (!dx)
+        return;
+#pragma omp parallel
+    range_dx(x, y, dy, dx, N, C, S, kuv);
 }
 
 /* The stem's BN -> ReLU -> 2x2 max-pool.  The full-size BN/ReLU output
@@ -482,29 +547,32 @@ LEAF void pool_row(const float *restrict r0, const float *restrict r1, float a,
     }
 }
 
-void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
-                                      float *p, uint8_t *idx, int N, int H,
-                                      int W, int train)
+/* The stem's forward over this thread's channels (ab as forward_coefs). */
+LEAF void range_pool(const float *x, float *p, uint8_t *idx, int N, int C,
+                     int H, int W, const double *ab)
 {
-    int C = bn->C, S = H * W, Ho = H / 2, Wo = W / 2;
-    if (train)
-        batch_stats(bn, x, N, S);
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
-        float a, b;
-        affine(bn, c, mean, invstd, &a, &b);
-        for (int n = 0; n < N; n++) {
+    int c0, c1, S = H * W, Ho = H / 2, Wo = W / 2;
+    my_channels(C, &c0, &c1);
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
+            float a = (float)ab[c], b = (float)ab[C + c];
             for (int i = 0; i < Ho; i++) {
                 const float *r0 = xc + (size_t)(2 * i) * W;
                 pool_row(r0, r0 + W, a, b, p + po + (size_t)i * Wo,
                          idx + po + (size_t)i * Wo, Wo);
             }
         }
-    }
+}
+
+void bst_batchnorm_relu_pool2_forward(bst_batchnorm *bn, const float *x,
+                                      float *p, uint8_t *idx, int N, int H,
+                                      int W, int train)
+{
+    const double *ab = forward_coefs(bn, x, N, H * W, train);
+#pragma omp parallel
+    range_pool(x, p, idx, N, bn->C, H, W, ab);
 }
 
 /* The input under window j's maximum (position t of pool_row). */
@@ -552,43 +620,42 @@ LEAF void pool_row_dx(const float *restrict r0, const float *restrict r1,
     }
 }
 
-/* The gradient reaching the BN output is dp at each window's first
-   maximum, where the ReLU passed it (p > 0), and zero elsewhere. */
-void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
-                                       const float *p, const uint8_t *idx,
-                                       const float *dp, float *dx, int N, int H,
-                                       int W, int train)
+/* The stem backward's sums over this thread's channels (as range_dsums). */
+LEAF void range_pool_dsums(const float *x, const float *p, const uint8_t *idx,
+                           const float *dp, int N, int C, int H, int W,
+                           const double *mean, double *red)
 {
-    int C = bn->C, S = H * W, Ho = H / 2, Wo = W / 2;
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double mean, invstd;
-        saved_stats(bn, c, train, &mean, &invstd);
-        double sdy = 0.0, sdyx = 0.0;
-        for (int n = 0; n < N; n++) {
+    int c0, c1, S = H * W, Ho = H / 2, Wo = W / 2;
+    my_channels(C, &c0, &c1);
+    for (int c = c0; c < c1; c++)
+        red[c] = red[C + c] = 0.0;
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
             for (int i = 0; i < Ho; i++) {
                 const float *r0 = xc + (size_t)(2 * i) * W;
                 size_t q = po + (size_t)i * Wo;
                 pool_row_dsums(r0, r0 + W, p + q, idx + q, dp + q, Wo,
-                               (float)mean, &sdy, &sdyx);
+                               (float)mean[c], &red[c], &red[C + c]);
             }
         }
-        bn->red[c] = sdy;
-        bn->red[C + c] = sdyx;
-    }
-    double M = reduce_dsums(bn, N, S, train);
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        float k, u, v;
-        finish_channel(bn, c, train, M, &k, &u, &v);
-        if (!dx)
-            continue;
-        for (int n = 0; n < N; n++) {
+}
+
+/* The stem's dx over this thread's channels (kuv as backward_coefs). */
+LEAF void range_pool_dx(const float *x, const float *p, const uint8_t *idx,
+                        const float *dp, float *dx, int N, int C, int H, int W,
+                        const double *kuv)
+{
+    int c0, c1, S = H * W, Ho = H / 2, Wo = W / 2;
+    my_channels(C, &c0, &c1);
+    for (int n = 0; n < N; n++)
+        for (int c = c0; c < c1; c++) {
             const float *xc = x + ((size_t)n * C + c) * S;
             float *dxc = dx + ((size_t)n * C + c) * S;
             size_t po = ((size_t)n * C + c) * Ho * Wo;
+            float k = (float)kuv[c], u = (float)kuv[C + c],
+                  v = (float)kuv[2 * C + c];
             for (int i = 0; i < Ho; i++) {
                 size_t o = (size_t)(2 * i) * W, q = po + (size_t)i * Wo;
                 pool_row_dx(xc + o, xc + o + W, p + q, idx + q, dp + q, k, u, v,
@@ -600,5 +667,21 @@ void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
             for (size_t s = (size_t)(2 * Ho) * W; s < (size_t)S; s++)
                 dxc[s] = u * xc[s] + v; /* odd H: the last row */
         }
-    }
+}
+
+/* The gradient reaching the BN output is dp at each window's first
+   maximum, where the ReLU passed it (p > 0), and zero elsewhere. */
+void bst_batchnorm_relu_pool2_backward(bst_batchnorm *bn, const float *x,
+                                       const float *p, const uint8_t *idx,
+                                       const float *dp, float *dx, int N, int H,
+                                       int W, int train)
+{
+    const double *mean = backward_means(bn, train);
+#pragma omp parallel
+    range_pool_dsums(x, p, idx, dp, N, bn->C, H, W, mean, bn->red);
+    const double *kuv = backward_coefs(bn, N, H * W, train);
+    if (!dx)
+        return;
+#pragma omp parallel
+    range_pool_dx(x, p, idx, dp, dx, N, bn->C, H, W, kuv);
 }
