@@ -20,6 +20,9 @@
 #             space-separated list of run names without _s0), chosen from
 #             seed 0's results *before* looking at seeds 1 and 2.
 # STAGES (default "main variants confirm") picks stages; BS_BIN the binary;
+# BS_BUILD the build's name written into each summary (default: the
+# repository's commit, "+changes" when its tree differs; name the commit
+# BS_BIN was built from when it is a copy of an older build);
 # DRY=1 lists the runs without running anything.
 # experiments/vision_report.py turns results/vision/ into docs/vision.md's
 # tables and plots.
@@ -85,6 +88,9 @@ one() { # name seed
   if OMP_NUM_THREADS=1 nice -n 10 "$BIN" train "$method" $COMMON "$@" --seed "$seed" \
       --log "$tag.partial.csv" --checkpoint "$tag.ckpt" --resume -q >"$tag.partial.out"; then
     mv "$tag.partial.csv" "$tag.csv"
+    # which build made the run: the study spans sittings and builds (the
+    # same arithmetic, other rounding: docs/vision.md, "Results")
+    printf 'build: %s, binary sha256 %s\n' "$BUILD" "$(sha256sum "$BIN" | cut -c1-12)" >>"$tag.partial.out"
     mv "$tag.partial.out" "$tag.out"
     rm -f "$tag.ckpt"
     echo "vision.sh: done $name seed $seed: $(grep -h 'kNN top-1' "$tag.out")" >&2
@@ -107,7 +113,8 @@ tabfile=$(mktemp)
 trap 'rm -f "$tabfile"' EXIT
 for n in "${!row[@]}"; do printf '%s\t%s\n' "$n" "${row[$n]}"; done >"$tabfile"
 export -f one
-export OUT BIN tabfile
+BUILD="${BS_BUILD:-$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!results' || echo +changes)}"
+export OUT BIN BUILD tabfile
 export COMMON="$common"
 printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -I{} bash -c '
   declare -A ROWS
