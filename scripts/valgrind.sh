@@ -23,8 +23,10 @@ one() { # one test: a line "clean", or "FAILED" and the end of its log
 export -f one
 export build
 
-for t in "$build"/tests/test_* "$build"/train/train_test_* \
-         "$build"/vision/vision_test_* "$build"/graphs/graphs_test_* "$build"/language/language_test_*; do
+# the slowest under valgrind first (the vision encoder's, then the
+# trainers' engines), so that the two queues end together
+for t in "$build"/vision/vision_test_* "$build"/train/train_test_* \
+         "$build"/tests/test_* "$build"/graphs/graphs_test_* "$build"/language/language_test_*; do
   [ -x "$t" ] && [ -f "$t" ] || continue
   case "$t" in *.log) continue;; esac
   printf '%s\n' "$t"

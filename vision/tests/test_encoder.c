@@ -294,10 +294,14 @@ static void test_step_rejects(void **state)
     free(img);
 }
 
-/* 60 steps on blob images lower the loss well below its start. */
+/* 60 steps on blob images lower the loss well below its start.  Under
+   valgrind (scripts/valgrind.sh sets BS_UNDER_VALGRIND) 6 steps: the
+   same code paths for memcheck, a quarter of the CI's valgrind time
+   saved; the learning itself is checked by the plain and ASan runs. */
 static void test_learns(void **state)
 {
     (void)state;
+    const int steps = getenv("BS_UNDER_VALGRIND") ? 6 : 60;
     int64_t n = 64;
     float *img = make_images(n, 2);
     bst_simclr_cfg c;
@@ -307,17 +311,19 @@ static void test_learns(void **state)
     assert_int_equal(bst_simclr_init(&s, &c), BST_OK);
     int64_t idx[16];
     double first = 0, last = 0, loss = 0;
-    for (int step = 0; step < 60; step++) {
+    for (int step = 0; step < steps; step++) {
         for (int i = 0; i < 16; i++)
             idx[i] = (step * 16 + i) % n;
         assert_int_equal(bst_simclr_step(&s, img, n, idx, 3e-3, &loss), BST_OK);
+        assert_true(isfinite(loss));
         if (step < 5)
             first += loss / 5;
-        if (step >= 55)
+        if (step >= steps - 5)
             last += loss / 5;
     }
     printf("loss: first 5 steps %.4f, last 5 %.4f\n", first, last);
-    assert_true(last < first - 0.3);
+    if (steps == 60)
+        assert_true(last < first - 0.3);
     bst_simclr_free(&s);
     free(img);
 }
