@@ -22,11 +22,15 @@ the finished seeds, one line per row) and IMG/vision_batches.png (FN rate
 and hardness per epoch).
 
 Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR]
-           [--img DIR] [--no-plots]
+           [--img DIR] [--no-plots] [--doc docs/vision.md]
+       (--doc: the tables go between the file's <!-- vision-table -->
+       and <!-- /vision-table --> markers instead of to stdout)
        (defaults results/vision and docs/img, relative to the repository)
 """
 import argparse
+import contextlib
 import glob
+import io
 import math
 import os
 import re
@@ -249,12 +253,56 @@ def main():
                                                       "vision"))
     ap.add_argument("--img", default=os.path.join(ROOT, "docs", "img"))
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--doc", help="write the tables into this Markdown file "
+                    "between its <!-- vision-table --> markers instead of "
+                    "printing them")
     a = ap.parse_args()
     if not os.path.isdir(a.results):
         sys.exit("vision_report.py: no folder %s (run experiments/vision.sh "
                  "first)" % a.results)
+    if a.doc:
+        markers(a.doc)  # before any plot is written
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            report(a)
+        into_doc(a.doc, buf.getvalue(), a)
+    else:
+        report(a)
+
+
+BEGIN, END = "<!-- vision-table -->", "<!-- /vision-table -->"
+
+
+def markers(path):
+    """The file's text and where its markers are; exits when it has none."""
+    doc = open(path).read()
+    i, j = doc.find(BEGIN), doc.find(END)
+    if i < 0 or j < i:
+        sys.exit("vision_report.py: %s has no %s ... %s markers" %
+                 (path, BEGIN, END))
+    return doc, i, j
+
+
+def into_doc(path, text, a):
+    """Replace what lies between the markers of path (temp file + rename,
+    so a failure leaves the file as it was)."""
+    doc, i, j = markers(path)
+    begin = BEGIN
+    text = re.sub(r"^### ", "#### ", text, flags=re.M)
+    if not a.no_plots:
+        rel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(path)))
+        text += ("\n![kNN top-1 per epoch](%s/vision_knn.png)\n"
+                 "![batches per epoch](%s/vision_batches.png)\n" % (rel, rel))
+    doc = doc[:i + len(begin)] + "\n" + text.strip() + "\n" + doc[j:]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(doc)
+    os.replace(tmp, path)
+
+
+def report(a):
     runs, pending = load(a.results)
-    print("### Results (%s)\n" % a.results)
+    print("### Results (%s)\n" % os.path.relpath(a.results, ROOT))
     if not runs:
         print("No finished runs yet.")
     else:
