@@ -1,5 +1,5 @@
-/* conv2d_dnnl.c — the forward convolution and the backward data pass
-   through oneDNN where the build has it (BST_HAVE_DNNL: CMake option
+/* conv2d_dnnl.c — the convolution (forward, backward data, weight
+   gradient) through oneDNN where the build has it (BST_HAVE_DNNL: CMake option
    BS_DNNL, Debian libdnnl-dev); see conv2d_dnnl.h.  Inputs and outputs
    stay in the engine's NCHW layout: they are reordered to and from the
    layouts oneDNN's kernel picks, the weights to theirs on every call
@@ -11,7 +11,8 @@
    checked bitwise for the encoder's layers: 1 vs 2 threads, and images in
    a batch of 3 vs the same images in a batch of 9, and after the layer
    ran other batch sizes (train/tests/test_conv_dnnl.c tests both
-   directions). */
+   directions).  The weight gradient runs on conv2d.c's fixed parts of the
+   batch, one thread each (make_wgrad says how), added in part order. */
 #include "conv2d_dnnl.h"
 
 #ifdef BST_HAVE_DNNL

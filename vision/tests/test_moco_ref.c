@@ -33,15 +33,22 @@ enum { B = 4, W = 2, P = 5, D = 3, IMG = 28 * 28 };
    a wrong term is off by its own size. */
 #define TOL_SET 1e-5
 
+static size_t floats(const bst_param *ps, int np)
+{
+    size_t n = 0;
+    for (int i = 0; i < np; i++)
+        n += ps[i].n;
+    return n;
+}
+
 /* Each tensor of ps (concatenated in ref) within TOL of its own scale
    plus TOL_SET of the largest scale in the set. */
 static void expect_tensors(const char *what, const bst_param *ps, int np,
                            int grads, const float *ref)
 {
     double set = 0;
-    for (size_t j = 0, n = 0; n < (size_t)np; n++)
-        for (size_t e = j + ps[n].n; j < e; j++)
-            set = fmax(set, fabs(ref[j]));
+    for (size_t j = 0, total = floats(ps, np); j < total; j++)
+        set = fmax(set, fabs(ref[j]));
     size_t off = 0;
     for (int i = 0; i < np; i++) {
         const float *got = grads ? ps[i].g : ps[i].w;
@@ -65,14 +72,6 @@ static void expect_array(const char *what, const float *got, const float *ref,
 {
     bst_param p = {(float *)got, NULL, n, 0};
     expect_tensors(what, &p, 1, 0, ref);
-}
-
-static size_t floats(const bst_param *ps, int np)
-{
-    size_t n = 0;
-    for (int i = 0; i < np; i++)
-        n += ps[i].n;
-    return n;
 }
 
 static void setup_model(bst_moco *s, const fixture *fx)
