@@ -1,5 +1,6 @@
 /* fdcheck.h — what the engine's finite-difference tests share
-   (test_grad.c, test_transformer.c): seeded random arrays and the check
+   (test_grad.c, test_transformer.c,
+   test_gin.c, test_gcn.c): seeded random arrays and the check
    of an analytic gradient against central differences.  Header-only, for
    the cmocka tests (include after <cmocka.h>).
 
@@ -22,10 +23,10 @@
 #define ATOL 3e-3
 #define RTOL 1e-2
 
-/* n uniform floats in [lo, hi) from seed (the caller frees) */
+/* n uniform floats in [lo, hi) from seed (the caller frees; n may be 0) */
 static inline float *randu(size_t n, uint64_t seed, float lo, float hi)
 {
-    float *x = malloc(n * sizeof(float));
+    float *x = malloc((n ? n : 1) * sizeof(float));
     assert_non_null(x);
     bs_rng r;
     bs_rng_derive(&r, seed, 99, n);
@@ -52,10 +53,11 @@ static inline double dot(const float *a, const float *b, size_t n)
 }
 
 /* Compares the analytic gradient g of f with respect to x (n) with central
-   differences (|err| <= ATOL + RTOL |numeric|; NaN fails); x is restored.
+   differences (|err| <= atol + RTOL |numeric|; NaN fails); x is restored.
    The worst error is printed when BST_VERBOSE is set. */
-static inline void check_grad(const char *what, double (*f)(void *), void *ctx,
-                              float *x, const float *g, size_t n)
+static inline void check_grad_atol(const char *what, double (*f)(void *),
+                                   void *ctx, float *x, const float *g,
+                                   size_t n, double atol)
 {
     int bad = 0;
     double worst = 0.0;
@@ -72,7 +74,7 @@ static inline void check_grad(const char *what, double (*f)(void *), void *ctx,
         double err = fabs(num - g[i]);
         if (err > worst)
             worst = err;
-        if (!(err <= ATOL + RTOL * fabs(num))) { /* NaN fails too */
+        if (!(err <= atol + RTOL * fabs(num))) { /* NaN fails too */
             if (bad < 5)
                 print_message("%s[%zu]: analytic %.6g numeric %.6g\n", what, i,
                               (double)g[i], num);
@@ -85,6 +87,13 @@ static inline void check_grad(const char *what, double (*f)(void *), void *ctx,
     else if (getenv("BST_VERBOSE"))
         print_message("%-14s n=%-4zu worst abs err %.3g\n", what, n, worst);
     assert_int_equal(bad, 0);
+}
+
+/* check_grad_atol with the default absolute tolerance ATOL */
+static inline void check_grad(const char *what, double (*f)(void *), void *ctx,
+                              float *x, const float *g, size_t n)
+{
+    check_grad_atol(what, f, ctx, x, g, n, ATOL);
 }
 
 #endif /* BST_TEST_FDCHECK_H */

@@ -17,10 +17,8 @@
 #include <cmocka.h>
 #include <omp.h>
 
+#include "fdcheck.h"
 #include "gin.h"
-#include "rng.h"
-
-#define EPS 1e-3f
 
 /* two graphs: 0-1-2 path plus a directed 2->0 entry and a self loop on 1;
    a 4-cycle 3-4-5-6 */
@@ -40,47 +38,6 @@ static bst_gbatch toy(int feat)
     return g;
 }
 
-static float *randu(size_t n, uint64_t seed, float lo, float hi)
-{
-    float *x = malloc(n * sizeof(float));
-    assert_non_null(x);
-    bs_rng r;
-    bs_rng_derive(&r, seed, 77, n);
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)bs_rng_uniform(&r);
-    return x;
-}
-
-static double dotf(const float *a, const float *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-/* analytic g of f w.r.t. x (n) against central differences */
-static void check_grad(const char *what, double (*f)(void *), void *ctx,
-                       float *x, const float *g, size_t n, double atol)
-{
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float orig = x[i];
-        x[i] = orig + EPS;
-        double xp = x[i], fp = f(ctx);
-        x[i] = orig - EPS;
-        double xm = x[i], fm = f(ctx);
-        x[i] = orig;
-        double num = (fp - fm) / (xp - xm);
-        if (!(fabs(num - g[i]) <= atol + 1e-2 * fabs(num))) {
-            if (bad++ < 5)
-                print_message("%s[%zu]: analytic %.6g numeric %.6g\n", what, i,
-                              (double)g[i], num);
-        }
-    }
-    assert_int_equal(bad, 0);
-}
-
 /* ------------------------------------------------- aggregation, pooling */
 typedef struct {
     bst_gbatch g;
@@ -93,10 +50,10 @@ static double lin_f(void *p)
     lin_ctx *c = p;
     if (c->which == 0) {
         bst_gsum_aggregate_forward(&c->g, c->x, c->y, c->d);
-        return dotf(c->y, c->r, (size_t)c->g.nodes * c->d);
+        return dot(c->y, c->r, (size_t)c->g.nodes * c->d);
     }
     bst_gsum_pool_forward(&c->g, c->x, c->d, c->y, c->ld);
-    return dotf(c->y, c->r, (size_t)c->g.graphs * c->ld);
+    return dot(c->y, c->r, (size_t)c->g.graphs * c->ld);
 }
 
 static void test_aggregate_pool(void **state)
@@ -114,7 +71,7 @@ static void test_aggregate_pool(void **state)
         assert_float_equal(c.y[d + k], c.x[k] + 2 * c.x[d + k] + c.x[2 * d + k],
                            1e-6);
     bst_gsum_aggregate_backward(&c.g, c.r, dx, d);
-    check_grad("aggregate", lin_f, &c, c.x, dx, 7 * (size_t)d, 1e-3);
+    check_grad_atol("aggregate", lin_f, &c, c.x, dx, 7 * (size_t)d, 1e-3);
     c.which = 1;
     bst_gsum_pool_forward(&c.g, c.x, d, c.y, ld);
     assert_float_equal(c.y[ld + 1],
@@ -122,7 +79,7 @@ static void test_aggregate_pool(void **state)
                            c.x[6 * d + 1],
                        1e-6);
     bst_gsum_pool_backward(&c.g, c.r, ld, dx, d);
-    check_grad("pool", lin_f, &c, c.x, dx, 7 * (size_t)d, 1e-3);
+    check_grad_atol("pool", lin_f, &c, c.x, dx, 7 * (size_t)d, 1e-3);
     free(c.x), free(c.y), free(c.r), free(dx);
 }
 
@@ -160,7 +117,7 @@ static double gin_f(void *p)
 {
     gin_ctx *c = p;
     bst_gin_layer_forward(&c->l, &c->g, c->x, &c->a, c->train);
-    return dotf(c->a.y, c->r, (size_t)c->g.nodes * c->l.dim);
+    return dot(c->a.y, c->r, (size_t)c->g.nodes * c->l.dim);
 }
 
 static void check_gin(int train)
@@ -193,11 +150,11 @@ static void check_gin(int train)
         memcpy(gs[i], ps[i].g, sizeof(float) * ps[i].n);
     }
     const double atol = 3e-3;
-    check_grad("gin dx", gin_f, &c, c.x, dx, 7 * (size_t)in, atol);
+    check_grad_atol("gin dx", gin_f, &c, c.x, dx, 7 * (size_t)in, atol);
     for (int i = 0; i < 6; i++) {
         char name[16];
         snprintf(name, sizeof name, "gin p%d", i);
-        check_grad(name, gin_f, &c, ps[i].w, gs[i], ps[i].n, atol);
+        check_grad_atol(name, gin_f, &c, ps[i].w, gs[i], ps[i].n, atol);
         free(gs[i]);
     }
     free(c.x), free(c.r), free(dy), free(dx);
@@ -276,7 +233,7 @@ static void test_graphcl_loss(void **state)
         double pos = 0, row = 0;
         for (int j = 0; j < c.B; j++) {
             const float *a = c.x1 + 3 * i, *b = c.x2 + 3 * j;
-            double s = dotf(a, b, 3) / sqrt(dotf(a, a, 3) * dotf(b, b, 3));
+            double s = dot(a, b, 3) / sqrt(dot(a, a, 3) * dot(b, b, 3));
             row += exp(s / 0.2);
             if (i == j)
                 pos = exp(s / 0.2);
@@ -288,8 +245,8 @@ static void test_graphcl_loss(void **state)
     double loss;
     assert_int_equal(bst_graphcl_loss(c.x1, c.x2, 4, 3, 0.2, &loss, dx1, dx2),
                      BST_OK);
-    check_grad("graphcl dx1", loss_f, &c, c.x1, dx1, 12, 1e-3);
-    check_grad("graphcl dx2", loss_f, &c, c.x2, dx2, 12, 1e-3);
+    check_grad_atol("graphcl dx1", loss_f, &c, c.x1, dx1, 12, 1e-3);
+    check_grad_atol("graphcl dx2", loss_f, &c, c.x2, dx2, 12, 1e-3);
     assert_int_equal(bst_graphcl_loss(c.x1, c.x2, 1, 3, 0.2, &loss, NULL, NULL),
                      BST_ERR_INVAL);
     assert_int_equal(bst_graphcl_loss(c.x1, c.x2, 4, 3, 0, &loss, NULL, NULL),
