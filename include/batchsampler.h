@@ -501,7 +501,10 @@ int64_t bs_sampler_steps(const bs_sampler *s);
 bs_status bs_sampler_save_state(const bs_sampler *s, void *buf, size_t cap,
                                 size_t *len, bs_error *err);
 /* Restores a blob saved by a sampler with the same parameters and n;
-   anything else is BS_ERR_STATE or BS_ERR_FORMAT, and leaves s unchanged. */
+   anything else is BS_ERR_STATE or BS_ERR_FORMAT, and leaves s unchanged.
+   The rank is not part of the match: a state saved by any rank of the same
+   world restores every rank (the state is the global position, the same on
+   every rank), so a data-parallel job may keep rank 0's state only. */
 bs_status bs_sampler_load_state(bs_sampler *s, const void *buf, size_t len,
                                 bs_error *err);
 
@@ -676,7 +679,11 @@ void bs_batcher_times(const bs_batcher *b, double *build_s, double *wait_s,
 bs_status bs_batcher_save_state(bs_batcher *b, int64_t at, void **buf,
                                 size_t *len, bs_error *err);
 /* Restores a blob saved by a batcher with the same parameters (threads
-   excepted) and n.  On failure (BS_ERR_FORMAT, BS_ERR_STATE naming the
+   and rank excepted) and n.  A state saved by any rank of the same world
+   restores every rank, provided every rank's store was given the same rows
+   (every rank's, gathered, as bs_batcher_update asks): then every rank's
+   state is the same but for its rank, and a data-parallel job may keep
+   rank 0's state only.  On failure (BS_ERR_FORMAT, BS_ERR_STATE naming the
    differing parameter, BS_ERR_NOMEM) the batcher is unchanged. */
 bs_status bs_batcher_load_state(bs_batcher *b, const void *buf, size_t len,
                                 bs_error *err);

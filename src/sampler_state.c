@@ -133,11 +133,14 @@ static bs_status check_fingerprint(const bs_sampler *s, const fingerprint *f,
     if (f->b != p->batch_size)
         return MISMATCH("batch_size", "%lld", (long long)f->b,
                         (long long)p->batch_size);
-    if (f->world != p->world || f->rank != p->rank)
+    /* the rank is not compared: the state is the position in the global
+       batches, the same on every rank, so any rank's state resumes every
+       rank of the same world (a data-parallel job keeps one rank's) */
+    if (f->world != p->world)
         return bs__fail(err, BS_ERR_STATE,
-                        "sampler state: saved by rank %d of %d, this sampler "
-                        "is rank %d of %d",
-                        f->rank, f->world, p->rank, p->world);
+                        "sampler state: saved by rank %d of a world of %d, "
+                        "this sampler's world is %d",
+                        f->rank, f->world, p->world);
     if (f->seed != p->seed)
         return MISMATCH("seed", "%llu", (unsigned long long)f->seed,
                         (unsigned long long)p->seed);

@@ -1,6 +1,7 @@
 /* test_batcher.c — the batcher: warm-up, rebuild policy, asynchronous
    refresh at a fixed batch, determinism, exact resume (also from a
-   position in the history, as a prefetching loader needs), rejections. */
+   position in the history, as a prefetching loader needs; one rank's
+   state resuming another rank), rejections. */
 #include "testutil.h"
 
 #include <math.h>
@@ -466,6 +467,97 @@ static void test_set_epoch(void **state)
     bs_batcher_free(b);
 }
 
+/* Two ranks of a world of 2, stepped together: each issues its slice,
+   then both stores get both slices' rows (gathered, as bs_batcher_update
+   asks); the slices go to x0 and x1 (nb * B each).  r0 may be NULL: the
+   rows of rank 0's slices are then taken from x0 as given. */
+static void run_ranks(bs_batcher *r0, bs_batcher *r1, int64_t nb,
+                      const float *base, int64_t *x0, int64_t *x1)
+{
+    int64_t g[2 * B];
+    float rows[2 * B * D];
+    bs_error e;
+    int64_t first = bs_batcher_position(r1);
+    for (int64_t i = 0; i < nb; i++) {
+        if (r0)
+            assert_int_equal(bs_batcher_next(r0, x0 + i * B, NULL, &e), BS_OK);
+        assert_int_equal(bs_batcher_next(r1, x1 + i * B, NULL, &e), BS_OK);
+        memcpy(g, x0 + i * B, sizeof(int64_t) * B);
+        memcpy(g + B, x1 + i * B, sizeof(int64_t) * B);
+        project(g, 2 * B, first + i, base, rows);
+        if (r0)
+            assert_int_equal(bs_batcher_update(r0, g, 2 * B, rows, &e), BS_OK);
+        assert_int_equal(bs_batcher_update(r1, g, 2 * B, rows, &e), BS_OK);
+    }
+}
+
+/* A data-parallel job keeps one rank's state: rank 0's blob resumes rank
+   1 exactly (its own slices, rebuilds in flight included), because every
+   rank's state is the same but for the rank; another world is refused. */
+static void test_resume_any_rank(void **state)
+{
+    (void)state;
+    const bs_sampler_kind kinds[] = {BS_SAMPLER_UNIFORM, BS_SAMPLER_RWR,
+                                     BS_SAMPLER_KNN};
+    enum { CUT = 37, MORE = 25 }; /* 37: a rebuild is in flight (lag 2) */
+    float *base = base_rows();
+    for (int k = 0; k < 3; k++) {
+        bs_batcher_params p = defaults(kinds[k]);
+        p.refresh_lag = 2;
+        p.sampler.world = 2;
+        bs_batcher_params p1 = p;
+        p1.sampler.rank = 1;
+        bs_batcher *r0 = make(&p, NULL), *r1 = make(&p1, NULL);
+        int64_t *x0 = malloc(sizeof(int64_t) * (CUT + MORE) * B),
+                *x1 = malloc(sizeof(int64_t) * (CUT + MORE) * B),
+                *y1 = malloc(sizeof(int64_t) * MORE * B);
+        run_ranks(r0, r1, CUT, base, x0, x1);
+        void *b0, *b1;
+        size_t l0, l1;
+        bs_error e;
+        assert_int_equal(bs_batcher_save_state(r0, -1, &b0, &l0, &e), BS_OK);
+        assert_int_equal(bs_batcher_save_state(r1, -1, &b1, &l1, &e), BS_OK);
+        /* the two states are the same but for the rank: rank 1's, loaded
+           by a rank-0 batcher and saved again, is rank 0's byte for byte */
+        bs_batcher *z = make(&p, NULL);
+        assert_int_equal(bs_batcher_load_state(z, b1, l1, &e), BS_OK);
+        void *bz;
+        size_t lz;
+        assert_int_equal(bs_batcher_save_state(z, -1, &bz, &lz, &e), BS_OK);
+        assert_int_equal(lz, l0);
+        assert_memory_equal(bz, b0, l0);
+        assert_int_equal(l0, l1);
+        assert_memory_not_equal(b1, b0, l0); /* the rank is in the blob */
+        free(bz);
+        bs_batcher_free(z);
+        run_ranks(r0, r1, MORE, base, x0 + CUT * B, x1 + CUT * B);
+        bs_batcher *t = make(&p1, NULL);
+        bs_status st = bs_batcher_load_state(t, b0, l0, &e);
+        if (st != BS_OK)
+            print_error("load: %s\n", e.msg);
+        assert_int_equal(st, BS_OK);
+        run_ranks(NULL, t, MORE, base, x0 + CUT * B, y1);
+        assert_memory_equal(x1 + CUT * B, y1, sizeof(int64_t) * MORE * B);
+        assert_int_equal(bs_batcher_builds(t), bs_batcher_builds(r1));
+        bs_batcher_params q = p;
+        q.sampler.world = 3; /* with the same epoch length */
+        q.sampler.batches_per_epoch = bs_batcher_epoch_length(r0);
+        bs_batcher *o = make(&q, NULL);
+        tu_assert_fails(bs_batcher_load_state(o, b0, l0, &e), BS_ERR_STATE, &e,
+                        "world");
+        bs_batcher_free(o);
+        bs_batcher_free(t);
+        bs_batcher_free(r0);
+        bs_batcher_free(r1);
+        free(b0);
+        free(b1);
+        free(x0);
+        free(x1);
+        free(y1);
+    }
+    free(base);
+}
+
 /* A builder as a multi-process rebuild does it: `parts` row ranges built
    with bs_graph_build_rows, then wrapped with bs_graph_from_arrays.  It
    counts its calls and fails the call numbered fail_at (from 1). */
@@ -588,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_resume_with_prefetch),
         cmocka_unit_test(test_load_rejects),
+        cmocka_unit_test(test_resume_any_rank),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_set_epoch),
         cmocka_unit_test(test_builder),

@@ -452,6 +452,10 @@ static void test_tau_prefers_similar(void **state)
     bs_graph_free(g0);
 }
 
+static unsigned char *save(const bs_sampler *s, size_t *len);
+
+/* W ranks' slices are a one-rank sampler's global batches; rank 0's
+   state resumes rank 3 (the state is the same on every rank) */
 static void test_shards(void **state)
 {
     (void)state;
@@ -467,7 +471,24 @@ static void test_shards(void **state)
             rank[r] = make(&p, n, g);
         }
         int64_t glob[32], part[8];
+        bs_sampler *resumed = NULL;        /* rank 3 from rank 0's state */
         for (int it = 0; it < 200; it++) { /* crosses epoch boundaries */
+            if (it == 90) {
+                size_t len;
+                unsigned char *blob = save(rank[0], &len);
+                resumed = make(&p, n, g); /* p.rank is 3 */
+                bs_error e;
+                assert_int_equal(bs_sampler_load_state(resumed, blob, len, &e),
+                                 BS_OK);
+                bs_sampler_params q = p; /* another world: refused */
+                q.rank = 0;
+                q.world = 2;
+                bs_sampler *o = make(&q, n, g);
+                tu_assert_fails(bs_sampler_load_state(o, blob, len, &e),
+                                BS_ERR_STATE, &e, "world");
+                bs_sampler_free(o);
+                free(blob);
+            }
             int64_t c = next(whole, glob);
             for (int r = 0; r < w; r++) {
                 int64_t cr = next(rank[r], part);
@@ -475,7 +496,13 @@ static void test_shards(void **state)
                 if (c)
                     assert_memory_equal(part, glob + r * b, sizeof part);
             }
+            if (resumed) {
+                assert_int_equal(next(resumed, part), c ? b : 0);
+                if (c)
+                    assert_memory_equal(part, glob + 3 * b, sizeof part);
+            }
         }
+        bs_sampler_free(resumed);
         bs_sampler_free(whole);
         for (int r = 0; r < w; r++)
             bs_sampler_free(rank[r]);

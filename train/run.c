@@ -105,7 +105,10 @@ int bst_run_ckpt_exists(const char *path, int *exists, char *msg, size_t cap)
 
 /* Names the first setting where saved and now differ: "KEY SAVED (now
    CURRENT)".  The texts are "key value [value ...]" words; a differing
-   word's key is the last word before it that starts with a letter. */
+   word's key is the last word before it that starts with a letter.  When
+   one text has a setting more (a line only some runs write, such as a
+   data-parallel run's "world W"): "KEY VALUE (not set now)" or "(not in
+   the checkpoint)". */
 static void config_diff(const char *saved, size_t len, const char *now,
                         char *out, size_t cap)
 {
@@ -121,8 +124,14 @@ static void config_diff(const char *saved, size_t len, const char *now,
         wa = strtok_r(NULL, " \n", &sa);
         wb = strtok_r(NULL, " \n", &sb);
     }
-    snprintf(out, cap, "%s %s (now %s)", key, wa ? wa : "(none)",
-             wb ? wb : "(none)");
+    if (wa && wb)
+        snprintf(out, cap, "%s %s (now %s)", key, wa, wb);
+    else if (wa || wb) { /* one side has a setting more: name it */
+        const char *v = strtok_r(NULL, " \n", wa ? &sa : &sb);
+        snprintf(out, cap, "%s %s %s", wa ? wa : wb, v ? v : "",
+                 wa ? "(not set now)" : "(not in the checkpoint)");
+    } else
+        snprintf(out, cap, "?");
 }
 
 int bst_run_check_config(const char *path, const void *saved, size_t len,

@@ -137,6 +137,8 @@ typedef struct {
     bst_run_batches bat;   /* (G) the global batch, coverage, diagnostics */
     int64_t *lids;         /* (B) this process's ids (= bat.ids if W 1) */
     int rank, world;       /* of a data-parallel run (0 of 1) */
+    const char *ckpt_in;   /* the checkpoint every process resumes from */
+    uint64_t resumed;      /* hash of what it restored (the ranks compare) */
     float *mean_z;         /* (G, store dim) stored rows */
     int32_t *appear;       /* (ntrain) batches each was in, run */
     float *ftrain, *ftest; /* features for evaluation */
@@ -238,6 +240,17 @@ static int ckpt_save(void *self, char *msg, size_t cap)
     return rc;
 }
 
+#define FNV_OFFSET 14695981039346656037ull
+
+/* FNV-1a over n bytes, continuing from h */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
 /* Restores the run from the opened checkpoint (bst_run_ckpt_load). */
 static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
@@ -245,7 +258,7 @@ static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
     bst_encoder *e = &r->model.enc;
     size_t np = bst_encoder_param_count(e),
            nb = bst_run_bn_floats(e->bns, e->nbns);
-    const char *path = r->cfg.ckpt_path;
+    const char *path = r->ckpt_in;
     float *params = NULL, *bns = NULL;
     int rc;
     char want[2048];
@@ -297,6 +310,8 @@ static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
         goto done;
     bst_run_flat_params(e->params, e->nparams, params, 0);
     bst_run_flat_bn(e->bns, e->nbns, bns, 0);
+    r->resumed = hash_bytes(hash_bytes(FNV_OFFSET, &pos, sizeof pos), params,
+                            np * sizeof(float));
     r->model.opt.t = pos.adam_t;
     r->model.step = pos.step;
     r->epoch = pos.epoch;
@@ -334,10 +349,6 @@ int bst_run_cfg_check(const bst_run_cfg *c, char *msg, size_t cap)
     if (c->resume && !c->ckpt_path)
         return bst_fail(msg, cap, BST_ERR_INVAL,
                         "resume needs a checkpoint path");
-    if (c->resume && c->dist && c->dist->world > 1)
-        return bst_fail(msg, cap, BST_ERR_INVAL,
-                        "resuming a data-parallel run is not supported (the "
-                        "checkpoint holds rank 0's batcher)");
     if (c->model.loss.kind != BST_LOSS_INFONCE &&
         !(c->model.loss.tau_plus >= 0 && c->model.loss.tau_plus < 1))
         return bst_fail(msg, cap, BST_ERR_INVAL, "tau_plus must be in [0, 1)");
@@ -399,7 +410,8 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     r->ftest = malloc(sizeof(float) * (size_t)r->data.ntest * F);
     if (!r->lids || !r->mean_z || !r->appear || !r->ftrain || !r->ftest)
         return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
-    if (r->rank != 0) { /* rank 0 writes the outputs */
+    r->ckpt_in = cfg->ckpt_path; /* every process reads it to resume */
+    if (r->rank != 0) {          /* rank 0 writes the outputs */
         r->cfg.log_path = NULL;
         r->cfg.ckpt_path = NULL;
     }
@@ -540,6 +552,35 @@ static int report(void *self)
                                       r->total_steps, &r->res->last);
 }
 
+/* Under W processes every one has read the checkpoint (its batcher state
+   is any rank's: bs_batcher_load_state); they must have read the same one,
+   or their models would part silently: a file system that is not shared,
+   or a checkpoint replaced between two reads.  A hash of the position and
+   the parameters is compared across the processes (all of them fail). */
+static int same_checkpoint(run *r, char *msg, size_t cap)
+{
+    if (r->world < 2)
+        return BST_OK;
+    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)r->world);
+    if (!all)
+        return bst_fail(msg, cap, BST_ERR_NOMEM, "out of memory");
+    r->cfg.dist->allgather(r->cfg.dist->ctx, &r->resumed, all,
+                           sizeof r->resumed);
+    int other = -1;
+    for (int i = 1; i < r->world && other < 0; i++)
+        if (all[i] != all[0])
+            other = i;
+    free(all);
+    if (other >= 0)
+        return bst_fail(msg, cap, BST_ERR_INVAL,
+                        "%s: process %d resumed from another checkpoint than "
+                        "process 0 (its position or parameters differ): "
+                        "every process must read the same file (a shared "
+                        "file system)",
+                        r->ckpt_in, other);
+    return BST_OK;
+}
+
 int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
                    size_t cap)
 {
@@ -551,12 +592,14 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     double t0 = bst_now();
     run r;
     int rc = run_init(&r, cfg, res, msg, cap);
-    /* the outputs: rank 0's only (r.cfg) */
+    /* the outputs: rank 0's only (r.cfg); every process resumes */
     bst_epoch_loop l =
         BST_EPOCH_LOOP(&r.cfg, &r.csv, &r, run_epoch, ckpt_save, report);
+    if (!rc && cfg->resume &&
+        !(rc = bst_run_ckpt_load(r.ckpt_in, restore, &r, msg, cap)))
+        rc = same_checkpoint(&r, msg, cap);
     if (!rc)
-        rc = bst_run_resume_epochs(&l, r.cfg.resume, restore, &r.epoch,
-                                   &res->epochs_run, msg, cap);
+        rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
     res->last.steps = r.model.step;
     if (!rc && r.epoch == cfg->epochs) {
         res->knn_top1 = res->last.knn_top1;

@@ -122,7 +122,11 @@ typedef struct {
        batches (sampler rank and world from dist) and receives the
        projections of the whole global batch (all-gathered), so the graphs
        are the same everywhere.  Only rank 0 evaluates, writes the log and
-       the checkpoints; resuming is refused.  The result equals a single
+       the checkpoints; with resume every process reads ckpt_path (it
+       must be the same file for all: a shared file system; processes
+       that restored different positions or parameters all fail), the
+       batcher state being any rank's (bs_batcher_load_state).  The
+       result equals a single
        process's with batch W B up to rounding (docs/scaling.md). */
     const bst_dist *dist;
     bst_store_views store_views; /* the store's rows (default mean) */

@@ -757,8 +757,13 @@ class BatchSampler:
 
     def load_state_dict(self, state):
         """Restore a state_dict() of a sampler built with the same arguments
-        (``threads`` may differ).  ValueError on any mismatch; the sampler is
-        unchanged on failure."""
+        (``threads`` and ``rank`` may differ).  ValueError on any mismatch;
+        the sampler is unchanged on failure.
+
+        Under data parallelism every rank's state is the same but for its
+        rank, so rank 0's state_dict (saved in the usual rank-0 checkpoint)
+        resumes every rank of the same ``world_size``: each keeps its own
+        rank and continues with its own slices."""
         if not isinstance(state, dict):
             raise TypeError("state: expected a dict, got %s" % type(state).__name__)
         try:
@@ -769,6 +774,9 @@ class BatchSampler:
             mine = dict(self._kw)
             for p in (saved, mine):
                 p.pop("threads", None)
+                # any rank's state resumes every rank of the same world:
+                # the state is the global position, the same on every rank
+                p.pop("rank", None)
             if saved.get("embedding_dim") is None or mine.get("embedding_dim") is None:
                 saved.pop("embedding_dim", None)
                 mine.pop("embedding_dim", None)

@@ -12,8 +12,8 @@ the tests below check the files against single-process runs:
 * the graph rebuild is split across the ranks and equals a one-process
   build byte for byte (ProximityGraph.build and the single-process
   sampler's graphs);
-* every rank resumes from its own state_dict with the batches of the
-  uninterrupted run;
+* every rank resumes from its own state_dict, and from rank 0's, with the
+  batches of the uninterrupted run;
 * a rank that skips an update() makes update() raise on every rank.
 """
 import os
@@ -94,7 +94,14 @@ def _worker(rank, port, outdir):
             r = bs.BatchSampler(N, B, refresh_lag=lag, **ARGS)
             r.load_state_dict(state)
             again = _run(r, STEPS - CUT, start=CUT, as_torch=False)
+            # rank 0's state_dict, as a rank-0 checkpoint holds, on every rank
+            box = [state]
+            dist.broadcast_object_list(box, src=0)
+            r0 = bs.BatchSampler(N, B, refresh_lag=lag, **ARGS)
+            r0.load_state_dict(box[0])
+            from_rank0 = _run(r0, STEPS - CUT, start=CUT, as_torch=False)
             res[lag] = dict(batches=first + rest, resumed=again,
+                            from_rank0=from_rank0,
                             builds=s.num_graph_builds, graph=_graph(s),
                             resumed_graph=_graph(r), from_graph=s.last_from_graph)
 
@@ -206,6 +213,7 @@ def test_split_build_is_byte_identical(ranks, mode, block):
 def test_every_rank_resumes_from_its_state_dict(ranks, lag):
     for res in ranks:
         assert res[lag]["resumed"] == res[lag]["batches"][CUT:]
+        assert res[lag]["from_rank0"] == res[lag]["batches"][CUT:]
         assert res[lag]["resumed_graph"][0] == res[lag]["graph"][0]
         assert res[lag]["resumed_graph"][1].tobytes() == res[lag]["graph"][1].tobytes()
 

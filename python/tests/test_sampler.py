@@ -169,6 +169,28 @@ def test_sharding_disjoint_union_is_global_batch(data, sampler):
         assert all(s.num_graph_builds == whole.num_graph_builds >= 1 for s in ranks)
 
 
+@pytest.mark.parametrize("sampler", ["uniform", "rwr"])
+def test_rank0_state_resumes_every_rank(data, sampler):
+    """A data-parallel checkpoint holds rank 0's state_dict: it resumes
+    every rank of the same world with that rank's own slices."""
+    x, _ = data
+    W, B = 3, 20
+    ranks = [make(sampler=sampler, rank=r, world_size=W, batch_size=B,
+                  refresh_every=4) for r in range(W)]
+    for s in ranks:
+        feed_all(s, x)
+        take(s, 9)  # mid-epoch, after rebuilds
+    st = pickle.loads(pickle.dumps(ranks[0].state_dict()))
+    for r in range(W):
+        t = make(sampler=sampler, rank=r, world_size=W, batch_size=B,
+                 refresh_every=4)
+        t.load_state_dict(st)
+        assert take(t, 12) == take(ranks[r], 12)
+    with pytest.raises(ValueError, match="world_size"):
+        make(sampler=sampler, rank=0, world_size=2, batch_size=B,
+             refresh_every=4).load_state_dict(st)
+
+
 @pytest.mark.parametrize("warmup", [0, 1])
 def test_resume_identical_batches(data, warmup):
     x, _ = data

@@ -4,7 +4,8 @@
    shared memory in rank order.  Three steps of 2 x B must equal three
    steps of one process with batch 2B up to rounding (loss and parameters
    within 1e-4 relative; measured ~1e-7), while a run whose batch norm is
-   not synchronised must not (the check can fail).  Runs under ASan and
+   not synchronised must not (the check can fail).  Whole runs resume
+   only when every process read the same checkpoint.  Runs under ASan and
    valgrind, which the mpirun tests (tests/cli/mpi*.sh) do not. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -14,12 +15,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "simclr.h"
+#include "fmnist.h"
+#include "simclr_run.h"
 
 enum { PIX = 28 * 28, W = 2, STEPS = 3, NIMG = 40 };
 
@@ -254,11 +259,124 @@ static void test_set_dist_checks(void **state)
     bst_simclr_free(&s);
 }
 
+/* ------------------------------------------------ resume, whole runs */
+/* bst_simclr_run on two threads as two processes (Fashion-MNIST, 600
+   images, uniform batches).  Every process reads the checkpoint to resume;
+   two that read different ones (here: rank 0 the one of epoch 1, rank 1
+   the one of epoch 2, as after a checkpoint was replaced between their
+   reads, or on file systems that are not shared) must both fail, naming
+   the file, instead of training on with different models. */
+typedef struct {
+    endpoint ep;
+    const char *ckpt;
+    int resume;
+    int64_t stop_after;
+    int rc;
+    char msg[512];
+} runner;
+
+static void *run_whole(void *arg)
+{
+    runner *w = arg;
+    omp_set_num_threads(1);
+    bst_run_cfg c;
+    bst_run_cfg_default(&c);
+    cfg_of(&c.model, 16);
+    c.train_n = 600;
+    c.test_n = 100;
+    c.epochs = 3;
+    c.batcher.sampler.kind = BS_SAMPLER_UNIFORM;
+    c.batcher.sampler.batches_per_epoch = 2;
+    c.probe = 0;
+    c.eval_every = 0;
+    c.ckpt_path = w->ckpt;
+    c.resume = w->resume;
+    c.stop_after = w->stop_after;
+    bst_dist d = {w->ep.rank, W, ep_allgather, ep_sum_f32, ep_sum_f64, &w->ep};
+    c.dist = &d;
+    bst_run_result res;
+    w->rc = bst_simclr_run(&c, &res, w->msg, sizeof w->msg);
+    return NULL;
+}
+
+/* both ranks: run with checkpoints[rank] (resume, stop after) */
+static void run_both(const char *ck0, const char *ck1, int resume,
+                     int64_t stop_after, runner *w)
+{
+    comm cm;
+    pthread_barrier_init(&cm.bar, NULL, W);
+    pthread_t th[W];
+    for (int r = 0; r < W; r++) {
+        w[r] = (runner){{&cm, r}, r ? ck1 : ck0, resume, stop_after, -1, ""};
+        assert_int_equal(pthread_create(&th[r], NULL, run_whole, &w[r]), 0);
+    }
+    for (int r = 0; r < W; r++)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&cm.bar);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    assert_int_equal(fclose(b), 0);
+}
+
+static void test_resume_needs_one_checkpoint(void **state)
+{
+    (void)state;
+    char probe[512];
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz",
+             BST_FMNIST_DIR);
+    FILE *f = fopen(probe, "rb");
+    if (!f) {
+        print_message("skipped: no Fashion-MNIST in %s\n", BST_FMNIST_DIR);
+        skip();
+    }
+    fclose(f);
+    const char *tmp = getenv("BS_TEST_TMPDIR");
+    char dir[512], ck[600], ck1[600];
+    snprintf(dir, sizeof dir, "%s/simclr_dist_XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(ck, sizeof ck, "%s/run.ckpt", dir);
+    snprintf(ck1, sizeof ck1, "%s/epoch1.ckpt", dir);
+    runner w[W];
+    run_both(ck, ck, 0, 1, w); /* epoch 0; rank 0 writes ck */
+    for (int r = 0; r < W; r++)
+        assert_int_equal(w[r].rc, BST_OK);
+    copy_file(ck, ck1);
+    run_both(ck, ck, 1, 1, w); /* both resume: epoch 1 */
+    for (int r = 0; r < W; r++) {
+        if (w[r].rc)
+            print_message("rank %d: %s\n", r, w[r].msg);
+        assert_int_equal(w[r].rc, BST_OK);
+    }
+    run_both(ck1, ck, 1, 1, w); /* rank 0 at epoch 1, rank 1 at epoch 2 */
+    for (int r = 0; r < W; r++) {
+        assert_int_equal(w[r].rc, BST_ERR_INVAL);
+        assert_non_null(strstr(w[r].msg, "another checkpoint"));
+        assert_non_null(strstr(w[r].msg, r ? ck : ck1)); /* its own file */
+    }
+    run_both(ck, ck, 1, 0, w); /* the same file: runs to the end */
+    for (int r = 0; r < W; r++)
+        assert_int_equal(w[r].rc, BST_OK);
+    remove(ck);
+    remove(ck1);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dist_equals_global_batch),
         cmocka_unit_test(test_set_dist_checks),
+        cmocka_unit_test(test_resume_needs_one_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
