@@ -2,6 +2,10 @@
    (batcher.h).  Uses only the public batchsampler.h API. */
 #include "batcher.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 bs_status bst_batcher_create(const bs_batcher_params *p, int64_t batch,
                              int64_t dim, uint64_t seed, int64_t n,
                              bs_batcher **out, bs_error *err)
@@ -24,4 +28,59 @@ double bst_batcher_seconds(const bs_batcher *b)
     double build = 0, wait = 0, sample = 0;
     bs_batcher_times(b, &build, &wait, &sample);
     return build + wait + sample;
+}
+
+static bs_status split_fail(bs_error *err, bs_status st, const char *what,
+                            int who, int world)
+{
+    if (err) {
+        err->code = st;
+        snprintf(err->msg, sizeof err->msg,
+                 "split rebuild: %s (process %d of %d)", what, who, world);
+    }
+    return st;
+}
+
+bs_status bst_split_build(void *ctx, const float *x, int64_t n, int64_t d,
+                          const bs_graph_params *p, bs_graph **out,
+                          bs_error *err)
+{
+    bst_split_builder *s = ctx;
+    int W = s->world;
+    int64_t P = (n + W - 1) / W;
+    int64_t lo = s->rank * P < n ? s->rank * P : n,
+            hi = lo + P < n ? lo + P : n;
+    size_t part = (size_t)P * (size_t)p->k;
+    int32_t *status = malloc(sizeof(int32_t) * (size_t)W);
+    if (!status) /* cannot take part: fails alone, and the run's error path
+                    stops the others (the CLI: MPI_Abort) */
+        return split_fail(err, BS_ERR_NOMEM, "out of memory", s->rank, W);
+    /* this process's part (P rows, zeros past hi: every process gives the
+       same bytes), then the W gathered parts */
+    int32_t *nbr = calloc(part * (size_t)(W + 1), sizeof(int32_t));
+    float *sim = calloc(part * (size_t)(W + 1), sizeof(float));
+    bs_status st =
+        !nbr || !sim
+            ? split_fail(err, BS_ERR_NOMEM, "out of memory", s->rank, W)
+        : hi > lo ? bs_graph_build_rows(x, n, d, p, lo, hi, nbr, sim, err)
+                  : BS_OK;
+    int32_t mine = (int32_t)st;
+    s->allgather(s->ctx, &mine, status, sizeof mine);
+    int failed = -1;
+    for (int r = 0; r < W && failed < 0; r++)
+        if (status[r] != BS_OK)
+            failed = r;
+    if (failed >= 0 && failed != s->rank)
+        st = split_fail(err, (bs_status)status[failed],
+                        "another process failed to build its rows", failed, W);
+    else if (failed < 0) {
+        s->allgather(s->ctx, nbr, nbr + part, sizeof(int32_t) * part);
+        s->allgather(s->ctx, sim, sim + part, sizeof(float) * part);
+        st = bs_graph_from_arrays(n, p->k, nbr + part, sim + part, p, out, err);
+        s->rows += hi - lo;
+    }
+    free(nbr);
+    free(sim);
+    free(status);
+    return st;
 }

@@ -36,6 +36,7 @@
 #ifndef BS_TRAIN_BATCHER_H
 #define BS_TRAIN_BATCHER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "batchsampler.h"
@@ -52,5 +53,37 @@ bs_status bst_batcher_create(const bs_batcher_params *p, int64_t batch,
 /* Seconds the batcher has spent building graphs (or waiting for a
    background build) and sampling; 0 for NULL.  Timing only. */
 double bst_batcher_seconds(const bs_batcher *b);
+
+/*
+ * A graph rebuild split over the W processes of a data-parallel run (a
+ * bs_graph_builder: set bs_batcher_params.build = bst_split_build and
+ * build_ctx = a bst_split_builder).  Process r builds rows
+ * [r P, min(n, (r + 1) P)), P = ceil(n / W), with bs_graph_build_rows,
+ * which gives those rows of bs_graph_build bit for bit; the rows are
+ * all-gathered, so every process holds the graph one whole build gives,
+ * for 1/W of its work.  The processes first all-gather whether their part
+ * succeeded, so they fail together (each naming the first failed process)
+ * instead of one waiting in a collective the other never reaches.
+ *
+ * allgather is called from the thread that runs the rebuild: with
+ * refresh_lag 0 the caller of bs_batcher_next, so the rebuild's
+ * collectives come in the same order as the step's on every process; a
+ * transport whose collectives belong to the main thread (MPI with
+ * MPI_THREAD_FUNNELED) must not use it with refresh_lag > 0.  The
+ * builder's memory: 2 P K (int32 + float) here and 2 W P K gathered, for
+ * the call.  `rows` counts the rows this process has built (all rebuilds).
+ */
+typedef struct {
+    int rank, world;
+    /* every process gives `bytes` bytes; all receives world * bytes in
+       rank order on every process */
+    void (*allgather)(void *ctx, const void *local, void *all, size_t bytes);
+    void *ctx;
+    int64_t rows; /* out: rows built by this process, summed over rebuilds */
+} bst_split_builder;
+
+bs_status bst_split_build(void *ctx, const float *x, int64_t n, int64_t d,
+                          const bs_graph_params *p, bs_graph **out,
+                          bs_error *err);
 
 #endif /* BS_TRAIN_BATCHER_H */

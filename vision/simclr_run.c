@@ -133,16 +133,17 @@ typedef struct {
     bst_simclr model;
     bs_batcher *batcher;
     int64_t spe, total_steps, warmup_steps;
-    int64_t epoch;         /* next epoch to run */
-    bst_run_batches bat;   /* (G) the global batch, coverage, diagnostics */
-    int64_t *lids;         /* (B) this process's ids (= bat.ids if W 1) */
-    int rank, world;       /* of a data-parallel run (0 of 1) */
-    const char *ckpt_in;   /* the checkpoint every process resumes from */
-    uint64_t resumed;      /* hash of what it restored (the ranks compare) */
-    float *mean_z;         /* (G, store dim) stored rows */
-    int32_t *appear;       /* (ntrain) batches each was in, run */
-    float *ftrain, *ftest; /* features for evaluation */
-    bst_csv_log csv;       /* CSV text so far (also in checkpoints) */
+    int64_t epoch;           /* next epoch to run */
+    bst_run_batches bat;     /* (G) the global batch, coverage, diagnostics */
+    int64_t *lids;           /* (B) this process's ids (= bat.ids if W 1) */
+    int rank, world;         /* of a data-parallel run (0 of 1) */
+    const char *ckpt_in;     /* the checkpoint every process resumes from */
+    bst_split_builder split; /* W > 1, lag 0: the rebuilds split */
+    uint64_t resumed;        /* hash of what it restored (the ranks compare) */
+    float *mean_z;           /* (G, store dim) stored rows */
+    int32_t *appear;         /* (ntrain) batches each was in, run */
+    float *ftrain, *ftest;   /* features for evaluation */
+    bst_csv_log csv;         /* CSV text so far (also in checkpoints) */
     bst_run_result *res;
     bst_run_graph graph; /* diagnostics over the epochs after warm-up */
     int feats_fresh;     /* ftrain / ftest hold the current model's features */
@@ -393,6 +394,15 @@ static int run_init(run *r, const bst_run_cfg *cfg, bst_run_result *res,
     bp.sampler.rank = r->rank;
     bp.sampler.world = r->world;
     int SD = bst_store_dim(cfg->store_views, cfg->model.enc.out_dim);
+    if (r->world > 1 && bp.refresh_lag == 0) {
+        /* each process builds 1/W of every rebuild's rows; a background
+           rebuild (lag > 0) would call the collectives off the main thread,
+           so it stays whole on every process */
+        r->split = (bst_split_builder){r->rank, r->world, cfg->dist->allgather,
+                                       cfg->dist->ctx, 0};
+        bp.build = bst_split_build;
+        bp.build_ctx = &r->split;
+    }
     bs_status st =
         bst_batcher_create(&bp, B, SD, cfg->model.seed, n, &r->batcher, &err);
     if (st)
@@ -598,6 +608,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     if (!rc && cfg->resume &&
         !(rc = bst_run_ckpt_load(r.ckpt_in, restore, &r, msg, cap)))
         rc = same_checkpoint(&r, msg, cap);
+    int64_t builds0 = r.batcher ? bs_batcher_builds(r.batcher) : 0;
     if (!rc)
         rc = bst_run_epochs(&l, &r.epoch, &res->epochs_run, msg, cap);
     res->last.steps = r.model.step;
@@ -616,6 +627,9 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     if (r.appear)
         bst_appearance_stats(r.appear, r.data.ntrain, &res->appear);
     res->sampler_s = bst_batcher_seconds(r.batcher);
+    res->graph_builds = r.batcher ? bs_batcher_builds(r.batcher) - builds0 : 0;
+    res->graph_rows =
+        r.split.world ? r.split.rows : res->graph_builds * r.data.ntrain;
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;
     run_free(&r);

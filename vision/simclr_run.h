@@ -141,6 +141,10 @@ typedef struct {
                                                   the warm-up (every sampler) */
     double sampler_s, step_s, eval_s, total_s; /* whole run */
     int64_t epochs_run;                        /* by this invocation */
+    /* graph rebuilds of this invocation and the rows this process built
+       in them: n each, about n / W each when split over W processes
+       (data-parallel with refresh lag 0: bst_split_build) */
+    int64_t graph_builds, graph_rows;
     bst_appearance appear; /* per-instance appearances over the whole run */
 } bst_run_result;
 

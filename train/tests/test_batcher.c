@@ -2,9 +2,13 @@
    (batcher.h): the trainer's choices (B, dim, seed, knn on the exact graph,
    equal epoch lengths, no graph before every row is written), determinism,
    and exact resume of a trainer-made batcher from its state blob at several
-   cut points, epoch modes and refresh lags.  The policy itself (schedule,
+   cut points, epoch modes and refresh lags; a rebuild split over processes
+   (bst_split_build) against a whole one.  The policy itself (schedule,
    epoch modes, alpha schedules, asynchronous rebuilds, blob checks) is
    tested in the core's tests/test_batcher.c. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +271,120 @@ static void test_rejects(void **state)
     bs_batcher_free(b);
 }
 
+/* ------------------------------------------------- split rebuilds */
+/* Three threads play three processes (n = 301: parts of 101, 101, 99
+   rows) meeting at a barrier for each all-gather.  Every one must end with
+   the graph of one whole bs_graph_build, bit for bit; when one process's
+   part fails, all of them fail, the others naming it. */
+enum { SW = 3, SN = 301 };
+
+typedef struct {
+    pthread_barrier_t bar;
+    const void *slot[SW];
+} split_comm;
+
+typedef struct {
+    split_comm *c;
+    bst_split_builder b;
+    const float *x;
+    bs_graph_params p;
+    bs_graph *g;
+    bs_status st;
+    bs_error err;
+} split_proc;
+
+static void split_allgather(void *ctx, const void *local, void *all,
+                            size_t bytes)
+{
+    split_proc *w = ctx;
+    w->c->slot[w->b.rank] = local;
+    pthread_barrier_wait(&w->c->bar);
+    for (int r = 0; r < SW; r++)
+        memcpy((char *)all + (size_t)r * bytes, w->c->slot[r], bytes);
+    pthread_barrier_wait(&w->c->bar);
+}
+
+static void *split_run(void *arg)
+{
+    split_proc *w = arg;
+    w->st = bst_split_build(&w->b, w->x, SN, D, &w->p, &w->g, &w->err);
+    return NULL;
+}
+
+/* the SW processes' builds over x[r] (per process) */
+static void split_all(const float *const *x, const bs_graph_params *p,
+                      split_proc *w)
+{
+    split_comm c;
+    pthread_barrier_init(&c.bar, NULL, SW);
+    pthread_t th[SW];
+    for (int r = 0; r < SW; r++) {
+        w[r] = (split_proc){
+            &c, {r, SW, split_allgather, &w[r], 0}, x[r], *p, NULL, BS_OK, {0}};
+        assert_int_equal(pthread_create(&th[r], NULL, split_run, &w[r]), 0);
+    }
+    for (int r = 0; r < SW; r++)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&c.bar);
+}
+
+static void test_split_build(void **state)
+{
+    (void)state;
+    float *x = malloc(sizeof(float) * SN * D),
+          *bad = malloc(sizeof *bad * SN * D);
+    assert_non_null(x);
+    assert_non_null(bad);
+    uint64_t seed = 7;
+    for (int i = 0; i < SN * D; i++)
+        x[i] = (float)(lcg(&seed) % 2001) / 1000.0f - 1.0f;
+    bs_graph_params p;
+    bs_graph_params_default(&p);
+    p.m = 40;
+    p.k = 6;
+    p.seed = 3;
+    p.threads = 1;
+    for (int mode = 0; mode < 2; mode++) {
+        p.mode = mode ? BS_MODE_EXACT : BS_MODE_SHARED;
+        bs_graph *whole = NULL;
+        assert_int_equal(bs_graph_build(x, SN, D, &p, &whole, NULL), BS_OK);
+        bs_graph_get_params(whole, &p); /* block resolved, as the batcher */
+        split_proc w[SW];
+        const float *xs[SW] = {x, x, x};
+        split_all(xs, &p, w);
+        for (int r = 0; r < SW; r++) {
+            assert_int_equal(w[r].st, BS_OK);
+            assert_int_equal(w[r].b.rows, r < 2 ? 101 : 99);
+            for (int64_t i = 0; i < SN; i++) {
+                assert_memory_equal(bs_graph_neighbors(w[r].g, i),
+                                    bs_graph_neighbors(whole, i),
+                                    sizeof(int32_t) * p.k);
+                assert_memory_equal(bs_graph_similarities(w[r].g, i),
+                                    bs_graph_similarities(whole, i),
+                                    sizeof(float) * p.k);
+            }
+            bs_graph_free(w[r].g);
+        }
+        bs_graph_free(whole);
+    }
+    /* process 1's part fails (a NaN in its copy of the store): all fail */
+    memcpy(bad, x, sizeof(float) * SN * D);
+    bad[5 * D + 2] = NAN;
+    const float *xs[SW] = {x, bad, x};
+    split_proc w[SW];
+    split_all(xs, &p, w);
+    for (int r = 0; r < SW; r++) {
+        assert_int_equal(w[r].st, BS_ERR_DATA);
+        assert_null(w[r].g);
+        assert_int_equal(w[r].b.rows, 0);
+        if (r != 1)
+            assert_non_null(strstr(w[r].err.msg, "process 1 of 3"));
+    }
+    assert_non_null(strstr(w[1].err.msg, "NaN"));
+    free(x);
+    free(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_split_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
