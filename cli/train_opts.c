@@ -188,8 +188,16 @@ int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
     return CLI_EXIT_OK;
 }
 
+void cli_warn_graph_use(const bst_graph_use *u)
+{
+    char why[400];
+    if (bst_graph_use_warning(u, why, sizeof why))
+        fprintf(stderr, "batchsampler: warning: %s\n", why);
+}
+
 void cli_run_summary_tail(const bsg_run_result *res)
 {
+    cli_warn_graph_use(&res->graph_use);
     if (res->svm_acc >= 0)
         printf("SVM accuracy %.2f +- %.2f%% (10-fold)\n", 100 * res->svm_acc,
                100 * res->svm_std);
@@ -332,6 +340,7 @@ int cli_run_vision_trainer(bst_run_cfg *run, int quiet, int print,
 
 void cli_vision_summary_tail(const bst_run_result *res)
 {
+    cli_warn_graph_use(&res->graph_use);
     const bst_appearance *a = &res->appear;
     printf("kNN top-1 %.2f%%", 100 * res->knn_top1);
     if (res->probe_top1 >= 0)

@@ -98,7 +98,11 @@ int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
                           const void *model, bsg_run_result *res,
                           int *finished);
 
-/* The summary's lines after the first: SVM accuracy, batches, time. */
+/* A warning on stderr when the run's graph sampler never had a graph
+   (bst_graph_use_warning): its batches were all uniform. */
+void cli_warn_graph_use(const bst_graph_use *u);
+/* The summary's lines after the first: SVM accuracy, batches, time (and
+   the warning above). */
 void cli_run_summary_tail(const bsg_run_result *res);
 
 /* ------------------------------------------------------ vision trainers */

@@ -105,6 +105,7 @@ int bsg_run_finish(int rc, const bsg_run_cfg *cfg, int64_t epoch,
         bst_run_graph_means(g, &res->mean_sim, &res->hard_sim, &res->fn_rate);
     }
     res->sampler_s = bst_batcher_seconds(batcher);
+    bst_batcher_graph_use(batcher, &res->graph_use);
     res->total_s = bst_now() - t0;
     return rc;
 }

@@ -74,6 +74,7 @@ typedef struct {
     int64_t graphs, batch, m, k;        /* N and the B, M, K used */
     double sampler_s, eval_s, total_s;
     int64_t epochs_run;
+    bst_graph_use graph_use; /* the whole run's (restored rebuilds too) */
 } bsg_run_result;
 
 void bsg_run_cfg_default(bsg_run_cfg *c);

@@ -30,6 +30,31 @@ double bst_batcher_seconds(const bs_batcher *b)
     return build + wait + sample;
 }
 
+void bst_batcher_graph_use(const bs_batcher *b, bst_graph_use *u)
+{
+    memset(u, 0, sizeof *u);
+    const bs_embstore *s = b ? bs_batcher_store(b) : NULL;
+    if (!s)
+        return;
+    u->graph_kind = 1;
+    u->builds = bs_batcher_builds(b);
+    u->store_rows = bs_embstore_written(s);
+    u->n = bs_embstore_n(s);
+}
+
+int bst_graph_use_warning(const bst_graph_use *u, char *out, size_t cap)
+{
+    if (!u->graph_kind || u->builds > 0)
+        return 0;
+    snprintf(out, cap,
+             "the graph sampler never had a graph, so every batch was "
+             "uniform: the first graph is built once every instance has "
+             "been in a batch, and this run's batches covered %lld of %lld "
+             "(run more or longer epochs)",
+             (long long)u->store_rows, (long long)u->n);
+    return 1;
+}
+
 static bs_status split_fail(bs_error *err, bs_status st, const char *what,
                             int who, int world)
 {

@@ -54,6 +54,23 @@ bs_status bst_batcher_create(const bs_batcher_params *p, int64_t batch,
    background build) and sampling; 0 for NULL.  Timing only. */
 double bst_batcher_seconds(const bs_batcher *b);
 
+/* How a run's sampler used its graphs, for the run's summary: a graph
+   kind (rwr, knn: the batcher has a store), its rebuilds (restored ones
+   included) and the rows of the store written, of n. */
+typedef struct {
+    int graph_kind;
+    int64_t builds, store_rows, n;
+} bst_graph_use;
+
+/* Fills u from b (zeros for NULL or the uniform kind). */
+void bst_batcher_graph_use(const bs_batcher *b, bst_graph_use *u);
+
+/* 1 and a one-line explanation into out when a graph sampler never had a
+   graph, so that every batch was uniform: the first graph waits until
+   every instance's row is in the store (see bst_batcher_create), which
+   short epochs (few steps of B) may never reach.  Else 0 (out untouched). */
+int bst_graph_use_warning(const bst_graph_use *u, char *out, size_t cap);
+
 /*
  * A graph rebuild split over the W processes of a data-parallel run (a
  * bs_graph_builder: set bs_batcher_params.build = bst_split_build and

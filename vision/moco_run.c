@@ -434,6 +434,7 @@ int bst_moco_run(const bst_moco_run_cfg *cfg, bst_run_result *res, char *msg,
     if (r.appear)
         bst_appearance_stats(r.appear, r.data.ntrain, &res->appear);
     res->sampler_s = bst_batcher_seconds(r.batcher);
+    bst_batcher_graph_use(r.batcher, &res->graph_use);
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;
     run_free(&r);

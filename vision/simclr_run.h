@@ -145,7 +145,8 @@ typedef struct {
        in them: n each, about n / W each when split over W processes
        (data-parallel with refresh lag 0: bst_split_build) */
     int64_t graph_builds, graph_rows;
-    bst_appearance appear; /* per-instance appearances over the whole run */
+    bst_graph_use graph_use; /* the whole run's (restored rebuilds too) */
+    bst_appearance appear;   /* per-instance appearances over the whole run */
 } bst_run_result;
 
 /* Fashion-MNIST in the Debian package's folder; 10 epochs of B = 256 over

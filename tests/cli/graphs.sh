@@ -49,6 +49,13 @@ for s in uniform knn rwr; do
   grep -q 'SVM accuracy' "$T/$s.out" || fail "no SVM accuracy ($s)"
   [ "$(wc -l <"$T/$s.csv")" -eq 4 ] || fail "log rows ($s)"
 done
+# one step an epoch never covers the toy set: the graph sampler says it
+# never had a graph (every batch uniform); with whole epochs it does not
+"$BIN" "${ARGS[@]}" --sampler rwr --steps-per-epoch 1 >/dev/null 2>"$T/nog.err"
+grep -q 'warning: the graph sampler never had a graph' "$T/nog.err" ||
+  fail "no warning without a graph: $(cat "$T/nog.err")"
+"$BIN" "${ARGS[@]}" --sampler rwr >/dev/null 2>"$T/g.err"
+! grep -q warning "$T/g.err" || fail "warning with graphs: $(cat "$T/g.err")"
 cols() { cut -d, -f1-9 "$1"; }
 grep -q 'aug random2  features auto' "$T/uniform.out" || fail "defaults"
 

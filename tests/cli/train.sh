@@ -3,9 +3,10 @@
 # errors, and on a small slice of Fashion-MNIST: an interrupted run resumed
 # from its checkpoint ends exactly like an uninterrupted one; a checkpoint
 # made with other settings, a corrupt one, a truncated one and one of the
-# format before the core batcher are refused; the same seed gives the same
-# log whatever the thread count; carry epochs with an asynchronous rebuild
-# and the reference alpha schedule resume exactly too.
+# format before the core batcher are refused; a graph sampler whose
+# epochs never cover every image warns that it never had a graph; the same
+# seed gives the same log whatever the thread count; carry epochs with an
+# asynchronous rebuild and the reference alpha schedule resume exactly too.
 set -euo pipefail
 BIN=$1
 source "$(dirname "$0")/common.inc"
@@ -54,7 +55,13 @@ expect 1 'batch size 1024: expected 2 <= B <= 768' train simclr \
 
 # uninterrupted, with a checkpoint every epoch
 "$BIN" train simclr "${small[@]}" --log "$T/full.csv" \
-  --checkpoint "$T/full.ckpt" >"$T/full.out"
+  --checkpoint "$T/full.ckpt" >"$T/full.out" 2>"$T/full.err"
+! grep -q warning "$T/full.err" || fail "warning: $(cat "$T/full.err")"
+# epochs of 2 x 64 images never put all 768 in the store, so the graph
+# sampler never gets a graph: all its batches are uniform, and it says so
+"$BIN" train simclr "${small[@]}" --steps-per-epoch 2 >/dev/null 2>"$T/nog.err"
+grep -q '^batchsampler: warning: the graph sampler never had a graph, so every batch was uniform.* covered [0-9]* of 768' \
+  "$T/nog.err" || fail "no warning without a graph: $(cat "$T/nog.err")"
 grep -q '^kNN top-1 ' "$T/full.out" || fail "no result: $(cat "$T/full.out")"
 [ "$(wc -l <"$T/full.csv")" -eq 4 ] || fail "log rows: $(cat "$T/full.csv")"
 head -1 "$T/full.csv" | grep -q \

@@ -145,15 +145,29 @@ static void test_waits_for_every_row(void **state)
     p.sampler.batches_per_epoch = 0; /* ceil(N / B): a permutation */
     bs_batcher *b = make(&p, 42);
     int64_t L = bs_batcher_epoch_length(b);
+    bst_graph_use u;
+    char why[400] = "";
     for (int64_t s = 0; s < L; s++) {
         drive(b, 1, NULL);
         assert_int_equal(bs_batcher_builds(b), 0);
         assert_false(bs_batcher_last_from_graph(b));
+        /* a run that ended here never had a graph: the summary says so */
+        bst_batcher_graph_use(b, &u);
+        assert_true(u.graph_kind);
+        assert_int_equal(u.n, N);
+        assert_int_equal(u.store_rows, s + 1 < L ? (s + 1) * B : N);
+        assert_int_equal(bst_graph_use_warning(&u, why, sizeof why), 1);
     }
+    char want[64];
+    snprintf(want, sizeof want, "covered %d of %d", N, N);
+    assert_non_null(strstr(why, want));
     assert_int_equal(bs_embstore_written(bs_batcher_store(b)), N);
     drive(b, 1, NULL);
     assert_int_equal(bs_batcher_builds(b), 1);
     assert_true(bs_batcher_last_from_graph(b));
+    bst_batcher_graph_use(b, &u);
+    assert_int_equal(u.builds, 1);
+    assert_int_equal(bst_graph_use_warning(&u, why, sizeof why), 0);
     bs_batcher_free(b);
 
     params_rwr(&p);
@@ -163,6 +177,9 @@ static void test_waits_for_every_row(void **state)
     assert_int_equal(bs_batcher_builds(b), 0);
     assert_null(bs_batcher_graph(b));
     assert_null(bs_batcher_store(b));
+    bst_batcher_graph_use(b, &u); /* uniform: nothing to warn about */
+    assert_false(u.graph_kind);
+    assert_int_equal(bst_graph_use_warning(&u, why, sizeof why), 0);
     bs_batcher_free(b);
 }
 
