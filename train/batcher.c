@@ -46,12 +46,18 @@ int bst_graph_use_warning(const bst_graph_use *u, char *out, size_t cap)
 {
     if (!u->graph_kind || u->builds > 0)
         return 0;
-    snprintf(out, cap,
-             "the graph sampler never had a graph, so every batch was "
-             "uniform: the first graph is built once every instance has "
-             "been in a batch, and this run's batches covered %lld of %lld "
-             "(run more or longer epochs)",
-             (long long)u->store_rows, (long long)u->n);
+    if (u->store_rows < u->n)
+        snprintf(out, cap,
+                 "the graph sampler never had a graph, so every batch was "
+                 "uniform: the first graph is built once every instance has "
+                 "been in a batch, and this run's batches covered %lld of "
+                 "%lld (run more or longer epochs)",
+                 (long long)u->store_rows, (long long)u->n);
+    else
+        snprintf(out, cap,
+                 "the graph sampler never had a graph, so every batch was "
+                 "uniform: the run ended before its first rebuild (the "
+                 "uniform warm-up epochs come first; run more epochs)");
     return 1;
 }
 

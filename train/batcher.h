@@ -68,7 +68,9 @@ void bst_batcher_graph_use(const bs_batcher *b, bst_graph_use *u);
 /* 1 and a one-line explanation into out when a graph sampler never had a
    graph, so that every batch was uniform: the first graph waits until
    every instance's row is in the store (see bst_batcher_create), which
-   short epochs (few steps of B) may never reach.  Else 0 (out untouched). */
+   short epochs (few steps of B) may never reach, and the run may end
+   before its first rebuild (the warm-up epochs only).  Else 0 (out
+   untouched). */
 int bst_graph_use_warning(const bst_graph_use *u, char *out, size_t cap);
 
 /*
