@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "ckpt.h"
 #include "eval.h"
 #include "fmnist.h"
@@ -139,7 +141,7 @@ typedef struct {
     int rank, world;         /* of a data-parallel run (0 of 1) */
     const char *ckpt_in;     /* the checkpoint every process resumes from */
     bst_split_builder split; /* W > 1, lag 0: the rebuilds split */
-    uint64_t resumed;        /* hash of what it restored (the ranks compare) */
+    uint64_t resumed;        /* CRC of what it restored (the ranks compare) */
     float *mean_z;           /* (G, store dim) stored rows */
     int32_t *appear;         /* (ntrain) batches each was in, run */
     float *ftrain, *ftest;   /* features for evaluation */
@@ -241,17 +243,6 @@ static int ckpt_save(void *self, char *msg, size_t cap)
     return rc;
 }
 
-#define FNV_OFFSET 14695981039346656037ull
-
-/* FNV-1a over n bytes, continuing from h */
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 /* Restores the run from the opened checkpoint (bst_run_ckpt_load). */
 static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
 {
@@ -311,8 +302,8 @@ static int restore(void *self, const bst_ckpt_reader *rd, char *msg, size_t cap)
         goto done;
     bst_run_flat_params(e->params, e->nparams, params, 0);
     bst_run_flat_bn(e->bns, e->nbns, bns, 0);
-    r->resumed = hash_bytes(hash_bytes(FNV_OFFSET, &pos, sizeof pos), params,
-                            np * sizeof(float));
+    r->resumed = crc32(crc32(0L, (const Bytef *)&pos, sizeof pos),
+                       (const Bytef *)params, (uInt)(np * sizeof(float)));
     r->model.opt.t = pos.adam_t;
     r->model.step = pos.step;
     r->epoch = pos.epoch;
@@ -565,7 +556,7 @@ static int report(void *self)
 /* Under W processes every one has read the checkpoint (its batcher state
    is any rank's: bs_batcher_load_state); they must have read the same one,
    or their models would part silently: a file system that is not shared,
-   or a checkpoint replaced between two reads.  A hash of the position and
+   or a checkpoint replaced between two reads.  A CRC of the position and
    the parameters is compared across the processes (all of them fail). */
 static int same_checkpoint(run *r, char *msg, size_t cap)
 {
