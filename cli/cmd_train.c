@@ -173,12 +173,13 @@ static int train_simclr(int argc, char **argv, cli_mpi *m)
            cli_loss_name(o.run.model.loss.kind), (long long)o.run.epochs,
            (long long)res.last.steps);
     cli_vision_summary_tail(&res);
-    if (m->world > 1 && res.graph_builds > 0)
-        printf("graph: %lld rebuilds, %s (rank 0 built %lld rows)\n",
-               (long long)res.graph_builds,
-               o.run.batcher.refresh_lag == 0
-                   ? "each split over the processes"
-                   : "each built whole by every process (refresh lag > 0)",
-               (long long)res.graph_rows);
+    if (m->world > 1 && res.graph_builds > 0 && res.graph_rows > 0)
+        printf("graph: %lld rebuilds, each split over the processes (rank 0 "
+               "built %lld rows)\n",
+               (long long)res.graph_builds, (long long)res.graph_rows);
+    else if (m->world > 1 && res.graph_builds > 0)
+        printf("graph: %lld rebuilds, each built whole by every process "
+               "(refresh lag > 0)\n",
+               (long long)res.graph_builds);
     return CLI_EXIT_OK;
 }

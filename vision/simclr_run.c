@@ -620,8 +620,7 @@ int bst_simclr_run(const bst_run_cfg *cfg, bst_run_result *res, char *msg,
     res->sampler_s = bst_batcher_seconds(r.batcher);
     res->graph_builds = r.batcher ? bs_batcher_builds(r.batcher) - builds0 : 0;
     bst_batcher_graph_use(r.batcher, &res->graph_use);
-    res->graph_rows =
-        r.split.world ? r.split.rows : res->graph_builds * r.data.ntrain;
+    res->graph_rows = r.split.rows;
     res->total_s = bst_now() - t0;
     res->step_s = res->total_s - res->sampler_s - res->eval_s;
     run_free(&r);

@@ -141,9 +141,9 @@ typedef struct {
                                                   the warm-up (every sampler) */
     double sampler_s, step_s, eval_s, total_s; /* whole run */
     int64_t epochs_run;                        /* by this invocation */
-    /* graph rebuilds of this invocation and the rows this process built
-       in them: n each, about n / W each when split over W processes
-       (data-parallel with refresh lag 0: bst_split_build) */
+    /* graph rebuilds of this invocation, and the rows this process built
+       in them when they were split over W processes (data-parallel with
+       refresh lag 0: bst_split_build; about n / W a rebuild; else 0) */
     int64_t graph_builds, graph_rows;
     bst_graph_use graph_use; /* the whole run's (restored rebuilds too) */
     bst_appearance appear;   /* per-instance appearances over the whole run */

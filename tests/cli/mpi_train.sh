@@ -5,10 +5,10 @@
 # images: a uniform warm-up epoch of 10 steps, then rwr batches over a
 # graph rebuilt every 3 steps, each rebuild split over the ranks): the
 # same batches (coverage, steps, lr exact) and, after 20 steps, the
-# per-epoch loss within 1e-4
-# relative and the batch diagnostics within 3e-4 (reductions in another
-# order differ in the last bits; measured ~1e-6, docs/scaling.md); one
-# process with -B 32 is far outside that (the check can fail).  Rank 0
+# per-epoch loss within 1e-4 relative and the batch diagnostics within
+# 3e-4 (reductions in another order differ in the last bits; measured
+# ~1e-6, docs/scaling.md); one process with -B 32 is far outside that
+# (the check can fail).  Rank 0
 # alone writes the log and the checkpoint; every rank resumes from it, and
 # the resumed run's log equals the uninterrupted one's.
 # Skipped (exit 77) without MPI in the build, mpirun or the data set.
