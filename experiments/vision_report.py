@@ -287,13 +287,12 @@ def into_doc(path, text, a):
     """Replace what lies between the markers of path (temp file + rename,
     so a failure leaves the file as it was)."""
     doc, i, j = markers(path)
-    begin = BEGIN
     text = re.sub(r"^### ", "#### ", text, flags=re.M)
     if not a.no_plots:
         rel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(path)))
         text += ("\n![kNN top-1 per epoch](%s/vision_knn.png)\n"
                  "![batches per epoch](%s/vision_batches.png)\n" % (rel, rel))
-    doc = doc[:i + len(begin)] + "\n" + text.strip() + "\n" + doc[j:]
+    doc = doc[:i + len(BEGIN)] + "\n" + text.strip() + "\n" + doc[j:]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(doc)
