@@ -11,18 +11,21 @@ written by experiments/vision.sh.  Markdown on stdout:
    the appearance spread (cv = std / mean of how many batches each
    training image was in, over the whole run) with the share of images
    never drawn, and the sampler's share of the run time;
-2. each row minus the uniform row of the same method, paired by seed (the
-   same seed's uniform run is the baseline): mean difference of kNN top-1
-   and of the probe, the paired t statistic (mean / (sd / sqrt(n)), n >= 2
-   seeds) and the seeds where the row is ahead;
+2. each row minus its uniform baseline, paired by seed (the same seed's
+   uniform run of the same method and temperature, see baseline()): mean
+   difference of kNN top-1 and of the probe, the paired t statistic
+   (mean / (sd / sqrt(n)), n >= 2 seeds) and the seeds where the row is
+   ahead;
 3. runs that did not finish (a .partial.out or a checkpoint, no .out).
+With --pick: the pick rule of docs/vision.md applied to seed 0 (which
+variants the confirm stage runs) instead of the tables.
 A row with fewer finished seeds than the most complete row is marked *.
 With plots (default): IMG/vision_knn.png (kNN top-1 per epoch, mean over
 the finished seeds, one line per row) and IMG/vision_batches.png (FN rate
 and hardness per epoch).
 
 Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR]
-           [--img DIR] [--no-plots] [--doc docs/vision.md]
+           [--img DIR] [--no-plots] [--doc docs/vision.md] [--pick]
        (--doc: the tables go between the file's <!-- vision-table -->
        and <!-- /vision-table --> markers instead of to stdout)
        (defaults results/vision and docs/img, relative to the repository)
@@ -39,6 +42,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHODS = ["simclr", "moco"]
 FIRST = ["uniform", "knn", "rwr_fixed_constant"]  # the main rows, in order
+PICK_MAX = 3  # the pick rule: at most this many variants per method
 
 OUT_PATTERNS = {
     "knn": r"^kNN top-1 ([0-9.]+)%",
@@ -170,19 +174,86 @@ def diff_cell(d):
     return "%+.2f" % m, t, ahead
 
 
+def baseline(name):
+    """The uniform row a row is compared with: the same method and the same
+    temperature (a `_t<tau>` suffix), since only the sampler should differ.
+    The epoch mode, the alpha schedule and the stored views mean nothing to
+    a uniform sampler, so they drop.  method_uniform_t<tau> itself is
+    compared with method_uniform (does the temperature help uniform?);
+    method_uniform has no baseline (None)."""
+    method = name.split("_")[0]
+    m = re.search(r"_t([0-9.]+)$", name)
+    if m and name != method + "_uniform" + m.group(0):
+        return method + "_uniform" + m.group(0)
+    return None if name == method + "_uniform" else method + "_uniform"
+
+
 def paired_table(runs):
-    print("| row | paired seeds | Δ kNN top-1 (pts) | t | ahead | "
+    print("| row | baseline | paired seeds | Δ kNN top-1 (pts) | t | ahead | "
           "Δ probe (pts) | t | ahead |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in order(runs):
-        method = name.split("_")[0]
-        base = runs.get(method + "_uniform")
-        if base is None or name == method + "_uniform":
+        base = baseline(name)
+        if base is None or base not in runs:
             continue
-        dk = paired(base, runs[name], "knn")
-        dp = paired(base, runs[name], "probe")
-        print("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-            (name, len(dk)) + diff_cell(dk) + diff_cell(dp)))
+        dk = paired(runs[base], runs[name], "knn")
+        dp = paired(runs[base], runs[name], "probe")
+        print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            (name, base, len(dk)) + diff_cell(dk) + diff_cell(dp)))
+
+
+def is_variant(name):
+    """A row the pick rule can pick: not a main row, not a baseline."""
+    method = name.split("_")[0]
+    rest = name[len(method) + 1:]
+    return rest not in FIRST and not rest.startswith("uniform")
+
+
+def pick(runs, expected):
+    """docs/vision.md's pick rule on seed 0's kNN top-1: the variants ahead
+    of their baseline, at most PICK_MAX per method, largest first (ties by
+    name).  Returns (rows, picked, confirm): rows are (name, baseline,
+    delta or None) for every variant seen or expected; confirm adds the
+    picked variants' baselines that are not main rows, since a confirmed
+    variant is paired with its baseline on the same seeds."""
+    names = sorted(set(n for n in runs if is_variant(n)) |
+                   set(n for n in expected if is_variant(n)), key=str)
+    rows = []
+    for n in order(names):
+        b = baseline(n)
+        d = None
+        if 0 in runs.get(n, {}) and 0 in runs.get(b, {}):
+            d = runs[n][0]["out"]["knn"] - runs[b][0]["out"]["knn"]
+        rows.append((n, b, d))
+    picked = []
+    for method in METHODS + sorted(set(n.split("_")[0] for n in names) -
+                                   set(METHODS)):
+        ahead = [(-d, n) for n, b, d in rows
+                 if n.split("_")[0] == method and d is not None and d > 0]
+        picked += [n for _, n in sorted(ahead)[:PICK_MAX]]
+    confirm = []
+    for n in picked:
+        b = baseline(n)
+        if b[len(b.split("_")[0]) + 1:] not in FIRST and b not in confirm:
+            confirm.append(b)
+        confirm.append(n)
+    return rows, picked, confirm
+
+
+def pick_report(runs, expected):
+    rows, picked, confirm = pick(runs, expected)
+    print("### The pick rule on seed 0 (kNN top-1, variant minus baseline)\n")
+    print("| variant | baseline | Δ kNN top-1 seed 0 (pts) | picked |")
+    print("|---|---|---|---|")
+    for n, b, d in rows:
+        print("| %s | %s | %s | %s |" % (
+            n, b, "not finished" if d is None else "%+.2f" % d,
+            "yes" if n in picked else ""))
+    missing = [n for n, b, d in rows if d is None]
+    if missing:
+        print("\nNot final: seed 0 of %d of %d variants (or their baselines) "
+              "not finished." % (len(missing), len(rows)))
+    print('\nCONFIRM="%s"' % " ".join(confirm))
 
 
 def per_epoch(seeds, key):
@@ -256,10 +327,16 @@ def main():
     ap.add_argument("--doc", help="write the tables into this Markdown file "
                     "between its <!-- vision-table --> markers instead of "
                     "printing them")
+    ap.add_argument("--pick", action="store_true", help="apply the pick rule "
+                    "to seed 0 and print the CONFIRM list")
     a = ap.parse_args()
     if not os.path.isdir(a.results):
         sys.exit("vision_report.py: no folder %s (run experiments/vision.sh "
                  "first)" % a.results)
+    if a.pick:
+        runs, _ = load(a.results)
+        pick_report(runs, planned_variants())
+        return
     if a.doc:
         markers(a.doc)  # before any plot is written
         buf = io.StringIO()
@@ -268,6 +345,20 @@ def main():
         into_doc(a.doc, buf.getvalue(), a)
     else:
         report(a)
+
+
+def planned_variants():
+    """The variant rows vision.sh runs, from its dry run (the one list)."""
+    import subprocess
+    env = dict(os.environ, DRY="1", STAGES="variants", BS_BIN="/bin/true")
+    r = subprocess.run(["bash", os.path.join(ROOT, "experiments",
+                                             "vision.sh")],
+                       env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("vision_report.py: experiments/vision.sh DRY=1 failed: %s"
+                 % r.stderr.strip())
+    return [line.split(" seed ")[0] for line in r.stdout.splitlines()
+            if " seed " in line]
 
 
 BEGIN, END = "<!-- vision-table -->", "<!-- /vision-table -->"
@@ -306,7 +397,7 @@ def report(a):
         print("No finished runs yet.")
     else:
         summary_table(runs)
-        print("\n### Each row minus uniform of its method, paired by seed\n")
+        print("\n### Each row minus its uniform baseline, paired by seed\n")
         paired_table(runs)
     if pending:
         print("\n### Not finished (failed or in progress)\n")
