@@ -21,8 +21,9 @@ With --pick: the pick rule of docs/vision.md applied to seed 0 (which
 variants the confirm stage runs) instead of the tables.
 A row with fewer finished seeds than the most complete row is marked *.
 With plots (default): IMG/vision_knn.png (kNN top-1 per epoch, mean over
-the finished seeds, one line per row) and IMG/vision_batches.png (FN rate
-and hardness per epoch).
+the finished seeds, one line per row), IMG/vision_batches.png (FN rate
+and hardness per epoch) and IMG/vision_fn.png (each row's paired kNN
+difference from its baseline against its FN rate).
 
 Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR]
            [--img DIR] [--no-plots] [--doc docs/vision.md] [--pick]
@@ -315,7 +316,51 @@ def plots(runs, img):
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
+    written.append(fn_plot(runs, img, plt))
     return written
+
+
+def fn_plot(runs, img, plt):
+    """IMG/vision_fn.png: each row's kNN top-1 minus its baseline's (mean
+    of the seed-paired differences, bar +- their std) against the false
+    negatives in its batches; the baselines sit at 0."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    mark = {m: k for m, k in zip(METHODS, ["o", "s"])}
+    base_x = []
+    for name in order(runs):
+        fn = [x for x in col(runs[name], "fn") if x is not None]
+        b = baseline(name)
+        if not fn or (b is not None and b not in runs):
+            continue
+        d = [0.0] if b is None else paired(runs[b], runs[name], "knn")
+        if not d:
+            continue
+        m, sd = mean_std(d)
+        x = sum(fn) / len(fn)
+        ax.errorbar(x, m, yerr=sd if len(d) > 1 else None, capsize=3,
+                    marker=mark.get(name.split("_")[0], "^"),
+                    color="C%d" % METHODS.index(name.split("_")[0])
+                    if name.split("_")[0] in METHODS else "k")
+        if b is None:  # the baselines: one label for all of them
+            base_x.append(x)
+            continue
+        ax.annotate("%s (%d)" % (name, len(d)), (x, m), fontsize=6,
+                    xytext=(4, 2), textcoords="offset points")
+    if base_x:
+        ax.annotate("uniform (the baselines)", (min(base_x), 0), fontsize=6,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("false-negative rate of the batches (same-class pairs, "
+                  "mean after the warm-up)")
+    ax.set_ylabel("kNN top-1 minus its uniform baseline (pts, paired seeds)")
+    ax.set_title("Accuracy against false negatives (circles SimCLR, squares "
+                 "MoCo v3; seeds in brackets)", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(img, "vision_fn.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main():
@@ -382,7 +427,9 @@ def into_doc(path, text, a):
     if not a.no_plots:
         rel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(path)))
         text += ("\n![kNN top-1 per epoch](%s/vision_knn.png)\n"
-                 "![batches per epoch](%s/vision_batches.png)\n" % (rel, rel))
+                 "![batches per epoch](%s/vision_batches.png)\n"
+                 "![accuracy against false negatives](%s/vision_fn.png)\n"
+                 % (rel, rel, rel))
     doc = doc[:i + len(BEGIN)] + "\n" + text.strip() + "\n" + doc[j:]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
