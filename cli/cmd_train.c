@@ -114,14 +114,19 @@ int cli_cmd_train(int argc, char **argv)
         return cli_usage(cmd, "expected a trainer: 'batchsampler train "
                               "simclr [options]'");
     }
-    if (strcmp(argv[1], "graphcl") == 0)
-        return cli_cmd_train_graphcl(argc - 1, argv + 1);
-    if (strcmp(argv[1], "mvgrl") == 0)
-        return cli_cmd_train_mvgrl(argc - 1, argv + 1);
-    if (strcmp(argv[1], "simcse") == 0)
-        return cli_cmd_train_simcse(argc - 1, argv + 1);
-    if (strcmp(argv[1], "moco") == 0)
-        return cli_cmd_train_moco(argc - 1, argv + 1);
+    /* the trainers that run on one process refuse W copies of themselves */
+    static const struct {
+        const char *name, *cmd;
+        int (*run)(int, char **);
+    } single[] = {{"graphcl", "train graphcl", cli_cmd_train_graphcl},
+                  {"mvgrl", "train mvgrl", cli_cmd_train_mvgrl},
+                  {"simcse", "train simcse", cli_cmd_train_simcse},
+                  {"moco", "train moco", cli_cmd_train_moco}};
+    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
+        if (strcmp(argv[1], single[i].name) == 0)
+            return cli_mpi_single(single[i].cmd)
+                       ? CLI_EXIT_USAGE
+                       : single[i].run(argc - 1, argv + 1);
     if (strcmp(argv[1], "simclr") != 0)
         return cli_usage(cmd,
                          "unknown trainer '%s': expected simclr, moco, "

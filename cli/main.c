@@ -4,22 +4,26 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int mpi; /* runs under mpirun (train: per trainer, in cmd_train.c) */
 } cli_command;
 
 static const cli_command commands[] = {
-    {"graph", cli_cmd_graph, "build a proximity graph from embeddings"},
-    {"sample", cli_cmd_sample, "sample mini-batches (rwr, knn, uniform)"},
-    {"stats", cli_cmd_stats, "hardness, false negatives, coverage of batches"},
-    {"demo", cli_cmd_demo, "SimCLR with uniform vs BatchSampler batches"},
-    {"compare", cli_cmd_compare, "compare the samplers on fixed embeddings"},
-    {"synth", cli_cmd_synth, "write a synthetic clustered data set"},
-    {"train", cli_cmd_train, "train a contrastive encoder (simclr)"},
-    {"eval", cli_cmd_eval, "evaluate sentence embeddings on STS (eval sts)"},
+    {"graph", cli_cmd_graph, "build a proximity graph from embeddings", 1},
+    {"sample", cli_cmd_sample, "sample mini-batches (rwr, knn, uniform)", 1},
+    {"stats", cli_cmd_stats, "hardness, false negatives, coverage of batches",
+     0},
+    {"demo", cli_cmd_demo, "SimCLR with uniform vs BatchSampler batches", 0},
+    {"compare", cli_cmd_compare, "compare the samplers on fixed embeddings", 0},
+    {"synth", cli_cmd_synth, "write a synthetic clustered data set", 0},
+    {"train", cli_cmd_train,
+     "train a contrastive encoder (simclr, moco, simcse, graphcl, mvgrl)", 1},
+    {"eval", cli_cmd_eval, "evaluate sentence embeddings on STS (eval sts)", 0},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
@@ -104,6 +108,8 @@ int main(int argc, char **argv)
                 argv[1]);
         return CLI_EXIT_USAGE;
     }
+    if (!c->mpi && cli_mpi_single(c->name))
+        return CLI_EXIT_USAGE;
     cli_getopt_reset();
     cli_signals_init();
     return c->run(argc - 1, argv + 1);

@@ -24,6 +24,18 @@ static int launched_size(void)
     return 0;
 }
 
+int cli_mpi_single(const char *cmd)
+{
+    int size = launched_size();
+    if (size <= 1)
+        return 0;
+    return cli_usage(cmd,
+                     "launched as %d processes by an MPI launcher, but it "
+                     "runs on one process (data-parallel under mpirun: "
+                     "graph, sample, train simclr)",
+                     size);
+}
+
 int cli_mpi_start(const char *cmd, cli_mpi *m)
 {
     memset(m, 0, sizeof *m);

@@ -30,6 +30,12 @@ typedef struct {
    prints the one-line error for subcommand cmd and returns 1 (launched as
    several processes by a build without MPI). */
 int cli_mpi_start(const char *cmd, cli_mpi *m);
+/* For the subcommands that run on one process (all but graph, sample and
+   train simclr): a usage error (one line on stderr, returns CLI_EXIT_USAGE)
+   when an MPI launcher started this process as one of several, since every
+   copy would do the whole job and write the same files; 0 when launched
+   alone or not by a launcher.  Reads the environment only (no MPI). */
+int cli_mpi_single(const char *cmd);
 /* Finalises MPI if it was started; safe on a rank 0 of 1. */
 void cli_mpi_stop(cli_mpi *m);
 /* Stops every rank with exit code `code` after an error the other ranks

@@ -5,7 +5,8 @@
 # mode (3 ranks: an uneven split of the blocks); `sample -o shard-%r.npy` writes
 # one shard per rank, each the same as `--rank r --world 2` of one process
 # and together (row by row) the single-process batches of W x B; and the
-# errors: a missing input, -o without %r, --rank under mpirun.
+# errors: a missing input, -o without %r, --rank under mpirun, a
+# one-process command (train moco, stats) launched as 2.
 set -euo pipefail
 BIN=$1
 source "$(dirname "$0")/mpi_common.inc"
@@ -60,4 +61,13 @@ grep -q 'put %r in the name' "$T/err" || fail "-o without %r: $(cat "$T/err")"
 rc=0; mpi 2 sample -n 2000 --sampler uniform --rank 1 --world 2 -o "$T/s%r.npy" -q 2>"$T/err" || rc=$?
 [ "$rc" -eq 2 ] || fail "--rank under mpirun: exit $rc, want 2"
 grep -q 'come from mpirun' "$T/err" || fail "--rank under mpirun: $(cat "$T/err")"
+
+# one-process commands refuse to run as 2 copies (no output written)
+for c in "train moco" stats; do
+  # shellcheck disable=SC2086
+  rc=0; mpi 2 $c -o "$T/one.npy" -q >"$T/out" 2>"$T/err" || rc=$?
+  [ "$rc" -eq 2 ] || fail "$c under mpirun: exit $rc, want 2"
+  grep -q "batchsampler $c: launched as 2 processes" "$T/err" || fail "$c under mpirun: $(cat "$T/err")"
+  [ ! -e "$T/one.npy" ] || fail "$c under mpirun wrote its output"
+done
 echo "ok"

@@ -24,6 +24,23 @@ grep -q "unknown command 'bogus'" "$T/err" || fail "unknown subcommand text"
 rc=0; "$BIN" --bogus 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "unknown top-level flag"
 
+# A one-process command launched as several by an MPI launcher is refused
+# (each copy would do the whole job and write the same files); the
+# launcher's environment is what it reads, so no mpirun is needed here.
+for c in "train moco" "train simcse" "train graphcl" "train mvgrl" stats \
+         demo compare synth "eval sts"; do
+  # shellcheck disable=SC2086
+  OMPI_COMM_WORLD_SIZE=2 usage2 $c -o "$T/o"
+  grep -q "batchsampler ${c% sts}: launched as 2 processes" "$T/err" ||
+    fail "$c under a launcher of 2: $(cat "$T/err")"
+done
+PMI_SIZE=3 usage2 train moco --epochs 1
+grep -q "launched as 3 processes" "$T/err" || fail "PMI_SIZE: $(cat "$T/err")"
+OMPI_COMM_WORLD_SIZE=1 "$BIN" stats --help >/dev/null ||
+  fail "a launcher of 1 process is refused"
+OMPI_COMM_WORLD_SIZE=1 "$BIN" train moco --help >/dev/null ||
+  fail "train moco under a launcher of 1 process is refused"
+
 E=(--emb "$T/x.npy")
 usage2 graph "${E[@]}" -o "$T/o" --bogus
 usage2 graph "${E[@]}"                               # missing -o
