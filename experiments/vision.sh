@@ -5,13 +5,14 @@
 # sampler; kNN top-1 on the 10,000 test images every epoch, a linear probe
 # at the end.
 #
-#   bash experiments/vision.sh [JOBS]        (default 1 run at a time)
+#   bash experiments/vision.sh [JOBS]        (default 2 runs side by side)
 #
 # JOBS runs at a time, THREADS OpenMP threads each (default: the cores
 # shared out, nproc / JOBS, at least 1).  The results do not depend on
-# either (the trainers are thread-invariant).  On the 2-core study machine
-# one run on 2 threads finishes a graph row 1.5x sooner than two runs side
-# by side on 1 thread each do (docs/vision.md, "Cost").
+# either (the trainers are thread-invariant).  The runs' heap is backed by
+# transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1 unless set):
+# on the 2-core study machine that made an epoch of two graph runs side
+# by side 2x shorter, with the same numbers (docs/vision.md, "Cost").
 #
 # Stages (each a list of runs; a run whose summary results/vision/<name>.out
 # exists is skipped, a run that was stopped resumes from its checkpoint, so
@@ -37,7 +38,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${BS_BIN:-$root/build/batchsampler}"
 [ -x "$BIN" ] || { echo "vision.sh: no $BIN: build first (bash scripts/setup.sh)" >&2; exit 1; }
 OUT="${OUT:-$root/results/vision}"
-JOBS="${1:-1}"
+JOBS="${1:-2}"
 case $JOBS in ''|*[!0-9]*|0) echo "vision.sh: JOBS '$JOBS': expected a count >= 1" >&2; exit 2 ;; esac
 THREADS="${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}"
 STAGES="${STAGES:-main variants confirm}"
@@ -126,6 +127,7 @@ trap 'rm -f "$tabfile"' EXIT
 for n in "${!row[@]}"; do printf '%s\t%s\n' "$n" "${row[$n]}"; done >"$tabfile"
 export -f one
 BUILD="${BS_BUILD:-$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!results' || echo +changes)}"
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 export OUT BIN BUILD tabfile THREADS
 export COMMON="$common"
 printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -I{} bash -c '
