@@ -17,6 +17,7 @@ PACKAGES=(
   dataset-fashion-mnist
   clang libclang-rt-14-dev libomp-dev valgrind
   libopenmpi-dev openmpi-bin
+  procps
 )
 
 missing=()
