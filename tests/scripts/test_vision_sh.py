@@ -71,7 +71,7 @@ def test_stopped_study_starts_nothing_more(tmp_path):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          start_new_session=True)
     calls = tmp_path / "calls"
-    for _ in range(100):  # the first run has started
+    for _ in range(600):  # the first run has started (60 s at most)
         if calls.exists():
             break
         time.sleep(0.1)
