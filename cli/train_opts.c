@@ -177,6 +177,8 @@ int cli_run_graph_trainer(bsg_run_cfg *run, int quiet, cli_graph_run_fn fn,
     run->progress = on_progress;
     run->progress_ctx = &tp;
     int rc = cli_run_trainer(&tp, quiet, call_graph, &g);
+    run->progress = NULL; /* tp ends with this call */
+    run->progress_ctx = NULL;
     if (rc != CLI_EXIT_OK)
         return rc;
     if (res->epochs_run > 0 && res->last.epoch + 1 < run->epochs) {
@@ -328,6 +330,8 @@ int cli_run_vision_trainer(bst_run_cfg *run, int quiet, int print,
     run->progress = cli_vision_on_progress;
     run->progress_ctx = &tp;
     int rc = cli_run_trainer(&tp, quiet, fn, arg);
+    run->progress = NULL; /* tp ends with this call */
+    run->progress_ctx = NULL;
     if (rc != CLI_EXIT_OK || !print)
         return rc;
     if (res->knn_top1 < 0) /* stopped early (--stop-after) */
