@@ -200,11 +200,16 @@ static int setup_set(void **state)
     if (!t)
         return -1;
     snprintf(t->root, sizeof t->root, "%s/bst_tu_XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(t->root))
+    if (!mkdtemp(t->root)) {
+        free(t);
         return -1;
+    }
     snprintf(t->dir, sizeof t->dir, "%s/SET", t->root);
-    if (mkdir(t->dir, 0700) != 0)
+    if (mkdir(t->dir, 0700) != 0) {
+        rmdir(t->root);
+        free(t);
         return -1;
+    }
     *state = t;
     return 0;
 }
