@@ -16,7 +16,11 @@ written by experiments/vision.sh.  Markdown on stdout:
    difference of kNN top-1 and of the probe, the paired t statistic
    (mean / (sd / sqrt(n)), n >= 2 seeds) and the seeds where the row is
    ahead;
-3. runs that did not finish (a .partial.out or a checkpoint, no .out).
+3. the same kNN difference over training (trend_table): paired by seed
+   per epoch, averaged over the seeds and the epochs of each quarter of
+   the run, for the rows with >= 2 paired seeds (does a gap open or close
+   as training goes on?);
+4. runs that did not finish (a .partial.out or a checkpoint, no .out).
 With --pick: the pick rule of docs/vision.md applied to seed 0 (which
 variants the confirm stage runs) instead of the tables.
 A row with fewer finished seeds than the most complete row is marked *.
@@ -201,6 +205,56 @@ def paired_table(runs):
         dp = paired(runs[base], runs[name], "probe")
         print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
             (name, base, len(dk)) + diff_cell(dk) + diff_cell(dp)))
+
+
+def paired_epochs(a, b):
+    """Per seed both runs finished with a per-epoch kNN column: the
+    differences b - a in points, epoch by epoch (None where either was not
+    evaluated), over the epochs both have."""
+    out = []
+    for k in sorted(set(a) & set(b)):
+        x, y = a[k]["csv"].get("knn_top1"), b[k]["csv"].get("knn_top1")
+        if not x or not y:
+            continue
+        out.append([None if x[e] is None or y[e] is None else
+                    100 * (y[e] - x[e]) for e in range(min(len(x), len(y)))])
+    return out
+
+
+def quarters(n):
+    """(first, last) epochs, 0-based, of the quarters of n epochs (fewer
+    parts when n < 4; none when n is 0)."""
+    parts = min(4, n)
+    if parts == 0:
+        return []
+    bounds = [i * n // parts for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(parts)]
+
+
+def trend_table(runs):
+    """Each row's paired kNN difference per quarter of the run (mean over
+    seeds and the quarter's evaluated epochs), rows with >= 2 seeds."""
+    rows = []
+    for name in order(runs):
+        base = baseline(name)
+        if base is None or base not in runs:
+            continue
+        d = paired_epochs(runs[base], runs[name])
+        if len(d) >= 2:
+            rows.append((name, d))
+    if not rows:
+        return
+    n = min(len(s) for _, d in rows for s in d)
+    qs = quarters(n)
+    print("| row | paired seeds | " + " | ".join(
+        "epochs %d-%d" % (a + 1, b + 1) for a, b in qs) + " |")
+    print("|---|---|" + "---|" * len(qs))
+    for name, d in rows:
+        cells = []
+        for a, b in qs:
+            v = [s[e] for s in d for e in range(a, b + 1) if s[e] is not None]
+            cells.append("%+.2f" % (sum(v) / len(v)) if v else "–")
+        print("| %s | %d | %s |" % (name, len(d), " | ".join(cells)))
 
 
 def is_variant(name):
@@ -446,6 +500,14 @@ def report(a):
         summary_table(runs)
         print("\n### Each row minus its uniform baseline, paired by seed\n")
         paired_table(runs)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            trend_table(runs)
+        if buf.getvalue():
+            print("\n### Δ kNN top-1 over training, paired by seed "
+                  "(mean over the seeds and the epochs of each quarter; "
+                  "epoch 1 is the uniform warm-up)\n")
+            print(buf.getvalue(), end="")
     if pending:
         print("\n### Not finished (failed or in progress)\n")
         for p in pending:

@@ -110,3 +110,40 @@ def test_cli_pick_lists_every_planned_variant(tmp_path):
                        capture_output=True, text=True, check=True)
     assert "Not final: seed 0 of 12 of 12 variants" in r.stdout
     assert 'CONFIRM=""' in r.stdout
+
+
+def write_curve(res, name, seed, knn):
+    """A run whose per-epoch kNN top-1 (points) is the list knn."""
+    base = os.path.join(res, "%s_s%d" % (name, seed))
+    with open(base + ".out", "w") as f:
+        f.write("kNN top-1 %.2f%% (k 200)\n" % knn[-1])
+    with open(base + ".csv", "w") as f:
+        f.write("epoch,knn_top1\n")
+        for e, v in enumerate(knn):
+            f.write("%d,%.4f\n" % (e, v / 100 if v is not None else -1))
+
+
+def test_quarters():
+    assert vr.quarters(20) == [(0, 4), (5, 9), (10, 14), (15, 19)]
+    assert vr.quarters(6) == [(0, 0), (1, 2), (3, 3), (4, 5)]
+    assert vr.quarters(2) == [(0, 0), (1, 1)]
+    assert vr.quarters(0) == []
+
+
+def test_trend_table_pairs_by_seed_and_epoch(tmp_path, capsys):
+    res = str(tmp_path)
+    # uniform differs by seed; the row is 1 point behind in the first half
+    # and 2 ahead in the second, on both seeds; a not-evaluated epoch drops
+    for s, u in enumerate([70.0, 75.0]):
+        write_curve(res, "moco_uniform", s, [u] * 8)
+        write_curve(res, "moco_rwr_exact_reference", s,
+                    [u - 1] * 3 + [None] + [u + 2] * 4)
+    write_curve(res, "moco_knn", 0, [50.0] * 8)  # one seed: no row
+    runs, _ = vr.load(res)
+    vr.trend_table(runs)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| row | paired seeds | epochs 1-2 | epochs 3-4 | " \
+                     "epochs 5-6 | epochs 7-8 |"
+    assert "| moco_rwr_exact_reference | 2 | -1.00 | -1.00 | +2.00 | " \
+           "+2.00 |" in out
+    assert not any(ln.startswith("| moco_knn ") for ln in out)
