@@ -25,7 +25,11 @@
 #             the store (SimCLR);
 #   confirm   seeds 1 and 2 of the variants named in CONFIRM (a
 #             space-separated list of run names without _s0), chosen from
-#             seed 0's results *before* looking at seeds 1 and 2.
+#             seed 0's results *before* looking at seeds 1 and 2;
+#   extend    seeds 3 and 4 of the runs named in EXTEND (fresh seeds for
+#             a setting chosen after the confirm stage, with its uniform
+#             baseline named too; OUT=results/vision_extend keeps them
+#             apart from the pick-and-confirm protocol's seeds 0-2).
 # STAGES (default "main variants confirm") picks stages; BS_BIN the binary;
 # BS_BUILD the build's name written into each summary (default: the
 # repository's commit, "+changes" when its tree differs; name the commit
@@ -43,6 +47,7 @@ case $JOBS in ''|*[!0-9]*|0) echo "vision.sh: JOBS '$JOBS': expected a count >= 
 THREADS="${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}"
 STAGES="${STAGES:-main variants confirm}"
 CONFIRM="${CONFIRM:-}"
+EXTEND="${EXTEND:-}"
 mkdir -p "$OUT"
 
 # one budget for every row: 20 epochs of ceil(60000 / 256) = 235 steps
@@ -82,7 +87,12 @@ for stage in $STAGES; do
         [ -n "${row[$n]:-}" ] || { echo "vision.sh: CONFIRM: unknown run '$n'" >&2; exit 2; }
         for seed in 1 2; do runs+=("$n $seed"); done
       done ;;
-    *) echo "vision.sh: unknown stage '$stage' (expected main, variants, confirm)" >&2; exit 2 ;;
+    extend)
+      for n in $EXTEND; do
+        [ -n "${row[$n]:-}" ] || { echo "vision.sh: EXTEND: unknown run '$n'" >&2; exit 2; }
+        for seed in 3 4; do runs+=("$n $seed"); done
+      done ;;
+    *) echo "vision.sh: unknown stage '$stage' (expected main, variants, confirm, extend)" >&2; exit 2 ;;
   esac
 done
 

@@ -88,3 +88,23 @@ def test_stopped_study_starts_nothing_more(tmp_path):
     # the stopped run left no summary, so the next study reruns it
     assert not any(n.endswith(".out") and ".partial" not in n
                    for n in os.listdir(out))
+
+
+def test_extend_runs_seeds_3_and_4(tmp_path):
+    out, env = make_env(tmp_path)
+    env.update(STAGES="extend", EXTEND="moco_uniform moco_rwr_exact_reference",
+               DRY="1")
+    r = subprocess.run(["bash", SCRIPT, "2"], env=env, check=True,
+                       capture_output=True, text=True)
+    runs = [ln.split(":")[0] for ln in r.stdout.splitlines()]
+    # in the order named, so that runs of one row go side by side
+    assert runs == ["moco_uniform seed 3", "moco_uniform seed 4",
+                    "moco_rwr_exact_reference seed 3",
+                    "moco_rwr_exact_reference seed 4"]
+    assert "--epoch-mode exact --alpha-schedule reference --seed 4" in \
+        r.stdout.splitlines()[3]
+    env.update(EXTEND="moco_nonsense")
+    r = subprocess.run(["bash", SCRIPT, "2"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "EXTEND: unknown run 'moco_nonsense'" in \
+        r.stderr
