@@ -29,7 +29,7 @@ the finished seeds, one line per row), IMG/vision_batches.png (FN rate
 and hardness per epoch) and IMG/vision_fn.png (each row's paired kNN
 difference from its baseline against its FN rate).
 
-Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR]
+Usage: /usr/bin/python3 experiments/vision_report.py [--results DIR ...]
            [--img DIR] [--no-plots] [--doc docs/vision.md] [--pick]
        (--doc: the tables go between the file's <!-- vision-table -->
        and <!-- /vision-table --> markers instead of to stdout)
@@ -112,6 +112,23 @@ def load(res):
         if m and int(m.group(2)) not in runs.get(m.group(1), {}) and \
                 base not in pending:
             pending.append(base)
+    return runs, pending
+
+
+def load_all(folders):
+    """load() of each folder, their seeds merged; a run (row and seed) in
+    two folders is an error, since either could be the one reported."""
+    runs, pending = {}, []
+    for d in folders:
+        r, p = load(d)
+        for name, seeds in r.items():
+            mine = runs.setdefault(name, {})
+            twice = set(mine) & set(seeds)
+            if twice:
+                sys.exit("vision_report.py: %s seed %d is in more than one "
+                         "results folder" % (name, min(twice)))
+            mine.update(seeds)
+        pending += p
     return runs, pending
 
 
@@ -419,8 +436,9 @@ def fn_plot(runs, img, plt):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", default=os.path.join(ROOT, "results",
-                                                      "vision"))
+    ap.add_argument("--results", action="append", help="a results folder "
+                    "(default results/vision); give it again to add the "
+                    "seeds of another (results/vision_extend)")
     ap.add_argument("--img", default=os.path.join(ROOT, "docs", "img"))
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--doc", help="write the tables into this Markdown file "
@@ -429,11 +447,13 @@ def main():
     ap.add_argument("--pick", action="store_true", help="apply the pick rule "
                     "to seed 0 and print the CONFIRM list")
     a = ap.parse_args()
-    if not os.path.isdir(a.results):
-        sys.exit("vision_report.py: no folder %s (run experiments/vision.sh "
-                 "first)" % a.results)
+    a.results = a.results or [os.path.join(ROOT, "results", "vision")]
+    for d in a.results:
+        if not os.path.isdir(d):
+            sys.exit("vision_report.py: no folder %s (run experiments/"
+                     "vision.sh first)" % d)
     if a.pick:
-        runs, _ = load(a.results)
+        runs, _ = load_all(a.results)
         pick_report(runs, planned_variants())
         return
     if a.doc:
@@ -492,8 +512,9 @@ def into_doc(path, text, a):
 
 
 def report(a):
-    runs, pending = load(a.results)
-    print("### Results (%s)\n" % os.path.relpath(a.results, ROOT))
+    runs, pending = load_all(a.results)
+    print("### Results (%s)\n" % ", ".join(os.path.relpath(d, ROOT)
+                                           for d in a.results))
     if not runs:
         print("No finished runs yet.")
     else:

@@ -147,3 +147,24 @@ def test_trend_table_pairs_by_seed_and_epoch(tmp_path, capsys):
     assert "| moco_rwr_exact_reference | 2 | -1.00 | -1.00 | +2.00 | " \
            "+2.00 |" in out
     assert not any(ln.startswith("| moco_knn ") for ln in out)
+
+
+def test_results_folders_merge_seeds(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for s in (0, 1, 2):
+        write_run(str(a), "moco_uniform", s, 80.0)
+        write_run(str(a), "moco_rwr_exact_reference", s, 80.5)
+    for s in (3, 4):
+        write_run(str(b), "moco_uniform", s, 80.0)
+        write_run(str(b), "moco_rwr_exact_reference", s, 79.0)
+    runs, _ = vr.load_all([str(a), str(b)])
+    assert sorted(runs["moco_uniform"]) == [0, 1, 2, 3, 4]
+    d = vr.paired(runs["moco_uniform"], runs["moco_rwr_exact_reference"],
+                  "knn")
+    assert d == pytest.approx([0.5, 0.5, 0.5, -1.0, -1.0])
+    # the same run in both folders: which one counts is not clear
+    write_run(str(b), "moco_uniform", 2, 81.0)
+    with pytest.raises(SystemExit, match="moco_uniform seed 2"):
+        vr.load_all([str(a), str(b)])
