@@ -1098,7 +1098,9 @@ static bs_status get_pending(const bs_batcher *b, cursor *c, loaded *l,
     control before;
     get_control(c, &before);
     j->index = before.builds;
-    if (j->install_at < l->c.pos || before.builds + 1 != l->c.builds)
+    /* builds come from the file: compare without overflowing */
+    if (j->install_at < l->c.pos || before.builds >= l->c.builds ||
+        before.builds + 1 != l->c.builds)
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: rebuild %lld to install at %lld is "
                         "inconsistent with position %lld",
@@ -1124,10 +1126,13 @@ static bs_status get_replayed(const bs_batcher *b, cursor *c, loaded *l,
     j->install_at = (int64_t)bs__get64(&c->r);
     int64_t prev =
         l->nreplay > 1 ? l->replay[l->nreplay - 2]->start_pos : l->c.pos - 1;
-    int64_t want =
-        l->nreplay > 1 ? l->replay[l->nreplay - 2]->index + 1 : l->c.builds;
+    /* the index before this one (l->c.builds >= 0, checked); indices come
+       from the file, so compare without overflowing */
+    int64_t before =
+        l->nreplay > 1 ? l->replay[l->nreplay - 2]->index : l->c.builds - 1;
     if (j->start_pos <= prev || j->start_pos >= l->replay_until ||
-        j->index != want || j->install_at < j->start_pos)
+        j->index <= before || j->index - 1 != before ||
+        j->install_at < j->start_pos)
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: rebuild %lld to replay at %lld is "
                         "inconsistent with position %lld",
