@@ -248,9 +248,10 @@ def quarters(n):
     return [(bounds[i], bounds[i + 1] - 1) for i in range(parts)]
 
 
-def trend_table(runs):
+def trend_table(runs, heading=None):
     """Each row's paired kNN difference per quarter of the run (mean over
-    seeds and the quarter's evaluated epochs), rows with >= 2 seeds."""
+    seeds and the quarter's evaluated epochs), rows with >= 2 seeds;
+    nothing (not even the heading) when no row has them."""
     rows = []
     for name in order(runs):
         base = baseline(name)
@@ -261,6 +262,8 @@ def trend_table(runs):
             rows.append((name, d))
     if not rows:
         return
+    if heading:
+        print(heading)
     n = min(len(s) for _, d in rows for s in d)
     qs = quarters(n)
     print("| row | paired seeds | " + " | ".join(
@@ -521,14 +524,9 @@ def report(a):
         summary_table(runs)
         print("\n### Each row minus its uniform baseline, paired by seed\n")
         paired_table(runs)
-        buf = io.StringIO()
-        with contextlib.redirect_stdout(buf):
-            trend_table(runs)
-        if buf.getvalue():
-            print("\n### Δ kNN top-1 over training, paired by seed "
-                  "(mean over the seeds and the epochs of each quarter; "
-                  "epoch 1 is the uniform warm-up)\n")
-            print(buf.getvalue(), end="")
+        trend_table(runs, "\n### Δ kNN top-1 over training, paired by seed "
+                    "(mean over the seeds and the epochs of each quarter; "
+                    "epoch 1 is the uniform warm-up)\n")
     if pending:
         print("\n### Not finished (failed or in progress)\n")
         for p in pending:

@@ -1098,9 +1098,9 @@ static bs_status get_pending(const bs_batcher *b, cursor *c, loaded *l,
     control before;
     get_control(c, &before);
     j->index = before.builds;
-    /* builds come from the file: compare without overflowing */
-    if (j->install_at < l->c.pos || before.builds >= l->c.builds ||
-        before.builds + 1 != l->c.builds)
+    /* before.builds comes from the file: l->c.builds - 1 (>= -1, checked)
+       cannot overflow where before.builds + 1 could */
+    if (j->install_at < l->c.pos || before.builds != l->c.builds - 1)
         return bs__fail(err, BS_ERR_FORMAT,
                         "batcher state: rebuild %lld to install at %lld is "
                         "inconsistent with position %lld",
